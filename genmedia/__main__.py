@@ -1,0 +1,5 @@
+"""Run the command-line interface with `python -m genmedia`."""
+
+from genmedia.cli import main
+
+main()

@@ -1,0 +1,26 @@
+"""Exceptions that library code raises and the CLI turns into one-line messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class GenmediaError(Exception):
+    """Base class for every error genmedia reports to a user without a traceback."""
+
+
+class InputError(GenmediaError):
+    """A user-supplied file cannot be used; the message names the file and the problem."""
+
+    def __init__(self, path: str | Path, why: str) -> None:
+        self.path = Path(path)
+        self.why = why
+        super().__init__(f"{path}: {why}")
+
+
+class ModelError(GenmediaError):
+    """A shipped or user model is missing, corrupt or inconsistent with its metadata."""
+
+
+class MissingExtraError(GenmediaError):
+    """An optional dependency (such as torch for training) is not installed."""

@@ -1,0 +1,18 @@
+"""Training and ONNX export; the only package that imports torch (install the `train` extra)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from genmedia.errors import MissingExtraError
+
+TRAIN_INSTALL_HINT = "pip install 'genmedia[train]'  (CPU-only torch: pip install torch==2.13.0 onnx first)"
+
+
+def require_torch() -> None:
+    """Raise `MissingExtraError` naming the install command when torch or onnx is missing."""
+    missing = [name for name in ("torch", "onnx") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingExtraError(
+            f"training needs {' and '.join(missing)}, which is not installed; install it with: {TRAIN_INSTALL_HINT}"
+        )

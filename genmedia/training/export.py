@@ -1,0 +1,83 @@
+"""Export torch modules to ONNX and write the model's metadata (hashes, tensor signatures)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+
+from genmedia import __version__
+from genmedia.fileio import write_atomic, write_text_atomic
+from genmedia.registry import METADATA_VERSION, sha256_file
+
+ONNX_OPSET = 17
+
+
+@dataclass
+class Graph:
+    """One module to export: example inputs and names, and which axes are dynamic."""
+
+    role: str
+    module: torch.nn.Module
+    example: tuple[torch.Tensor, ...]
+    input_names: list[str]
+    output_names: list[str]
+    dynamic_axes: dict[str, dict[int, str]]
+
+
+def _signature(path: Path) -> dict[str, list[dict[str, Any]]]:
+    model = onnx.load(str(path))
+
+    def describe(values) -> list[dict[str, Any]]:
+        out = []
+        for value in values:
+            dims = value.type.tensor_type.shape.dim
+            shape = [d.dim_param or d.dim_value for d in dims]
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name
+            out.append({"name": value.name, "shape": shape, "dtype": dtype})
+        return out
+
+    return {"inputs": describe(model.graph.input), "outputs": describe(model.graph.output)}
+
+
+def export_graph(graph: Graph, path: Path, *, overwrite: bool) -> None:
+    """Export one module to `path` atomically (the legacy TorchScript exporter, fixed opset)."""
+    graph.module.eval()
+
+    def writer(tmp: Path) -> None:
+        with torch.no_grad():
+            torch.onnx.export(
+                graph.module, graph.example, str(tmp), input_names=graph.input_names,
+                output_names=graph.output_names, dynamic_axes=graph.dynamic_axes,
+                opset_version=ONNX_OPSET, dynamo=False,
+            )
+        onnx.checker.check_model(str(tmp))
+
+    write_atomic(path, writer, overwrite=overwrite)
+
+
+def export_model(*, name: str, task: str, out_dir: Path, graphs: list[Graph], metadata: dict[str, Any],
+                 overwrite: bool = False) -> Path:
+    """Export every graph as `NAME.ROLE.onnx` in `out_dir` and write `NAME.json`; return its path."""
+    out_dir = Path(out_dir)
+    files, tensors = {}, {}
+    for graph in graphs:
+        path = out_dir / f"{name}.{graph.role}.onnx"
+        export_graph(graph, path, overwrite=overwrite)
+        files[graph.role] = {"path": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+        tensors[graph.role] = _signature(path)
+    meta = {
+        "format_version": METADATA_VERSION, "name": name, "task": task, "files": files, "tensors": tensors,
+        **metadata,
+        "exported_with": {"genmedia": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
+                          "opset": ONNX_OPSET, "python": platform.python_version(), "cpus": os.cpu_count()},
+    }
+    meta_path = out_dir / f"{name}.json"
+    write_text_atomic(meta_path, json.dumps(meta, indent=2) + "\n", overwrite=overwrite)
+    return meta_path
