@@ -1,0 +1,65 @@
+"""Quality of the shipped level model, measured as the issue asks. Prints a table.
+
+Samples 100 levels of 150 columns (seed 0) with `genmedia level sample`, scores them
+with `genmedia level eval` against the SMB corpus, and for calibration scores the
+corpus's first half (by name) against its second half and runs the checker on it.
+
+    python bench/level_quality.py [--corpus DIR] [--record]
+
+`--record` writes the figures into the model's metadata (`metrics`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+from genmedia.levels.check import check_playable
+from genmedia.levels.metrics import evaluate
+from genmedia.levels.tiles import read_level
+from genmedia.registry import get_model
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared/data/vglc/Super Mario Bros/Processed"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument("--record", action="store_true", help="store the figures in the model metadata")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as out:
+        sample = ["genmedia", "level", "sample", "--count", "100", "--width", "150", "--seed", "0", "--no-png", "-o", out]
+        if args.temperature is not None:
+            sample += ["--temperature", str(args.temperature)]
+        subprocess.run(sample, check=True)
+        evaluated = subprocess.run(["genmedia", "level", "eval", out, "--reference", str(args.corpus), "--json"],
+                                   check=True, capture_output=True, text=True)
+    generated = json.loads(evaluated.stdout)
+    paths = sorted(args.corpus.glob("*.txt"))
+    corpus = [read_level(p) for p in paths]
+    half = len(corpus) // 2
+    calibration = evaluate(corpus[:half], corpus[half:]).to_dict()
+    print("| metric | generated (100 x 150, seed 0) | corpus first half vs second half |")
+    print("|---|---|---|")
+    for key in ("playable", "broken_structures", "kl_2x2", "kl_3x3", "novelty", "diversity", "mean_linearity",
+                "mean_leniency"):
+        print(f"| {key} | {generated[key]} | {calibration[key]} |")
+    print("\ncorpus levels through the checker:")
+    for path, level in zip(paths, corpus):
+        print(f"  {path.name}: {check_playable(level).describe()}")
+    if args.record:
+        info = get_model(None, task="level")
+        meta = json.loads(info.metadata_path.read_text())
+        meta["metrics"] = {k: generated[k] for k in ("playable", "broken_structures", "kl_2x2", "kl_3x3",
+                                                     "novelty", "diversity")}
+        meta["metrics"]["measured_with"] = " ".join(sample[:-2] + ["-o", "OUT"]) + " && genmedia level eval OUT --json"
+        info.metadata_path.write_text(json.dumps(meta, indent=2) + "\n")
+        print(f"recorded in {info.metadata_path}")
+
+
+if __name__ == "__main__":
+    main()

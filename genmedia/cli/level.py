@@ -1,0 +1,159 @@
+"""`genmedia level ...`: sample, morph, render, check and evaluate tile-based game levels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from genmedia.cli.common import GenmediaGroup, Report, outdir_option, overwrite_option, resolve_seed, seed_option
+
+MODEL_HELP = "Level model: a name from `genmedia models list` or a path to its .json (default: smb-level-vae)."
+level_path = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group(cls=GenmediaGroup)
+def level() -> None:
+    """Generate, morph, draw and check tile-based game levels (VGLC text maps)."""
+
+
+@level.command()
+@click.option("--model", default=None, help=MODEL_HELP)
+@click.option("--count", "-n", type=click.IntRange(1, 10_000), default=10, show_default=True)
+@click.option("--width", type=click.IntRange(16, 10_000), default=150, show_default=True, help="Columns per level.")
+@seed_option
+@click.option("--temperature", type=click.FloatRange(0.0, 3.0), default=1.0, show_default=True,
+              help="Scale of the latent prior's standard deviation: lower is safer, higher is wilder.")
+@click.option("--no-check", is_flag=True, help="Keep levels that fail the playability check.")
+@click.option("--max-attempts", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="Samples tried per level before giving up (with the check on).")
+@click.option("--no-png", is_flag=True, help="Write only the .txt maps.")
+@outdir_option
+@overwrite_option
+def sample(model, count, width, seed, temperature, no_check, max_attempts, no_png, outdir, overwrite) -> None:
+    """Sample new playable levels: OUTDIR/level-000.txt and a PNG beside each."""
+    from genmedia.levels.model import LevelModel, sample_levels
+    from genmedia.levels.output import write_levels
+
+    seed = resolve_seed(seed)
+    vae = LevelModel.load(model)
+    result = sample_levels(vae, count=count, width=width, seed=seed, temperature=temperature,
+                           check=not no_check, max_attempts=max_attempts)
+    write_levels(outdir, [(f"level-{i:03d}", lv) for i, lv in enumerate(result.levels)],
+                 png=not no_png, overwrite=overwrite)
+    extra = sum(a - 1 for a in result.attempts)
+    note = f"; {extra} unplayable samples were resampled" if extra else ""
+    click.echo(f"wrote {count} level{'s' * (count != 1)} of {width} columns to {outdir}{note}", err=True)
+
+
+@level.command()
+@click.argument("a", type=level_path)
+@click.argument("b", type=level_path)
+@click.option("--model", default=None, help=MODEL_HELP)
+@click.option("--steps", type=click.IntRange(2, 200), default=7, show_default=True)
+@outdir_option
+@overwrite_option
+def interpolate(a, b, model, steps, outdir, overwrite) -> None:
+    """Morph level A into level B: OUTDIR/step-00.txt ... (with PNGs) and morph.png.
+
+    Both maps are encoded to their latent means and the path between them is decoded
+    (deterministic: no seed is involved). Maps of different widths also morph in width:
+    step k is the linear blend of the two widths.
+    """
+    from genmedia.fileio import check_writable
+    from genmedia.levels.model import LevelModel, interpolate_levels
+    from genmedia.levels.output import save_image, write_levels
+    from genmedia.levels.render import render_strip
+    from genmedia.levels.tiles import read_level
+
+    vae = LevelModel.load(model)
+    maps = [read_level(p, tiles=vae.tiles) for p in (a, b)]
+    morph = interpolate_levels(vae, *maps, steps=steps, sources=(a, b))
+    check_writable([outdir / "morph.png"], overwrite=overwrite)
+    write_levels(outdir, [(f"step-{k:02d}", lv) for k, lv in enumerate(morph)], overwrite=overwrite)
+    save_image(render_strip(morph), outdir / "morph.png", overwrite=overwrite)
+    click.echo(f"wrote {steps} steps and morph.png to {outdir}", err=True)
+
+
+@level.command()
+@click.argument("level_file", metavar="LEVEL.txt", type=level_path)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write.")
+@click.option("--tile-size", type=click.IntRange(1, 64), default=16, show_default=True, help="Pixels per tile.")
+@overwrite_option
+def render(level_file, output, tile_size, overwrite) -> None:
+    """Draw a level map as a PNG with genmedia's own tile art."""
+    from genmedia.levels.output import save_image
+    from genmedia.levels.render import render_level
+    from genmedia.levels.tiles import read_level
+
+    save_image(render_level(read_level(level_file), tile_size=tile_size), output, overwrite=overwrite)
+
+
+@level.command()
+@click.argument("levels", metavar="LEVEL.txt...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--legend", type=level_path, default=None, help="VGLC legend JSON saying which tiles are solid.")
+def check(levels, legend) -> None:
+    """Check that Mario can cross each level; exit 0 only if every level passes."""
+    from genmedia.errors import InputError
+    from genmedia.levels.check import SMB_SOLID, check_playable
+    from genmedia.levels.repair import find_structure_errors
+    from genmedia.levels.tiles import load_legend, read_level
+
+    solid = load_legend(legend).solid() if legend else SMB_SOLID
+    report = Report()
+    for path in levels:
+        try:
+            grid = read_level(path)
+        except InputError as exc:
+            report.fail(path, exc.why)
+            continue
+        result = check_playable(grid, solid=solid)
+        for problem in find_structure_errors(grid)[:3]:
+            click.echo(f"warning: {path}: {problem}", err=True)
+        click.echo(f"{path}: {result.describe()}")
+        if result.playable:
+            report.done += 1
+        else:
+            report.failed.append(str(path))
+    click.echo(f"{report.done} of {len(levels)} levels playable", err=True)
+    raise SystemExit(report.exit_code)
+
+
+@level.command("eval")
+@click.argument("folder", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--reference", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder of reference maps (default: the default model's training data, if present).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also draw the expressive-range plot (linearity vs leniency) to this PNG.")
+@overwrite_option
+def evaluate(folder, reference, as_json, plot, overwrite) -> None:
+    """Score a folder of level maps: playability, tile-pattern KL, novelty, diversity."""
+    from genmedia.errors import InputError
+    from genmedia.levels.metrics import KL_EPSILON, WINDOW, evaluate as run_eval
+    from genmedia.levels.output import save_image
+    from genmedia.levels.render import plot_expressive_range
+    from genmedia.levels.tiles import read_level
+    from genmedia.registry import get_model
+
+    if reference is None:
+        recorded = Path(get_model(None, task="level").metadata["training"]["data"])
+        if not recorded.is_dir():
+            raise InputError(recorded, "the default reference folder is not here; pass --reference DIR")
+        reference = recorded
+    generated = [read_level(p) for p in sorted(folder.glob("*.txt"))]
+    if not generated:
+        raise InputError(folder, "contains no .txt level maps")
+    refs = [read_level(p) for p in sorted(reference.glob("*.txt"))]
+    report = run_eval(generated, refs)
+    if as_json:
+        click.echo(json.dumps({**report.to_dict(), "reference": str(reference), "kl_epsilon": KL_EPSILON,
+                               "kl_direction": "KL(generated || reference)", "window_columns": WINDOW}, indent=2))
+    else:
+        click.echo(f"levels {report.levels} (reference: {len(refs)} maps in {reference})")
+        for key, value in report.to_dict().items():
+            if key != "levels":
+                click.echo(f"{key:>18}  {value}")
+    if plot is not None:
+        save_image(plot_expressive_range(generated, refs), plot, overwrite=overwrite)

@@ -1,0 +1,64 @@
+"""`genmedia train ...`: train a model with torch and export it to ONNX (needs the train extra)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import click
+
+from genmedia.cli.common import GenmediaGroup, overwrite_option
+
+
+def replay_command(ctx: click.Context) -> str:
+    """The command line that repeats this run: every option whose value differs from its default."""
+    words = ["genmedia", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if isinstance(param, click.Option) and value is not None and value != param.default and value is not False:
+            words += [param.opts[-1]] if param.is_flag else [param.opts[-1], str(value)]
+    return shlex.join(words)
+
+
+@click.group(cls=GenmediaGroup)
+def train() -> None:
+    """Train models and export them to ONNX (pip install 'genmedia[train]')."""
+
+
+@train.command("level")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of VGLC .txt maps; its legend JSON is found here or in the parent folder.")
+@click.option("--legend", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="VGLC legend JSON, if it is elsewhere.")
+@click.option("--name", default="smb-level-vae", show_default=True, help="Model name (file stem).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True,
+              help="Folder for the exported .onnx files and metadata.")
+@click.option("--preset", type=click.Choice(["default", "tiny"]), default="default", show_default=True)
+@click.option("--steps", type=click.IntRange(1), default=None, help="Optimiser steps (default: the preset's).")
+@click.option("--latent", type=click.IntRange(1), default=None, help="Latent channels per 8 columns.")
+@click.option("--beta", type=click.FloatRange(0.0), default=None, help="KL weight.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Checkpoint file: saved during training and resumed from if it exists.")
+@overwrite_option
+def train_level(data, legend, name, out, preset, steps, latent, beta, seed, checkpoint, overwrite) -> None:
+    """Train the convolutional level VAE on a folder of tile maps and export it."""
+    from genmedia.training import require_torch
+
+    require_torch()
+    from genmedia.fileio import check_writable
+    from genmedia.training.level_vae import LevelVAEConfig, export, load_level_data
+    from genmedia.training.level_vae import train as fit
+
+    check_writable([out / f"{name}.json"], overwrite=overwrite)
+    config = LevelVAEConfig.preset(preset)
+    config.seed = seed
+    for key, value in {"steps": steps, "latent": latent, "beta": beta}.items():
+        if value is not None:
+            setattr(config, key, value)
+    level_data = load_level_data(data, legend=legend)
+    click.echo(f"training on {len(level_data.maps)} maps from {data} ({len(level_data.tiles.chars)} tiles)", err=True)
+    model = fit(level_data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True))
+    command = replay_command(click.get_current_context())
+    meta = export(model, level_data, name=name, out_dir=out, command=command, data_dir=data, overwrite=overwrite)
+    click.echo(f"exported {meta}", err=True)

@@ -1,0 +1,99 @@
+"""Draw levels with the project's own tile art, morph strips and expressive-range plots."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from functools import cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from genmedia.levels.metrics import leniency, linearity
+from genmedia.resources import resource_dir
+
+TILE = 16  # pixels per tile in the shipped art
+
+
+@cache
+def _atlas() -> tuple[dict[int, np.ndarray], tuple[int, int, int]]:
+    folder = resource_dir("assets") / "tiles"
+    meta = json.loads((folder / "smb.json").read_text())
+    sheet = np.asarray(Image.open(folder / "smb.png").convert("RGB"))
+    size = meta["tile_size"]
+    tiles = {ord(c): sheet[:, i * size:(i + 1) * size] for c, i in meta["tiles"].items()}
+    return tiles, tuple(meta["background"])
+
+
+def _fallback_tile(code: int) -> np.ndarray:
+    """A flat colour per unknown character (stable across runs), with the character drawn on it."""
+    hue = zlib.crc32(bytes([code]))
+    colour = (64 + hue % 160, 64 + (hue >> 8) % 160, 64 + (hue >> 16) % 160)
+    img = Image.new("RGB", (TILE, TILE), colour)
+    ImageDraw.Draw(img).text((4, 2), chr(code), fill=(255, 255, 255))
+    return np.asarray(img)
+
+
+def render_level(level: np.ndarray, *, tile_size: int = TILE) -> Image.Image:
+    """Draw a (rows, cols) level as an RGB image of (cols * tile_size) x (rows * tile_size) pixels."""
+    tiles, _ = _atlas()
+    rows, cols = level.shape
+    canvas = np.empty((rows * TILE, cols * TILE, 3), dtype=np.uint8)
+    for code in np.unique(level):
+        art = tiles.get(int(code))
+        art = art if art is not None else _fallback_tile(int(code))
+        for r, c in np.argwhere(level == code):
+            canvas[r * TILE:(r + 1) * TILE, c * TILE:(c + 1) * TILE] = art
+    image = Image.fromarray(canvas)
+    if tile_size != TILE:
+        image = image.resize((cols * tile_size, rows * tile_size), Image.NEAREST)
+    return image
+
+
+def render_strip(levels: list[np.ndarray], *, tile_size: int = 8, gap: int = 4) -> Image.Image:
+    """All levels of a morph stacked top to bottom, left-aligned, on a dark background."""
+    images = [render_level(lv, tile_size=tile_size) for lv in levels]
+    width = max(im.width for im in images)
+    height = sum(im.height for im in images) + gap * (len(images) - 1)
+    strip = Image.new("RGB", (width, height), (24, 24, 24))
+    y = 0
+    for im in images:
+        strip.paste(im, (0, y))
+        y += im.height + gap
+    return strip
+
+
+def plot_expressive_range(generated: list[np.ndarray], reference: list[np.ndarray], *,
+                          bins: int = 20, size: int = 400) -> Image.Image:
+    """2-D histogram of linearity (x) against leniency (y): generated as blue cells, reference as red dots."""
+    gen = np.array([(linearity(lv), leniency(lv)) for lv in generated])
+    ref = np.array([(linearity(lv), leniency(lv)) for lv in reference]) if reference else np.zeros((0, 2))
+    both = np.concatenate([gen, ref])
+    lo, hi = both.min(0), both.max(0)
+    span = np.where(hi - lo > 1e-9, hi - lo, 1.0)
+    lo, hi = lo - 0.05 * span, hi + 0.05 * span
+    hist, _, _ = np.histogram2d(gen[:, 0], gen[:, 1], bins=bins, range=[[lo[0], hi[0]], [lo[1], hi[1]]])
+    margin = 60
+    img = Image.new("RGB", (size + 2 * margin, size + 2 * margin), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    cell = size / bins
+    peak = max(hist.max(), 1.0)
+    for i, j in np.argwhere(hist > 0):
+        shade = int(230 * (1 - hist[i, j] / peak))
+        x0, y0 = margin + i * cell, margin + size - (j + 1) * cell
+        draw.rectangle([x0, y0, x0 + cell, y0 + cell], fill=(shade, shade, 255))
+    for x, y in ref:
+        px = margin + (x - lo[0]) / (hi[0] - lo[0]) * size
+        py = margin + size - (y - lo[1]) / (hi[1] - lo[1]) * size
+        draw.ellipse([px - 4, py - 4, px + 4, py + 4], fill=(220, 30, 30), outline=(0, 0, 0))
+    draw.rectangle([margin, margin, margin + size, margin + size], outline=(0, 0, 0))
+    font = ImageFont.load_default()
+    draw.text((margin, 15), f"expressive range: {len(gen)} generated (blue), {len(ref)} reference (red)",
+              fill=(0, 0, 0), font=font)
+    draw.text((margin + size // 2 - 25, margin + size + 30), "linearity", fill=(0, 0, 0), font=font)
+    draw.text((5, margin + size // 2), "leniency", fill=(0, 0, 0), font=font)
+    for value, px in ((lo[0], margin), (hi[0], margin + size - 30)):
+        draw.text((px, margin + size + 8), f"{value:.2f}", fill=(0, 0, 0), font=font)
+    for value, py in ((lo[1], margin + size - 10), (hi[1], margin)):
+        draw.text((10, py), f"{value:.2f}", fill=(0, 0, 0), font=font)
+    return img

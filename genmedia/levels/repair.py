@@ -1,0 +1,92 @@
+"""Multi-tile structures: find broken pipes and cannons, and repair them.
+
+A whole pipe is a head `<>` over zero or more body rows `[]`, standing on a solid tile
+or running off the bottom of the map; a whole cannon is `B` over zero or more `b`,
+standing the same way. Other games' tiles pass through untouched.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PIPE = {"head": (ord("<"), ord(">")), "body": (ord("["), ord("]"))}
+CANNON_TOP, CANNON_BASE = ord("B"), ord("b")
+SUPPORT = frozenset(ord(c) for c in "XS?Q<>[]Bb")
+_PIPE_CODES = frozenset(PIPE["head"] + PIPE["body"])
+
+
+def _supported(level: np.ndarray, row: int, cols: list[int]) -> bool:
+    """A structure ending at `row` stands on something: the map's bottom or a solid tile."""
+    if row + 1 >= level.shape[0]:
+        return True
+    return any(int(level[row + 1, c]) in SUPPORT for c in cols)
+
+
+def find_structure_errors(level: np.ndarray) -> list[str]:
+    """Describe each broken pipe or cannon tile (1-based rows and columns); empty if all whole."""
+    errors = []
+    rows, cols = level.shape
+    for r in range(rows):
+        for c in range(cols):
+            code = int(level[r, c])
+            where = f"row {r + 1}, column {c + 1}"
+            if code in (PIPE["head"][0], PIPE["body"][0]):
+                pair = PIPE["head"] if code == PIPE["head"][0] else PIPE["body"]
+                if c + 1 >= cols or int(level[r, c + 1]) != pair[1]:
+                    errors.append(f"{where}: pipe half {chr(code)!r} without its right half")
+                elif code == PIPE["body"][0] and (r == 0 or int(level[r - 1, c]) not in (PIPE["head"][0], code)):
+                    errors.append(f"{where}: pipe body with no pipe above it")
+                elif not _supported(level, r, [c, c + 1]) and int(level[r + 1, c]) != PIPE["body"][0]:
+                    errors.append(f"{where}: pipe floating in the air")
+            elif code in (PIPE["head"][1], PIPE["body"][1]):
+                left = PIPE["head"][0] if code == PIPE["head"][1] else PIPE["body"][0]
+                if c == 0 or int(level[r, c - 1]) != left:
+                    errors.append(f"{where}: pipe half {chr(code)!r} without its left half")
+            elif code == CANNON_BASE and (r == 0 or int(level[r - 1, c]) not in (CANNON_TOP, CANNON_BASE)):
+                errors.append(f"{where}: cannon base with no cannon above it")
+            if code in (CANNON_TOP, CANNON_BASE) and not _supported(level, r, [c]):
+                errors.append(f"{where}: cannon floating in the air")
+    return errors
+
+
+def _pairs(level: np.ndarray, left: int, right: int) -> list[tuple[int, int]]:
+    """(row, col) of every `left` tile immediately followed by `right`."""
+    hits = (level[:, :-1] == left) & (level[:, 1:] == right)
+    return [(int(r), int(c)) for r, c in np.argwhere(hits)]
+
+
+def repair_structures(level: np.ndarray) -> np.ndarray:
+    """Return a copy with every pipe and cannon whole (see the module docstring).
+
+    Lone pipe halves are erased; a body with nothing above becomes a head; pipes and
+    cannons are extended down over non-solid tiles until they stand on something.
+    """
+    out = level.copy()
+    empty = ord("-")
+    heads = _pairs(out, *PIPE["head"])
+    bodies = _pairs(out, *PIPE["body"])
+    paired = np.zeros(out.shape, dtype=bool)
+    for r, c in heads + bodies:
+        paired[r, c:c + 2] = True
+    stray = np.isin(out, list(_PIPE_CODES)) & ~paired
+    out[stray] = empty
+    for r, c in sorted(bodies):
+        if r == 0 or (int(out[r - 1, c]), int(out[r - 1, c + 1])) not in (PIPE["head"], PIPE["body"]):
+            out[r, c:c + 2] = PIPE["head"]
+    for r, c in sorted(heads + bodies):
+        if (int(out[r, c]), int(out[r, c + 1])) in (PIPE["head"], PIPE["body"]):
+            _extend_down(out, r, [c, c + 1], PIPE["body"])
+    for r, c in np.argwhere(out == CANNON_BASE):
+        if r == 0 or int(out[r - 1, c]) not in (CANNON_TOP, CANNON_BASE):
+            out[r, c] = CANNON_TOP
+    for r, c in np.argwhere((out == CANNON_TOP) | (out == CANNON_BASE)):
+        _extend_down(out, int(r), [int(c)], (CANNON_BASE,))
+    return out
+
+
+def _extend_down(level: np.ndarray, row: int, cols: list[int], fill: tuple[int, ...]) -> None:
+    """Fill below (row, cols) with `fill` until a solid tile or the bottom of the map."""
+    r = row
+    while not _supported(level, r, cols):
+        r += 1
+        level[r, cols] = fill

@@ -1,0 +1,188 @@
+"""VGLC tile maps: the tile legend, parsing text maps into grids and writing them back.
+
+A level is a 2-D `numpy.uint8` array of shape (rows, cols) holding the ASCII code of
+each tile character, so checks and rendering need no vocabulary lookups.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from genmedia.errors import InputError
+
+MAX_LEVEL_BYTES = 4 * 1024 * 1024  # a 14-row map this big would be ~300k columns
+
+
+@dataclass(frozen=True)
+class TileSet:
+    """The tiles of one game: characters, in vocabulary order, and their legend properties."""
+
+    chars: tuple[str, ...]
+    properties: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> str:
+        """The tile used for padding and erasing: the legend's 'empty', else the first passable one."""
+        for wanted in ("empty", "passable"):
+            for char in self.chars:
+                if wanted in self.properties.get(char, ()):
+                    return char
+        return self.chars[0]
+
+    def solid(self) -> frozenset[str]:
+        """Tiles Mario can stand on or bump into (legend 'solid', enemies excluded)."""
+        return frozenset(
+            c for c in self.chars
+            if "solid" in self.properties.get(c, ()) and "enemy" not in self.properties.get(c, ())
+        )
+
+    def codes(self) -> np.ndarray:
+        """The ASCII codes of `chars`, in vocabulary order."""
+        return np.frombuffer("".join(self.chars).encode("ascii"), dtype=np.uint8).copy()
+
+    def to_indices(self, level: np.ndarray) -> np.ndarray:
+        """Map a level of ASCII codes to vocabulary indices (same shape, int64)."""
+        lut = np.full(256, -1, dtype=np.int64)
+        lut[self.codes()] = np.arange(len(self.chars))
+        idx = lut[level]
+        if (idx < 0).any():
+            bad = chr(int(level[idx < 0][0]))
+            raise ValueError(f"tile {bad!r} is not in the vocabulary {''.join(self.chars)!r}")
+        return idx
+
+    def from_indices(self, indices: np.ndarray) -> np.ndarray:
+        """Map vocabulary indices back to a level of ASCII codes."""
+        return self.codes()[indices]
+
+    def to_json(self) -> dict:
+        return {"chars": list(self.chars), "properties": {c: list(p) for c, p in self.properties.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> TileSet:
+        return cls(tuple(data["chars"]), {c: tuple(p) for c, p in data.get("properties", {}).items()})
+
+
+def load_legend(path: Path) -> TileSet:
+    """Read a VGLC legend (`{"tiles": {char: [properties]}}`) into a `TileSet`."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        tiles = data["tiles"]
+        props = {str(c): tuple(str(p) for p in v) for c, v in tiles.items()}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(path, f"not a VGLC tile legend ({exc.__class__.__name__}: {exc})") from None
+    for char in props:
+        if len(char) != 1 or not char.isascii() or not char.isprintable():
+            raise InputError(path, f"legend key {char!r} is not a single printable ASCII character")
+    return TileSet(tuple(props), props)
+
+
+def parse_level(text: str, *, source: str | Path = "<text>", tiles: TileSet | None = None) -> np.ndarray:
+    """Parse VGLC map text into a (rows, cols) uint8 array of ASCII codes.
+
+    Accepts LF or CRLF line ends and trailing blank lines. Raises `InputError` naming
+    `source` for an empty map, ragged rows, non-ASCII text or (given `tiles`) a tile
+    that is not in the legend.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    while lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        raise InputError(source, "empty level map")
+    width = len(lines[0])
+    for number, line in enumerate(lines, start=1):
+        if len(line) != width:
+            raise InputError(source, f"line {number} has {len(line)} columns, expected {width} like line 1")
+        if not line.isascii() or not line.isprintable() or " " in line:
+            col = next(i for i, ch in enumerate(line) if not (ch.isascii() and ch.isprintable()) or ch == " ")
+            raise InputError(source, f"line {number}, column {col + 1}: {line[col]!r} is not a tile character")
+    if width == 0:
+        raise InputError(source, "empty level map")
+    grid = np.frombuffer("".join(lines).encode("ascii"), dtype=np.uint8).reshape(len(lines), width).copy()
+    if tiles is not None:
+        _check_vocabulary(grid, tiles, source)
+    return grid
+
+
+def _check_vocabulary(grid: np.ndarray, tiles: TileSet, source: str | Path) -> None:
+    known = np.zeros(256, dtype=bool)
+    known[tiles.codes()] = True
+    bad = ~known[grid]
+    if bad.any():
+        row, col = (int(v) for v in np.argwhere(bad)[0])
+        raise InputError(
+            source,
+            f"line {row + 1}, column {col + 1}: unknown tile {chr(grid[row, col])!r} "
+            f"(this game's tiles are {''.join(tiles.chars)!r})",
+        )
+
+
+def read_level(path: Path, *, tiles: TileSet | None = None) -> np.ndarray:
+    """Read and parse a VGLC map file; see `parse_level` for what is rejected."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise InputError(path, "is a folder, not a level map")
+        if size > MAX_LEVEL_BYTES:
+            raise InputError(path, f"is {size} bytes, larger than any level map ({MAX_LEVEL_BYTES} max)")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except PermissionError:
+        raise InputError(path, "permission denied") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not a level map") from None
+    if b"\x00" in raw:
+        raise InputError(path, "is a binary file, not a text level map")
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"byte {exc.start + 1} is not ASCII; a level map is plain ASCII text") from None
+    return parse_level(text, source=path, tiles=tiles)
+
+
+def level_to_text(level: np.ndarray) -> str:
+    """Format a level as VGLC text: one line per row, each ending in a newline."""
+    rows = np.asarray(level, dtype=np.uint8)
+    return "".join(bytes(row).decode("ascii") + "\n" for row in rows)
+
+
+def level_from_lines(lines: list[str]) -> np.ndarray:
+    """Build a level from equal-length strings (handy in tests and examples)."""
+    return parse_level("\n".join(lines))
+
+
+def find_legend(folder: Path) -> Path | None:
+    """The VGLC legend for a folder of maps: a `*.json` with a "tiles" key in it or its parent."""
+    for place in (Path(folder), Path(folder).parent):
+        for candidate in sorted(place.glob("*.json")):
+            try:
+                if "tiles" in json.loads(candidate.read_text(encoding="utf-8")):
+                    return candidate
+            except (OSError, ValueError, TypeError):
+                continue
+    return None
+
+
+def read_corpus(folder: Path, *, tiles: TileSet | None = None) -> tuple[TileSet, list[tuple[Path, np.ndarray]]]:
+    """Read every `*.txt` map in `folder` (sorted by name) with the folder's legend.
+
+    Without `tiles`, the legend is found with `find_legend`; raises `InputError` when
+    there is none, the folder has no maps, or any map fails to parse.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, "is not a folder of level maps")
+    if tiles is None:
+        legend = find_legend(folder)
+        if legend is None:
+            raise InputError(folder, "no VGLC tile legend (*.json with a 'tiles' key) here or in the parent folder")
+        tiles = load_legend(legend)
+    paths = sorted(folder.glob("*.txt"))
+    if not paths:
+        raise InputError(folder, "contains no .txt level maps")
+    return tiles, [(p, read_level(p, tiles=tiles)) for p in paths]

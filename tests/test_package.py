@@ -1,0 +1,58 @@
+"""The package as installed: no torch on the runtime path, shipped models intact, the CLI entry point."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from genmedia.registry import DEFAULT_MODELS, get_model, list_models
+
+
+def python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_importing_the_cli_does_not_import_torch_or_numerics():
+    loaded = python("import sys, genmedia, genmedia.cli; print(sorted(m for m in ('torch', 'numpy', 'onnxruntime') if m in sys.modules))")
+    assert loaded == "[]"
+
+
+def test_running_a_level_command_does_not_import_torch(tmp_path):
+    code = (
+        "import sys; from genmedia.cli import cli\n"
+        f"cli(['level', 'sample', '--count', '2', '--width', '32', '--seed', '0', '-o', r'{tmp_path}'], standalone_mode=False)\n"
+        "print('torch' in sys.modules, 'onnxruntime' in sys.modules)"
+    )
+    assert python(code).splitlines()[-1] == "False True"
+
+
+def test_every_shipped_model_resolves_and_matches_its_hash():
+    models = list_models()
+    assert {m.name for m in models} >= set(DEFAULT_MODELS.values())
+    for info in models:
+        for role, entry in info.metadata["files"].items():
+            path = info.file(role)  # raises ModelError on a missing file or a hash mismatch
+            assert path.stat().st_size == entry["bytes"]
+        assert info.metadata["training"]["command"].startswith("genmedia train ")
+    assert get_model(None, task="level").name == "smb-level-vae"
+
+
+@pytest.mark.skipif(shutil.which("genmedia") is None, reason="the package is not installed")
+def test_console_script_runs():
+    out = subprocess.run(["genmedia", "--help"], check=True, capture_output=True, text=True).stdout
+    assert "level" in out and "models" in out and "demo" in out
+
+
+def test_demo_writes_levels(tmp_path):
+    from click.testing import CliRunner
+
+    from genmedia.cli import cli
+
+    result = CliRunner().invoke(cli, ["demo", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "levels").iterdir())
+    assert "morph.png" in names and "level-003.txt" in names and "morph-04.png" in names
+    assert CliRunner().invoke(cli, ["demo", str(tmp_path)]).exit_code == 1  # will not clobber

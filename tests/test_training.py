@@ -1,0 +1,99 @@
+"""Training (tiny runs on hand-made maps), ONNX export, and ONNX Runtime / torch parity."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from genmedia.cli import cli
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+pytestmark = pytest.mark.torch
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A model trained for a few steps on the hand-made corpus, exported to ONNX."""
+    from conftest import SMB_LEGEND, flat_map
+    from genmedia.training.level_vae import LevelVAEConfig, export, load_level_data, train
+
+    root = tmp_path_factory.mktemp("tiny")
+    (root / "legend.json").write_text(json.dumps(SMB_LEGEND))
+    for i in range(3):
+        (root / f"m{i}.txt").write_text("\n".join(flat_map(40 + 8 * i, gaps=(range(10 + i, 13 + i),))) + "\n")
+    data = load_level_data(root)
+    model = train(data, LevelVAEConfig.preset("tiny"))
+    meta = export(model, data, name="tiny", out_dir=root / "out", command="test", data_dir=root)
+    return model, meta
+
+
+@pytest.mark.parametrize("steps", [1, 4, 19, 125])
+def test_decoder_parity_with_torch(tiny, steps):
+    from genmedia.levels.model import LevelModel
+
+    model, meta = tiny
+    z = np.random.default_rng(steps).standard_normal((3, model.cfg.latent, steps)).astype(np.float32)
+    with torch.no_grad():
+        expected = model.decoder(torch.from_numpy(z)).numpy()
+    got = LevelModel.load(meta).decoder.run(z=z)["logits"]
+    assert got.shape == expected.shape == (3, model.cfg.vocab, model.cfg.rows_padded, 8 * steps)
+    assert np.abs(got - expected).max() <= 1e-4
+
+
+def test_encoder_parity_with_torch(tiny):
+    from genmedia.levels.model import LevelModel
+
+    model, meta = tiny
+    idx = np.random.default_rng(0).integers(0, model.cfg.vocab, (2, model.cfg.rows_padded, 48))
+    x = np.eye(model.cfg.vocab, dtype=np.float32)[idx].transpose(0, 3, 1, 2)
+    with torch.no_grad():
+        mean, logvar = (t.numpy() for t in model.encoder(torch.from_numpy(x)))
+    got = LevelModel.load(meta).encoder.run(tiles=x)
+    assert np.abs(got["mean"] - mean).max() <= 1e-4
+    assert np.abs(got["logvar"] - logvar).max() <= 1e-4
+
+
+def test_cli_trains_exports_and_loads_back(mini_corpus, tmp_path):
+    from genmedia.levels.model import LevelModel, sample_levels
+
+    out = tmp_path / "models"
+    ckpt = tmp_path / "ckpt.pt"
+    args = ["train", "level", "--data", str(mini_corpus), "--preset", "tiny", "--name", "mini", "--out", str(out),
+            "--checkpoint", str(ckpt)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "mini.json").read_text())
+    assert meta["task"] == "level" and meta["rows"] == 14 and meta["rows_padded"] == 16
+    assert meta["training"]["command"] == (f"genmedia train level --data {mini_corpus} --name mini --out {out} "
+                                           f"--preset tiny --checkpoint {ckpt}")
+    assert meta["vocabulary"]["chars"][:3] == ["X", "S", "-"]
+    assert {t["name"] for t in meta["tensors"]["decoder"]["inputs"]} == {"z"}
+    assert ckpt.exists()
+    model = LevelModel.load(out / "mini.json")
+    levels = sample_levels(model, count=2, width=40, seed=1, check=False).levels
+    assert [lv.shape for lv in levels] == [(14, 40), (14, 40)]
+    again = CliRunner().invoke(cli, args, catch_exceptions=False)  # refuses to replace the export
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_training_is_reproducible(mini_corpus):
+    from genmedia.training.level_vae import LevelVAEConfig, load_level_data, train
+
+    data = load_level_data(mini_corpus)
+    a, b = (train(data, LevelVAEConfig.preset("tiny")) for _ in range(2))
+    for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(pa, pb)
+
+
+def test_train_without_torch_names_the_install_command(mini_corpus, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    result = CliRunner().invoke(cli, ["train", "level", "--data", str(mini_corpus)])
+    assert result.exit_code == 1
+    assert "pip install 'genmedia[train]'" in result.output
+    assert "Traceback" not in result.output
