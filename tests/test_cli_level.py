@@ -77,6 +77,12 @@ def test_any_width_without_seams(tmp_path, width):
         assert find_structure_errors(level) == []
 
 
+def _structure_recall(level: np.ndarray, target: np.ndarray) -> float:
+    """Share of the target's non-sky tiles that `level` reproduces exactly."""
+    solid = target != ord("-")
+    return float((level[solid] == target[solid]).mean())
+
+
 def test_interpolate_morphs_from_a_to_b(tmp_path):
     a, b = EXAMPLES / "example-a.txt", EXAMPLES / "example-b.txt"
     result = run("level", "interpolate", a, b, "--steps", "5", "-o", tmp_path)
@@ -84,10 +90,10 @@ def test_interpolate_morphs_from_a_to_b(tmp_path):
     assert (tmp_path / "morph.png").stat().st_size > 0
     steps = [read_level(tmp_path / f"step-{k:02d}.txt") for k in range(5)]
     la, lb = read_level(a), read_level(b)
-    to_a = [float((s != la).mean()) for s in steps]
-    to_b = [float((s != lb).mean()) for s in steps]
-    assert to_a[0] < 0.05 and to_b[-1] < 0.05  # the ends reconstruct their inputs
-    assert to_a[0] < to_a[-1] and to_b[-1] < to_b[0]
+    assert _structure_recall(steps[0], la) > 0.9 and _structure_recall(steps[-1], lb) > 0.9
+    to_a = [_structure_recall(s, la) for s in steps]
+    to_b = [_structure_recall(s, lb) for s in steps]
+    assert to_a[0] > to_a[2] > to_a[-1] and to_b[0] < to_b[2] < to_b[-1]
 
 
 def test_interpolate_different_widths_morphs_the_width(tmp_path):

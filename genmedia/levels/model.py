@@ -10,6 +10,7 @@ import numpy as np
 
 from genmedia.errors import GenmediaError, InputError
 from genmedia.levels.check import check_playable
+from genmedia.levels.prior import LatentPrior
 from genmedia.levels.repair import repair_structures
 from genmedia.levels.tiles import TileSet
 from genmedia.registry import ModelInfo, get_model
@@ -34,6 +35,7 @@ class LevelModel:
         self.rows_padded: int = meta["rows_padded"]
         self.latent: int = meta["latent"]["channels"]
         self.step: int = meta["latent"]["columns_per_step"]
+        self.prior = LatentPrior.from_json(meta.get("prior"), self.latent)
         self.encoder = OnnxModel(info.file("encoder"))
         self.decoder = OnnxModel(info.file("decoder"))
 
@@ -88,7 +90,7 @@ class SampleResult:
 
 def sample_levels(model: LevelModel, *, count: int, width: int, seed: int, temperature: float = 1.0,
                   check: bool = True, max_attempts: int = 50) -> SampleResult:
-    """Sample `count` levels `width` columns wide from the prior N(0, temperature^2 I).
+    """Sample `count` levels `width` columns wide from the model's latent prior.
 
     Level i draws its latents from its own stream of `seed`, so it is the same whatever
     `count` is. Pipes and cannons are always repaired; with `check`, a level that fails
@@ -102,8 +104,8 @@ def sample_levels(model: LevelModel, *, count: int, width: int, seed: int, tempe
     attempts = [0] * count
     pending = list(range(count))
     while pending:
-        z = np.stack([rngs[i].standard_normal((model.latent, steps), dtype=np.float32) for i in pending])
-        decoded = model.decode(z * np.float32(temperature), width=width)
+        z = np.stack([model.prior.sample(rngs[i], steps, temperature) for i in pending])
+        decoded = model.decode(z, width=width)
         still = []
         for i, level in zip(pending, decoded):
             attempts[i] += 1

@@ -14,5 +14,6 @@ def require_torch() -> None:
     missing = [name for name in ("torch", "onnx") if importlib.util.find_spec(name) is None]
     if missing:
         raise MissingExtraError(
-            f"training needs {' and '.join(missing)}, which is not installed; install it with: {TRAIN_INSTALL_HINT}"
+            f"training needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed; "
+            f"install with: {TRAIN_INSTALL_HINT}"
         )

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genmedia.levels.prior import fit_ar1
 from genmedia.levels.tiles import TileSet, read_corpus
 from genmedia.training.export import Graph, export_model
 
@@ -218,16 +219,28 @@ def _save(path: Path, model: LevelVAE, optimiser, step: int, rng: np.random.Gene
     tmp.replace(path)
 
 
+def _whole_steps(m: np.ndarray) -> np.ndarray:
+    return m[:, : m.shape[1] // COLUMNS_PER_LATENT * COLUMNS_PER_LATENT]
+
+
+@torch.no_grad()
+def posterior_means(model: LevelVAE, data: LevelData) -> list[np.ndarray]:
+    """The encoder's mean latent sequence (latent, steps) for each training map."""
+    out = []
+    for m in data.maps:
+        x = F.one_hot(torch.from_numpy(_whole_steps(m)[None]), model.cfg.vocab).permute(0, 3, 1, 2).float()
+        out.append(model.encoder(x)[0][0].numpy())
+    return out
+
+
 @torch.no_grad()
 def reconstruction_accuracy(model: LevelVAE, data: LevelData) -> float:
     """Share of tiles (original rows only) that the posterior mean decodes back exactly."""
     hits = total = 0
-    for m in data.maps:
-        width = m.shape[1] // COLUMNS_PER_LATENT * COLUMNS_PER_LATENT
-        x = F.one_hot(torch.from_numpy(m[None, :, :width]), model.cfg.vocab).permute(0, 3, 1, 2).float()
-        pred = model.decoder(model.encoder(x)[0]).argmax(1)[0].numpy()
+    for m, z in zip(data.maps, posterior_means(model, data)):
+        pred = model.decoder(torch.from_numpy(z[None])).argmax(1)[0].numpy()
         rows = slice(m.shape[0] - data.rows, None)
-        hits += int((pred[rows] == m[rows, :width]).sum())
+        hits += int((pred[rows] == _whole_steps(m)[rows]).sum())
         total += pred[rows].size
     return hits / total
 
@@ -250,6 +263,8 @@ def export(model: LevelVAE, data: LevelData, *, name: str, out_dir: Path, comman
         "vocabulary": data.tiles.to_json(),
         "rows": data.rows, "rows_padded": cfg.rows_padded,
         "latent": {"channels": cfg.latent, "columns_per_step": COLUMNS_PER_LATENT},
+        "prior": {**fit_ar1(posterior_means(model, data)).to_json(),
+                  "fitted_on": "posterior means of the training maps (genmedia.levels.prior.fit_ar1)"},
         "training": {"data": str(data_dir), "levels": data.names, "command": command, "config": asdict(cfg),
                      "reconstruction_accuracy": round(reconstruction_accuracy(model, data), 4)},
         "metrics": {},
