@@ -9,6 +9,7 @@ from genmedia.cli.common import GenmediaGroup
 from genmedia.cli.demo import demo
 from genmedia.cli.level import level
 from genmedia.cli.models import models
+from genmedia.cli.music import music
 from genmedia.cli.train import train
 
 
@@ -21,6 +22,7 @@ def cli() -> None:
 cli.add_command(demo)
 cli.add_command(level)
 cli.add_command(models)
+cli.add_command(music)
 cli.add_command(train)
 
 

@@ -62,3 +62,39 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
     command = replay_command(click.get_current_context())
     meta = export(model, level_data, name=name, out_dir=out, command=command, data_dir=data, overwrite=overwrite)
     click.echo(f"exported {meta}", err=True)
+
+
+@train.command("melody")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of MIDI files; tunes are split into train/valid/test by a hash of the file name.")
+@click.option("--name", default="melody-2bar", show_default=True, help="Model name (file stem).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
+@click.option("--preset", type=click.Choice(["default", "tiny"]), default="default", show_default=True)
+@click.option("--steps", "train_steps", type=click.IntRange(1), default=None, help="Optimiser steps.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Checkpoint file: saved during training and resumed from if it exists.")
+@overwrite_option
+def train_melody(data, name, out, preset, train_steps, seed, checkpoint, overwrite) -> None:
+    """Train the 2-bar melody VAE on a folder of MIDI files and export it."""
+    from genmedia.training import require_torch
+
+    require_torch()
+    from genmedia.fileio import check_writable
+    from genmedia.training.melody_vae import MelodyVAEConfig, export, greedy_accuracy, load_melody_data
+    from genmedia.training.melody_vae import train as fit
+
+    check_writable([out / f"{name}.json"], overwrite=overwrite)
+    config = MelodyVAEConfig.preset(preset)
+    config.seed = seed
+    if train_steps is not None:
+        config.train_steps = train_steps
+    windows, summary = load_melody_data(data, config.steps)
+    if "train" not in windows:
+        raise click.ClickException(f"{data}: no training melodies found")
+    click.echo(f"training on {summary['windows']['train']} windows from {summary['tunes']['train']} tunes", err=True)
+    model = fit(windows, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True))
+    metrics = {f"greedy_accuracy_{s}": round(greedy_accuracy(model, w), 4) for s, w in windows.items()}
+    meta = export(model, summary, name=name, out_dir=out, command=replay_command(click.get_current_context()),
+                  data_dir=data, metrics=metrics, overwrite=overwrite)
+    click.echo(f"exported {meta}", err=True)

@@ -1,0 +1,218 @@
+"""Read a melody from any MIDI file into 16th-note tokens, and write tokens back as MIDI.
+
+A melody is one token per 16th-note step, as in MusicVAE: REST, HOLD (the previous note
+goes on), or a note-on for a pitch in [MIN_PITCH, MAX_PITCH].
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genmedia.errors import InputError
+
+REST, HOLD = 0, 1
+MIN_PITCH, MAX_PITCH = 48, 95  # C3..B6, four octaves; the Nottingham melodies span 55-88
+VOCAB = 2 + MAX_PITCH - MIN_PITCH + 1
+STEPS_PER_QUARTER = 4
+MIN_TEMPO, MAX_TEMPO = 20.0, 400.0  # BPM; outside this a file's tempo is taken as broken
+MAX_MIDI_BYTES = 16 * 1024 * 1024
+META_TYPES = ("set_tempo", "time_signature", "key_signature")
+
+
+@dataclass
+class Melody:
+    """A monophonic melody on the 16th-note grid, from its first bar that has a note."""
+
+    tokens: np.ndarray  # (steps,) int64
+    tempo: float  # BPM at the first note
+    time_signature: tuple[int, int]
+    octave_shift: int = 0  # semitones added to bring the melody into range (a multiple of 12)
+
+    @property
+    def steps_per_bar(self) -> int:
+        num, den = self.time_signature
+        return max(1, num * STEPS_PER_QUARTER * 4 // den)
+
+
+def pitch_token(pitch: int) -> int:
+    return 2 + pitch - MIN_PITCH
+
+
+def token_pitch(token: int) -> int:
+    return token - 2 + MIN_PITCH
+
+
+def _load_mido(path: Path):
+    import mido
+
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a MIDI file")
+    if size == 0:
+        raise InputError(path, "is empty (0 bytes)")
+    if size > MAX_MIDI_BYTES:
+        raise InputError(path, f"is {size} bytes, too large for a melody (limit {MAX_MIDI_BYTES})")
+    data = path.read_bytes()
+    if not data.startswith(b"MThd"):
+        raise InputError(path, "is not a MIDI file (no MThd header)")
+    try:
+        return mido.MidiFile(file=io.BytesIO(data), clip=True)
+    except (EOFError, OSError, ValueError, KeyError, IndexError) as exc:
+        raise InputError(path, f"is truncated or corrupt ({exc or exc.__class__.__name__})") from None
+
+
+def _merge_meta_into_track0(midi) -> None:
+    """Move tempo/meter/key events from every track into track 0, where readers expect them."""
+    import mido
+
+    if len(midi.tracks) < 2 or not any(m.type in META_TYPES for t in midi.tracks[1:] for m in t):
+        return
+    events = []
+    for index, track in enumerate(midi.tracks):
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if index == 0 or msg.type in META_TYPES:
+                events.append((tick, msg))
+    for track in midi.tracks[1:]:
+        kept, tick, last = [], 0, 0
+        for msg in track:
+            tick += msg.time
+            if msg.type not in META_TYPES:
+                kept.append(msg.copy(time=tick - last))
+                last = tick
+        track[:] = kept
+    events.sort(key=lambda e: (e[0], e[1].type == "end_of_track"))
+    events = [(t, m) for t, m in events if m.type != "end_of_track"]
+    track0, last = mido.MidiTrack(), 0
+    for tick, msg in events:
+        track0.append(msg.copy(time=tick - last))
+        last = tick
+    track0.append(mido.MetaMessage("end_of_track", time=0))
+    midi.tracks[0] = track0
+
+
+def _pick_melody_track(pm, path: Path):
+    tracks = [i for i in pm.instruments if not i.is_drum and i.notes]
+    if not tracks:
+        raise InputError(path, "has only drum tracks" if any(i.notes for i in pm.instruments) else "has no notes")
+    named = [i for i in tracks if any(w in i.name.lower() for w in ("melody", "lead"))]
+    if named:
+        return named[0]
+    # "Most notes" counts distinct onsets, so a chord track (three notes per onset) does not
+    # outnumber the tune; ties go to the higher line.
+    return max(tracks, key=lambda i: (len({round(n.start, 4) for n in i.notes}), np.mean([n.pitch for n in i.notes])))
+
+
+def read_melody(path: str | Path) -> Melody:
+    """Read the melody of a MIDI file (see the module docstring); raises `InputError` naming the file.
+
+    The melody track is a non-drum track named 'melody' or 'lead', else the one with the most
+    notes (counted as distinct onsets, so chords count once); where its notes overlap, the highest sounds. Notes are quantised to 16ths in MIDI
+    ticks, so tempo changes do not move them. Bars follow the time signature at the first note
+    (3/4 and 6/8 bars are 12 sixteenths). The melody is shifted by whole octaves to fit the
+    pitch range best; notes still outside are folded in by octaves.
+    """
+    import pretty_midi
+
+    path = Path(path)
+    midi = _load_mido(path)
+    _merge_meta_into_track0(midi)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pm = pretty_midi.PrettyMIDI(mido_object=midi)
+    except (ValueError, IndexError, KeyError, EOFError) as exc:
+        raise InputError(path, f"cannot be read as MIDI ({exc})") from None
+    track = _pick_melody_track(pm, path)
+    first = min(n.start for n in track.notes)
+    times, tempi = pm.get_tempo_changes()
+    tempo = float(tempi[np.searchsorted(times, first, side="right") - 1]) if len(tempi) else 120.0
+    tempo = round(tempo, 2)  # MIDI stores whole microseconds per beat: 132 BPM reads back as 132.000132
+    if not MIN_TEMPO <= tempo <= MAX_TEMPO:
+        raise InputError(path, f"has an absurd tempo of {tempo:.1f} BPM (expected {MIN_TEMPO:.0f}-{MAX_TEMPO:.0f})")
+    signature = (4, 4)
+    for ts in pm.time_signature_changes:
+        if ts.time <= first + 1e-6:
+            signature = (ts.numerator, ts.denominator)
+    tick16 = pm.resolution / STEPS_PER_QUARTER
+    notes = [(int(round(pm.time_to_tick(n.start) / tick16)), int(round(pm.time_to_tick(n.end) / tick16)), n.pitch)
+             for n in track.notes]
+    melody = Melody(np.zeros(0, np.int64), tempo, signature)
+    shift = _octave_shift([p for _, _, p in notes])
+    melody.octave_shift = shift
+    melody.tokens = _tokens(notes, shift, melody.steps_per_bar)
+    return melody
+
+
+def _octave_shift(pitches: list[int]) -> int:
+    shifts = range(-48, 49, 12)
+    return max(shifts, key=lambda s: (sum(MIN_PITCH <= p + s <= MAX_PITCH for p in pitches), -abs(s)))
+
+
+def _fold(pitch: int) -> int:
+    while pitch < MIN_PITCH:
+        pitch += 12
+    while pitch > MAX_PITCH:
+        pitch -= 12
+    return pitch
+
+
+def _tokens(notes: list[tuple[int, int, int]], shift: int, steps_per_bar: int) -> np.ndarray:
+    """Monophonic token grid from (start step, end step, pitch), starting at the first bar with a note."""
+    start_bar = min(s for s, _, _ in notes) // steps_per_bar
+    offset = start_bar * steps_per_bar
+    length = max(max(e, s + 1) for s, e, _ in notes) - offset
+    pitch = np.full(length, -1)
+    owner = np.full(length, -1)
+    for index, (s, e, p) in sorted(enumerate(notes), key=lambda item: item[1][2]):  # low to high: highest wins
+        s, e = s - offset, max(e, s + 1) - offset
+        pitch[s:e] = _fold(p + shift)
+        owner[s:e] = index
+    tokens = np.full(length, REST, dtype=np.int64)
+    sounding = owner >= 0
+    onset = sounding & np.concatenate([[True], owner[1:] != owner[:-1]])
+    tokens[sounding & ~onset] = HOLD
+    tokens[onset] = 2 + pitch[onset] - MIN_PITCH
+    return tokens
+
+
+def melody_to_midi(tokens: np.ndarray, *, tempo: float = 120.0, program: int = 0, name: str = "melody"):
+    """Tokens -> a `PrettyMIDI` with a tempo, a 4/4 time signature and one named instrument track.
+
+    Velocities follow the meter: 100 on the first beat of a bar, 88 on other beats, 76 between.
+    """
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo))
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(4, 4, 0.0))
+    instrument = pretty_midi.Instrument(program=int(program), name=name)
+    step = 60.0 / tempo / STEPS_PER_QUARTER
+    for start, end, p in note_spans(tokens):
+        velocity = 100 if start % 16 == 0 else 88 if start % 4 == 0 else 76
+        instrument.notes.append(pretty_midi.Note(velocity, p, start * step, end * step))
+    pm.instruments.append(instrument)
+    return pm
+
+
+def note_spans(tokens: np.ndarray) -> list[tuple[int, int, int]]:
+    """(start step, end step, pitch) of each note; a HOLD after a rest is treated as a rest."""
+    spans: list[list[int]] = []
+    current = None
+    for i, tok in enumerate(np.asarray(tokens).tolist()):
+        if tok >= 2:
+            current = [i, i + 1, token_pitch(tok)]
+            spans.append(current)
+        elif tok == HOLD and current is not None:
+            current[1] = i + 1
+        else:
+            current = None
+    return [tuple(s) for s in spans]

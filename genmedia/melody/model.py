@@ -1,0 +1,82 @@
+"""The melody VAE at run time (ONNX Runtime): encode, decode, sample and morph melodies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from genmedia.errors import InputError
+from genmedia.levels.model import slerp
+from genmedia.melody.midi import HOLD, REST, Melody
+from genmedia.registry import ModelInfo, get_model
+from genmedia.runtime import OnnxModel
+
+
+class MelodyModel:
+    """A melody VAE; vocabulary, length and latent size come from its metadata."""
+
+    def __init__(self, info: ModelInfo) -> None:
+        meta = info.metadata
+        self.info = info
+        self.steps: int = meta["steps"]
+        self.latent: int = meta["latent"]["size"]
+        self.start_token: int = meta["vocabulary"]["start_token"]
+        self.encoder = OnnxModel(info.file("encoder"))
+        self.init = OnnxModel(info.file("decoder_init"))
+        self.step = OnnxModel(info.file("decoder_step"))
+
+    @classmethod
+    def load(cls, name: str | Path | None = None) -> MelodyModel:
+        return cls(get_model(name, task="melody"))
+
+    def encode(self, tokens: np.ndarray) -> np.ndarray:
+        """Token windows (B, steps) -> latent means (B, latent)."""
+        return self.encoder.run(tokens=np.ascontiguousarray(tokens, dtype=np.int64))["mean"]
+
+    def decode(self, z: np.ndarray, *, temperature: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Latents (B, latent) -> tokens (B, steps): greedy when temperature is 0, else sampled."""
+        z = np.ascontiguousarray(z, dtype=np.float32)
+        state = self.init.run(z=z)
+        h, c = state["h"], state["c"]
+        prev = np.full((len(z), 1), self.start_token, dtype=np.int64)
+        out = np.empty((len(z), self.steps), dtype=np.int64)
+        for t in range(self.steps):
+            result = self.step.run(prev=prev, z=z, h=h, c=c)
+            logits, h, c = result["logits"][:, 0], result["h_out"], result["c_out"]
+            if temperature <= 0:
+                prev = logits.argmax(-1)[:, None]
+            else:
+                scaled = logits / temperature
+                p = np.exp(scaled - scaled.max(-1, keepdims=True))
+                p /= p.sum(-1, keepdims=True)
+                u = rng.random((len(z), 1))
+                prev = np.minimum((p.cumsum(-1) < u).sum(-1, keepdims=True), p.shape[-1] - 1)
+            out[:, t] = prev[:, 0]
+        return out
+
+    def window(self, melody: Melody, *, source: str | Path) -> np.ndarray:
+        """The first `steps` tokens of a melody (from its first bar with a note), rest-padded."""
+        tokens = melody.tokens[: self.steps]
+        if not (tokens >= 2).any():
+            raise InputError(source, f"has no notes in its first {self.steps} sixteenths")
+        window = np.full(self.steps, REST, dtype=np.int64)
+        window[: len(tokens)] = tokens
+        return window
+
+
+def sample_melodies(model: MelodyModel, *, count: int, seed: int, temperature: float = 1.0) -> np.ndarray:
+    """`count` melodies (count, steps) from z ~ N(0, I), decoded with softmax `temperature`."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((count, model.latent)).astype(np.float32)
+    return model.decode(z, temperature=temperature, rng=rng)
+
+
+def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, steps: int) -> np.ndarray:
+    """Greedy decodes (steps, model.steps) along the spherical path between the latent means of a and b."""
+    za, zb = model.encode(np.stack([a, b]))
+    path = np.stack([slerp(za, zb, k / (steps - 1)) for k in range(steps)])
+    return model.decode(path)
+
+
+__all__ = ["HOLD", "MelodyModel", "interpolate_melodies", "sample_melodies"]

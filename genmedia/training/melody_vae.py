@@ -1,0 +1,239 @@
+"""Train the melody VAE: a bidirectional LSTM encoder and an autoregressive LSTM decoder.
+
+The decoder sees the previous token and z at every step and starts from a state made
+from z. It is exported as one step with explicit state (looped in numpy at run time).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from genmedia.melody.data import read_folder, windows
+from genmedia.melody.midi import MAX_PITCH, MIN_PITCH, VOCAB
+from genmedia.training.export import Graph, export_model
+
+
+@dataclass
+class MelodyVAEConfig:
+    """Network and optimisation settings; stored in every checkpoint and in the model metadata."""
+
+    steps: int = 32  # tokens per example: 2 bars of 4/4 in 16ths
+    vocab: int = VOCAB
+    embed: int = 64
+    enc_hidden: int = 128
+    dec_hidden: int = 256
+    dec_layers: int = 1
+    latent: int = 64
+    batch: int = 64
+    train_steps: int = 6000
+    lr: float = 2e-3
+    beta: float = 0.2  # KL weight after warm-up
+    free_bits: float = 32.0  # nats of KL per example left unpenalised (MusicVAE's free bits)
+    kl_warmup: int = 2000  # steps over which the KL weight ramps from 0 to beta
+    transpose: int = 5  # training examples are shifted by up to +-this many semitones
+    seed: int = 0
+
+    @classmethod
+    def preset(cls, name: str) -> MelodyVAEConfig:
+        """'default' or 'tiny' (a seconds-long CPU run for tests)."""
+        tiny = {"embed": 8, "enc_hidden": 16, "dec_hidden": 16, "latent": 4, "batch": 8, "train_steps": 3,
+                "kl_warmup": 1}
+        return cls(**({} if name == "default" else tiny))
+
+
+class Encoder(nn.Module):
+    """Tokens (B, T) int64 -> latent mean and log-variance (B, latent)."""
+
+    def __init__(self, cfg: MelodyVAEConfig) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(cfg.vocab, cfg.embed)
+        self.rnn = nn.LSTM(cfg.embed, cfg.enc_hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * cfg.enc_hidden, 2 * cfg.latent)
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, (h, _) = self.rnn(self.embed(tokens))
+        mean, logvar = self.head(torch.cat([h[0], h[1]], dim=-1)).chunk(2, dim=-1)
+        return mean, logvar
+
+
+class DecoderInit(nn.Module):
+    """z (B, latent) -> initial LSTM state h, c (layers, B, hidden)."""
+
+    def __init__(self, cfg: MelodyVAEConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.proj = nn.Linear(cfg.latent, 2 * cfg.dec_layers * cfg.dec_hidden)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        state = torch.tanh(self.proj(z)).unflatten(1, (2 * self.cfg.dec_layers, self.cfg.dec_hidden))
+        h, c = state.transpose(0, 1).chunk(2, dim=0)
+        return h.contiguous(), c.contiguous()
+
+
+class DecoderStep(nn.Module):
+    """One step: previous tokens (B, T) and z -> logits (B, T, vocab), with explicit LSTM state."""
+
+    def __init__(self, cfg: MelodyVAEConfig) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(cfg.vocab + 1, cfg.embed)  # index `vocab` is the start token
+        self.rnn = nn.LSTM(cfg.embed + cfg.latent, cfg.dec_hidden, num_layers=cfg.dec_layers, batch_first=True)
+        self.out = nn.Linear(cfg.dec_hidden, cfg.vocab)
+
+    def forward(self, prev: torch.Tensor, z: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
+        x = torch.cat([self.embed(prev), z[:, None, :].expand(-1, prev.shape[1], -1)], dim=-1)
+        y, (h, c) = self.rnn(x, (h, c))
+        return self.out(y), h, c
+
+
+class MelodyVAE(nn.Module):
+    def __init__(self, cfg: MelodyVAEConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.init = DecoderInit(cfg)
+        self.step = DecoderStep(cfg)
+
+    def decode_teacher_forced(self, z: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        start = torch.full_like(tokens[:, :1], self.cfg.vocab)
+        h, c = self.init(z)
+        logits, _, _ = self.step(torch.cat([start, tokens[:, :-1]], dim=1), z, h, c)
+        return logits
+
+
+def transpose_batch(batch: np.ndarray, rng: np.random.Generator, limit: int) -> np.ndarray:
+    """Shift each example's note-ons by a random number of semitones that keeps them in range."""
+    out = batch.copy()
+    for row in out:
+        notes = row[row >= 2]
+        if not len(notes) or not limit:
+            continue
+        lo = max(-limit, 2 - int(notes.min()))
+        hi = min(limit, 2 + MAX_PITCH - MIN_PITCH - int(notes.max()))
+        row[row >= 2] += rng.integers(lo, hi + 1)
+    return out
+
+
+def load_melody_data(folder: Path, steps: int) -> tuple[dict[str, np.ndarray], dict]:
+    """Windows per split (train, valid, test) from a folder of MIDI files, and a summary."""
+    by_split, skipped = read_folder(folder)
+    data = {s: np.stack([w for _, m in tunes for w in windows(m, steps)]) for s, tunes in by_split.items() if tunes}
+    summary = {"tunes": {s: len(t) for s, t in by_split.items()}, "windows": {s: len(w) for s, w in data.items()},
+               "skipped": skipped[:20], "skipped_count": len(skipped)}
+    return data, summary
+
+
+def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float):
+    mean, logvar = model.encoder(tokens)
+    z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+    logits = model.decode_teacher_forced(z, tokens)
+    recon = F.cross_entropy(logits.transpose(1, 2), tokens, reduction="sum") / len(tokens)
+    kl = (0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)).sum(-1).mean()
+    loss = recon + kl_weight * torch.clamp(kl, min=model.cfg.free_bits)
+    acc = (logits.argmax(-1) == tokens).float().mean().item()
+    return loss, {"loss": loss.item(), "recon": recon.item(), "kl": kl.item(), "acc": acc}
+
+
+def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path | None = None,
+          log: Callable[[str], None] = lambda _: None, log_every: int = 200) -> MelodyVAE:
+    """Train (resuming from `checkpoint` if it exists; saving to it every `log_every` steps)."""
+    torch.manual_seed(cfg.seed)
+    model = MelodyVAE(cfg)
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    step, rng = 0, np.random.default_rng(cfg.seed)
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        step, rng.bit_generator.state = state["step"], state["rng"]
+        log(f"resumed from {checkpoint} at step {step}")
+    train_windows = data["train"]
+    started = time.monotonic()
+    while step < cfg.train_steps:
+        lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.train_steps))
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        batch = transpose_batch(train_windows[rng.integers(0, len(train_windows), cfg.batch)], rng, cfg.transpose)
+        model.train()
+        loss, stats = vae_loss(model, torch.from_numpy(batch), cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)))
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        step += 1
+        if step % log_every == 0 or step == cfg.train_steps:
+            extra = ""
+            if "valid" in data:
+                extra = f" valid_greedy {greedy_accuracy(model, data['valid'][:512]):.4f}"
+            log(f"step {step}/{cfg.train_steps} " + " ".join(f"{k} {v:.4f}" for k, v in stats.items())
+                + extra + f" lr {lr:.2e} {time.monotonic() - started:.0f}s")
+            if checkpoint is not None:
+                checkpoint.parent.mkdir(parents=True, exist_ok=True)
+                torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
+                            "rng": rng.bit_generator.state, "config": asdict(cfg)}, checkpoint.with_suffix(".tmp"))
+                checkpoint.with_suffix(".tmp").replace(checkpoint)
+    return model.eval()
+
+
+@torch.no_grad()
+def greedy_decode(model: MelodyVAE, z: torch.Tensor, steps: int) -> torch.Tensor:
+    h, c = model.init(z)
+    prev = torch.full((len(z), 1), model.cfg.vocab, dtype=torch.long)
+    out = []
+    for _ in range(steps):
+        logits, h, c = model.step(prev, z, h, c)
+        prev = logits.argmax(-1)
+        out.append(prev)
+    return torch.cat(out, dim=1)
+
+
+@torch.no_grad()
+def greedy_accuracy(model: MelodyVAE, tokens: np.ndarray) -> float:
+    """Per-step token accuracy of greedy decoding from the posterior mean."""
+    was = model.training
+    model.eval()
+    x = torch.from_numpy(tokens)
+    acc = (greedy_decode(model, model.encoder(x)[0], x.shape[1]) == x).float().mean().item()
+    model.train(was)
+    return acc
+
+
+def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command: str, data_dir: Path,
+           metrics: dict, overwrite: bool = False) -> Path:
+    """Export encoder, decoder initialiser and decoder step to ONNX, with the metadata."""
+    cfg = model.cfg
+    tokens = torch.zeros(1, cfg.steps, dtype=torch.long)
+    z = torch.zeros(1, cfg.latent)
+    h, c = model.init(z)
+    prev = torch.zeros(1, 1, dtype=torch.long)
+    state_axes = {1: "batch"}
+    graphs = [
+        Graph("encoder", model.encoder, (tokens,), ["tokens"], ["mean", "logvar"],
+              {"tokens": {0: "batch", 1: "steps"}, "mean": {0: "batch"}, "logvar": {0: "batch"}}),
+        Graph("decoder_init", model.init, (z,), ["z"], ["h", "c"], {"z": {0: "batch"}, "h": state_axes, "c": state_axes}),
+        Graph("decoder_step", model.step, (prev, z, h, c), ["prev", "z", "h", "c"], ["logits", "h_out", "c_out"],
+              {"prev": {0: "batch", 1: "steps"}, "z": {0: "batch"}, "h": state_axes, "c": state_axes,
+               "logits": {0: "batch", 1: "steps"}, "h_out": state_axes, "c_out": state_axes}),
+    ]
+    metadata = {
+        "description": f"Melody VAE, {cfg.steps} sixteenth-note steps (2 bars of 4/4): BiLSTM encoder, "
+                       "autoregressive LSTM decoder",
+        "vocabulary": {"rest": 0, "hold": 1, "note_on_offset": 2, "min_pitch": MIN_PITCH, "max_pitch": MAX_PITCH,
+                       "size": cfg.vocab, "start_token": cfg.vocab, "steps_per_quarter": 4},
+        "steps": cfg.steps, "bars": cfg.steps // 16,
+        "latent": {"size": cfg.latent},
+        "regularisation": {"beta": cfg.beta, "free_bits_nats": cfg.free_bits, "kl_warmup_steps": cfg.kl_warmup},
+        "training": {"data": str(data_dir), "split": "by tune: crc32(file name) % 10 == 0 test, == 1 valid",
+                     **summary, "command": command, "config": asdict(cfg)},
+        "metrics": metrics,
+    }
+    return export_model(name=name, task="melody", out_dir=out_dir, graphs=graphs, metadata=metadata,
+                        overwrite=overwrite)
