@@ -17,12 +17,35 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from genmedia.levels.check import check_playable
 from genmedia.levels.metrics import evaluate
+from genmedia.levels.model import LevelModel
 from genmedia.levels.tiles import read_level
 from genmedia.registry import get_model
+from genmedia.resources import resource_dir
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared/data/vglc/Super Mario Bros/Processed"
+HELD_OUT = CORPUS.parents[1] / "Super Mario Bros 2 (Japan)/Processed"
+
+
+def to_rows(level: np.ndarray, rows: int) -> np.ndarray:
+    """Bottom-align a map to `rows` rows: crop sky from the top or pad it."""
+    if level.shape[0] >= rows:
+        return level[-rows:]
+    return np.concatenate([np.full((rows - level.shape[0], level.shape[1]), ord("-"), np.uint8), level])
+
+
+def structure_recall(model: LevelModel, levels: list[np.ndarray]) -> float:
+    """Share of non-sky tiles that encode-then-decode (the morph's endpoints) reproduces."""
+    hits = total = 0
+    for level in levels:
+        rebuilt = model.decode(model.encode(level)[None], width=level.shape[1])[0]
+        solid = level != ord("-")
+        hits += int((rebuilt[solid] == level[solid]).sum())
+        total += int(solid.sum())
+    return hits / total
 
 
 def main() -> None:
@@ -48,6 +71,16 @@ def main() -> None:
     for key in ("playable", "broken_structures", "kl_2x2", "kl_3x3", "novelty", "diversity", "mean_linearity",
                 "mean_leniency"):
         print(f"| {key} | {generated[key]} | {calibration[key]} |")
+    model = LevelModel.load()
+    held = [to_rows(read_level(p), model.rows) for p in sorted(HELD_OUT.glob("*.txt"))] if HELD_OUT.is_dir() else []
+    held = [lv for lv in held if np.isin(lv, model.tiles.codes()).all()]
+    examples = [read_level(p) for p in sorted((resource_dir("assets") / "levels").glob("*.txt"))]
+    print("\nreconstruction (encode, then decode: a morph's endpoints), share of non-sky tiles reproduced:")
+    print(f"  training maps ({len(corpus)}): {structure_recall(model, corpus):.3f}")
+    print(f"  example maps in assets/levels ({len(examples)}): {structure_recall(model, examples):.3f}")
+    if held:
+        print(f"  held-out Super Mario Bros 2 (Japan) maps, bottom 14 rows ({len(held)}): "
+              f"{structure_recall(model, held):.3f}")
     print("\ncorpus levels through the checker:")
     for path, level in zip(paths, corpus):
         print(f"  {path.name}: {check_playable(level).describe()}")

@@ -7,31 +7,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
-import tempfile
-import time
 
 import numpy as np
 
+from timing import command, print_table, timed
+
 from genmedia.levels.model import LevelModel, sample_levels
-
-
-def timed(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def command(args: list[str], repeats: int, *, outdir: bool = True) -> float:
-    """Median wall time of `genmedia ARGS [-o TMPDIR]` run as a fresh process."""
-    def run() -> None:
-        with tempfile.TemporaryDirectory() as out:
-            subprocess.run(["genmedia", *args, *(["-o", out] if outdir else [])], check=True, capture_output=True)
-    return timed(run, repeats)
 
 
 def main() -> None:
@@ -56,12 +37,8 @@ def main() -> None:
          command(["level", "sample", "--count", "100", "--width", "150", "--seed", "0", "--no-check", "--no-png"],
                  args.repeats)),
     ]
-    print(f"cpus {os.cpu_count()}, OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}, "
-          f"median of {args.repeats}")
-    print(f"| {'what':<78} | seconds |")
-    print(f"|{'-' * 80}|---------|")
-    for name, seconds in rows:
-        print(f"| {name:<78} | {seconds:7.3f} |")
+    print_table(rows, f"cpus {os.cpu_count()}, OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+                      f"median of {args.repeats}")
 
 
 if __name__ == "__main__":

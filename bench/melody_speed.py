@@ -7,30 +7,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
-import tempfile
-import time
+
+from timing import command, print_table, timed
 
 from genmedia.melody.midi import read_melody
 from genmedia.melody.model import MelodyModel, interpolate_melodies, sample_melodies
 from genmedia.resources import resource_dir
-
-
-def timed(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def command(args: list[str], repeats: int) -> float:
-    def run() -> None:
-        with tempfile.TemporaryDirectory() as out:
-            subprocess.run(["genmedia", *args, "-o", out], check=True, capture_output=True)
-    return timed(run, repeats)
 
 
 def main() -> None:
@@ -53,12 +35,8 @@ def main() -> None:
         ("genmedia music sample --count 100 --seed 0 (whole process)",
          command(["music", "sample", "--count", "100", "--seed", "0"], args.repeats)),
     ]
-    print(f"cpus {os.cpu_count()}, OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}, "
-          f"median of {args.repeats}")
-    print(f"| {'what':<66} | seconds |")
-    print(f"|{'-' * 68}|---------|")
-    for name, seconds in rows:
-        print(f"| {name:<66} | {seconds:7.3f} |")
+    print_table(rows, f"cpus {os.cpu_count()}, OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+                      f"median of {args.repeats}")
 
 
 if __name__ == "__main__":

@@ -1,45 +1,58 @@
-"""The latent priors: the standard normal and the fitted Gaussian AR(1)."""
+"""The latent priors: the fitted exemplar Markov prior and the standard normal."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from genmedia.levels.prior import LatentPrior, fit_ar1
-
-
-def _ar1_sequences(transition, count=40, steps=200, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        z = np.zeros((steps, len(transition)))
-        for t in range(1, steps):
-            z[t] = z[t - 1] @ transition + 0.5 * rng.standard_normal(len(transition))
-        out.append(z.T + 3.0)  # mean 3
-    return out
+from genmedia.levels.prior import ExemplarPrior, NormalPrior, load_prior
 
 
-def test_fit_recovers_a_known_process():
-    transition = np.array([[0.9, 0.0], [0.3, 0.5]])
-    prior = fit_ar1(_ar1_sequences(transition))
-    assert np.allclose(prior.mean, 3.0, atol=0.1)
-    assert np.allclose(prior.transition, transition, atol=0.05)
-    assert np.allclose(np.diag(prior.noise_chol @ prior.noise_chol.T), 0.25, atol=0.03)
+def _exemplars():
+    # two "training maps" whose latents are easy to recognise: channel 0 counts up, channel 1 names the map
+    return [np.stack([np.arange(10.0), np.full(10, 100.0)]), np.stack([np.arange(50.0, 56.0), np.full(6, 200.0)])]
 
 
-def test_samples_follow_the_fitted_process_and_round_trip_json():
-    prior = fit_ar1(_ar1_sequences(np.array([[0.95, 0.0], [0.0, 0.95]])))
-    again = LatentPrior.from_json(prior.to_json(), 2)
-    a = prior.sample(np.random.default_rng(1), 5000)
-    b = again.sample(np.random.default_rng(1), 5000)
-    assert a.shape == (2, 5000) and a.dtype == np.float32 and np.array_equal(a, b)
-    lag1 = np.corrcoef(a[0, :-1], a[0, 1:])[0, 1]
-    assert 0.9 < lag1 < 0.99  # neighbouring latents agree: one level keeps one style
-    cold = prior.sample(np.random.default_rng(1), 5000, temperature=0.0)
-    assert np.allclose(cold, prior.mean[:, None])
+def test_walks_along_training_latents_and_jumps():
+    prior = ExemplarPrior.fit(_exemplars(), bandwidth=0.0, jump_probability=0.0)
+    z = prior.sample(np.random.default_rng(3), 400)
+    assert z.shape == (2, 400) and z.dtype == np.float32
+    assert set(np.unique(z[1])) == {100.0, 200.0}
+    breaks = np.nonzero(np.diff(z[0]) != 1)[0]
+    assert len(breaks) > 10
+    assert set(z[0, breaks]) <= {9.0, 55.0}  # without jump probability, it leaves a map only at its end
 
 
-def test_standard_prior_is_iid_normal():
-    z = LatentPrior.standard(3).sample(np.random.default_rng(0), 20000)
-    assert abs(z.mean()) < 0.02 and abs(z.std() - 1) < 0.02
+def test_jump_probability_shortens_runs():
+    def mean_run(p):
+        z = ExemplarPrior.fit(_exemplars(), bandwidth=0.0, jump_probability=p).sample(np.random.default_rng(0), 4000)
+        breaks = np.count_nonzero(np.diff(z[0]) != 1)
+        return 4000 / (breaks + 1)
+    assert mean_run(0.5) < mean_run(0.0) / 2
+
+
+def test_bandwidth_and_temperature_scale_the_noise():
+    prior = ExemplarPrior.fit(_exemplars(), bandwidth=0.5, jump_probability=0.1)
+    z = prior.sample(np.random.default_rng(0), 5000)
+    residual = z[1] - np.where(z[1] > 150, 200.0, 100.0)
+    assert abs(residual.std() - 0.5) < 0.03
+    cold = prior.sample(np.random.default_rng(0), 100, temperature=0.0)
+    assert set(np.unique(cold[1])) <= {100.0, 200.0}
+
+
+def test_json_round_trip_and_loading():
+    prior = ExemplarPrior.fit(_exemplars(), bandwidth=0.6, jump_probability=0.125)
+    meta = {"prior": prior.to_json()}
+    again = load_prior(meta, 2)
+    assert isinstance(again, ExemplarPrior)
+    assert np.array_equal(again.sample(np.random.default_rng(1), 50), prior.sample(np.random.default_rng(1), 50))
+    assert isinstance(load_prior(meta, 2, "normal"), NormalPrior)
+    assert isinstance(load_prior({}, 2), NormalPrior)
+    with pytest.raises(ValueError, match="unknown prior"):
+        load_prior(meta, 2, "gmm")
+
+
+def test_normal_prior_is_iid():
+    z = NormalPrior(3).sample(np.random.default_rng(0), 20000, temperature=2.0)
+    assert abs(z.mean()) < 0.05 and abs(z.std() - 2) < 0.05
     assert abs(np.corrcoef(z[0, :-1], z[0, 1:])[0, 1]) < 0.03
-    assert LatentPrior.from_json(None, 3).transition.sum() == 0

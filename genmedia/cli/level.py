@@ -24,21 +24,23 @@ def level() -> None:
 @click.option("--width", type=click.IntRange(16, 10_000), default=150, show_default=True, help="Columns per level.")
 @seed_option
 @click.option("--temperature", type=click.FloatRange(0.0, 3.0), default=1.0, show_default=True,
-              help="Scale of the latent prior's standard deviation: lower is safer, higher is wilder.")
+              help="Scale of the latent prior's noise: lower is closer to the training levels, higher is wilder.")
+@click.option("--prior", type=click.Choice(["fitted", "normal"]), default="fitted", show_default=True,
+              help="Latent prior: the model's fitted exemplar prior, or the plain N(0, I).")
 @click.option("--no-check", is_flag=True, help="Keep levels that fail the playability check.")
 @click.option("--max-attempts", type=click.IntRange(1, 10_000), default=50, show_default=True,
               help="Samples tried per level before giving up (with the check on).")
 @click.option("--no-png", is_flag=True, help="Write only the .txt maps.")
 @outdir_option
 @overwrite_option
-def sample(model, count, width, seed, temperature, no_check, max_attempts, no_png, outdir, overwrite) -> None:
+def sample(model, count, width, seed, temperature, prior, no_check, max_attempts, no_png, outdir, overwrite) -> None:
     """Sample new playable levels: OUTDIR/level-000.txt and a PNG beside each."""
     from genmedia.levels.model import LevelModel, sample_levels
     from genmedia.levels.output import write_levels
 
     seed = resolve_seed(seed)
     vae = LevelModel.load(model)
-    result = sample_levels(vae, count=count, width=width, seed=seed, temperature=temperature,
+    result = sample_levels(vae, count=count, width=width, seed=seed, temperature=temperature, prior=prior,
                            check=not no_check, max_attempts=max_attempts)
     write_levels(outdir, [(f"level-{i:03d}", lv) for i, lv in enumerate(result.levels)],
                  png=not no_png, overwrite=overwrite)

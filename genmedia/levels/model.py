@@ -10,7 +10,7 @@ import numpy as np
 
 from genmedia.errors import GenmediaError, InputError
 from genmedia.levels.check import check_playable
-from genmedia.levels.prior import LatentPrior
+from genmedia.levels.prior import load_prior
 from genmedia.levels.repair import repair_structures
 from genmedia.levels.tiles import TileSet
 from genmedia.registry import ModelInfo, get_model
@@ -35,7 +35,6 @@ class LevelModel:
         self.rows_padded: int = meta["rows_padded"]
         self.latent: int = meta["latent"]["channels"]
         self.step: int = meta["latent"]["columns_per_step"]
-        self.prior = LatentPrior.from_json(meta.get("prior"), self.latent)
         self.encoder = OnnxModel(info.file("encoder"))
         self.decoder = OnnxModel(info.file("decoder"))
 
@@ -89,8 +88,11 @@ class SampleResult:
 
 
 def sample_levels(model: LevelModel, *, count: int, width: int, seed: int, temperature: float = 1.0,
-                  check: bool = True, max_attempts: int = 50) -> SampleResult:
+                  prior: str = "fitted", check: bool = True, max_attempts: int = 50) -> SampleResult:
     """Sample `count` levels `width` columns wide from the model's latent prior.
+
+    `prior` is 'fitted' (the exemplar Markov prior in the model's metadata, see
+    `genmedia.levels.prior`) or 'normal' (N(0, I)); `temperature` scales its noise.
 
     Level i draws its latents from its own stream of `seed`, so it is the same whatever
     `count` is. Pipes and cannons are always repaired; with `check`, a level that fails
@@ -98,13 +100,14 @@ def sample_levels(model: LevelModel, *, count: int, width: int, seed: int, tempe
     """
     if not MIN_WIDTH <= width <= MAX_WIDTH:
         raise ValueError(f"width must be between {MIN_WIDTH} and {MAX_WIDTH}")
+    latent_prior = load_prior(model.info.metadata, model.latent, prior)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(count)]
     steps = model.steps_for(width)
     levels: list[np.ndarray | None] = [None] * count
     attempts = [0] * count
     pending = list(range(count))
     while pending:
-        z = np.stack([model.prior.sample(rngs[i], steps, temperature) for i in pending])
+        z = np.stack([latent_prior.sample(rngs[i], steps, temperature) for i in pending])
         decoded = model.decode(z, width=width)
         still = []
         for i, level in zip(pending, decoded):

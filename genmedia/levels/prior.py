@@ -1,10 +1,14 @@
-"""Latent priors for the level VAE: the standard normal, or a Gaussian AR(1) fitted ex post.
+"""Latent priors for the level VAE: a fitted exemplar Markov prior, or the standard normal.
 
-The VAE's latent is a sequence of vectors along the level. Drawing them independently
-from N(0, I) mixes level styles column by column. The fitted prior ("ex-post density
-estimation", Ghosh et al. 2020) models the encoder's posterior means of the training
-maps as z_t = mean + A (z_{t-1} - mean) + e_t with e_t ~ N(0, noise), so one level keeps
-one coherent style. Temperature scales the random terms (the initial draw and e_t).
+The VAE's latent is a sequence of vectors along the level. Drawn independently from
+N(0, I), they mix level styles column by column and decode to plain levels (diversity
+0.08 against the corpus's 0.18). The fitted prior is a kernel density estimate of the
+aggregate posterior over latent *sequences* (ex-post density estimation; cf. Exemplar
+VAE, Norouzi et al. 2020): it walks along the encoder's posterior means of the training
+maps, one vector per step, and with probability `jump_probability` per step (or at the
+end of a map) jumps to a uniformly chosen position of any training map. Each emitted
+vector gets isotropic Gaussian noise of standard deviation `bandwidth * temperature`,
+so decoded levels are new rather than copies, and any width can be drawn.
 """
 
 from __future__ import annotations
@@ -13,55 +17,65 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RIDGE = 1e-3  # added to covariances; also the ridge of the transition fit
+PRIORS = ("fitted", "normal")
+
+
+class NormalPrior:
+    """z_t ~ N(0, temperature^2 I), independently at each step."""
+
+    def __init__(self, channels: int) -> None:
+        self.channels = channels
+
+    def sample(self, rng: np.random.Generator, steps: int, temperature: float = 1.0) -> np.ndarray:
+        return (rng.standard_normal((self.channels, steps)) * temperature).astype(np.float32)
 
 
 @dataclass(frozen=True)
-class LatentPrior:
-    """Gaussian AR(1) over latent vectors; `transition` = 0 and unit covariances is N(0, I)."""
+class ExemplarPrior:
+    """Markov walk over training latents with kernel noise (see the module docstring)."""
 
-    mean: np.ndarray  # (C,)
-    transition: np.ndarray  # (C, C): z_t - mean = (z_{t-1} - mean) @ transition + e_t
-    initial_chol: np.ndarray  # (C, C) lower Cholesky factor of the stationary covariance
-    noise_chol: np.ndarray  # (C, C) lower Cholesky factor of cov(e_t)
-
-    @classmethod
-    def standard(cls, channels: int) -> LatentPrior:
-        eye = np.eye(channels, dtype=np.float64)
-        return cls(np.zeros(channels), np.zeros((channels, channels)), eye, eye)
+    sequences: tuple[np.ndarray, ...]  # each (C, steps): posterior means of one training map
+    bandwidth: float
+    jump_probability: float
 
     @classmethod
-    def from_json(cls, data: dict | None, channels: int) -> LatentPrior:
-        if not data:
-            return cls.standard(channels)
-        return cls(*(np.asarray(data[k], dtype=np.float64) for k in ("mean", "transition", "initial_cholesky",
-                                                                       "noise_cholesky")))
+    def fit(cls, sequences: list[np.ndarray], *, bandwidth: float, jump_probability: float) -> ExemplarPrior:
+        return cls(tuple(np.asarray(s, dtype=np.float32) for s in sequences), bandwidth, jump_probability)
 
     def to_json(self) -> dict:
-        return {"type": "gaussian-ar1", "mean": self.mean.tolist(), "transition": self.transition.tolist(),
-                "initial_cholesky": self.initial_chol.tolist(), "noise_cholesky": self.noise_chol.tolist()}
+        return {"type": "exemplar-markov", "bandwidth": self.bandwidth, "jump_probability": self.jump_probability,
+                "sequences": [np.round(s, 4).tolist() for s in self.sequences]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ExemplarPrior:
+        return cls.fit([np.asarray(s) for s in data["sequences"]], bandwidth=float(data["bandwidth"]),
+                       jump_probability=float(data["jump_probability"]))
 
     def sample(self, rng: np.random.Generator, steps: int, temperature: float = 1.0) -> np.ndarray:
         """One latent sequence (C, steps), float32."""
-        channels = len(self.mean)
-        noise = rng.standard_normal((steps, channels)) * temperature
-        z = np.empty((steps, channels))
-        z[0] = self.mean + self.initial_chol @ noise[0]
-        for t in range(1, steps):
-            z[t] = self.mean + (z[t - 1] - self.mean) @ self.transition + self.noise_chol @ noise[t]
-        return z.T.astype(np.float32)
+        lengths = np.array([s.shape[1] for s in self.sequences])
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        flat = np.concatenate(self.sequences, axis=1)
+
+        def anywhere() -> int:
+            return int(rng.integers(flat.shape[1]))
+
+        at = anywhere()
+        picks = np.empty(steps, dtype=np.int64)
+        for t in range(steps):
+            picks[t] = at
+            seq = np.searchsorted(starts, at, side="right") - 1
+            at_end = at + 1 >= starts[seq] + lengths[seq]
+            at = anywhere() if at_end or rng.random() < self.jump_probability else at + 1
+        noise = rng.standard_normal((flat.shape[0], steps)) * (self.bandwidth * temperature)
+        return (flat[:, picks] + noise).astype(np.float32)
 
 
-def fit_ar1(sequences: list[np.ndarray]) -> LatentPrior:
-    """Fit the AR(1) prior to latent sequences, each (C, steps), by ridge least squares."""
-    stacked = np.concatenate([s.T for s in sequences]).astype(np.float64)
-    mean = stacked.mean(0)
-    prev = np.concatenate([s[:, :-1].T for s in sequences]) - mean
-    nxt = np.concatenate([s[:, 1:].T for s in sequences]) - mean
-    channels = len(mean)
-    transition = np.linalg.solve(prev.T @ prev + RIDGE * len(prev) * np.eye(channels), prev.T @ nxt)
-    residual = nxt - prev @ transition
-    eye = RIDGE * np.eye(channels)
-    noise_chol = np.linalg.cholesky(np.cov(residual.T) + eye)
-    initial_chol = np.linalg.cholesky(np.cov((stacked - mean).T) + eye)
-    return LatentPrior(mean, transition, initial_chol, noise_chol)
+def load_prior(metadata: dict, channels: int, kind: str = "fitted") -> NormalPrior | ExemplarPrior:
+    """The model's fitted prior (if its metadata has one and `kind` is 'fitted'), else N(0, I)."""
+    if kind not in PRIORS:
+        raise ValueError(f"unknown prior {kind!r}; choose from {PRIORS}")
+    data = metadata.get("prior")
+    if kind == "fitted" and data and data.get("type") == "exemplar-markov":
+        return ExemplarPrior.from_json(data)
+    return NormalPrior(channels)

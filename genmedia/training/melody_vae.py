@@ -6,8 +6,6 @@ from z. It is exported as one step with explicit state (looped in numpy at run t
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,6 +18,7 @@ from torch.nn import functional as F
 from genmedia.melody.data import read_folder, windows
 from genmedia.melody.midi import MAX_PITCH, MIN_PITCH, VOCAB
 from genmedia.training.export import Graph, export_model
+from genmedia.training.loop import fit
 
 
 @dataclass
@@ -148,38 +147,17 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
     torch.manual_seed(cfg.seed)
     model = MelodyVAE(cfg)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    step, rng = 0, np.random.default_rng(cfg.seed)
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        step, rng.bit_generator.state = state["step"], state["rng"]
-        log(f"resumed from {checkpoint} at step {step}")
     train_windows = data["train"]
-    started = time.monotonic()
-    while step < cfg.train_steps:
-        lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.train_steps))
-        for group in optimiser.param_groups:
-            group["lr"] = lr
+
+    def batch_loss(step: int, rng: np.random.Generator):
         batch = transpose_batch(train_windows[rng.integers(0, len(train_windows), cfg.batch)], rng, cfg.transpose)
-        model.train()
-        loss, stats = vae_loss(model, torch.from_numpy(batch), cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
-        step += 1
-        if step % log_every == 0 or step == cfg.train_steps:
-            extra = ""
-            if "valid" in data:
-                extra = f" valid_greedy {greedy_accuracy(model, data['valid'][:512]):.4f}"
-            log(f"step {step}/{cfg.train_steps} " + " ".join(f"{k} {v:.4f}" for k, v in stats.items())
-                + extra + f" lr {lr:.2e} {time.monotonic() - started:.0f}s")
-            if checkpoint is not None:
-                checkpoint.parent.mkdir(parents=True, exist_ok=True)
-                torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                            "rng": rng.bit_generator.state, "config": asdict(cfg)}, checkpoint.with_suffix(".tmp"))
-                checkpoint.with_suffix(".tmp").replace(checkpoint)
+        return vae_loss(model, torch.from_numpy(batch), cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)))
+
+    def report() -> str:
+        return f" valid_greedy {greedy_accuracy(model, data['valid'][:512]):.4f}" if "valid" in data else ""
+
+    fit(model, optimiser, batch_loss, steps=cfg.train_steps, lr=cfg.lr, seed=cfg.seed, checkpoint=checkpoint,
+        log=log, log_every=log_every, report=report)
     return model.eval()
 
 

@@ -1,0 +1,59 @@
+"""The shared training loop: cosine learning rate, gradient clipping, resumable checkpoints."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+BatchLoss = Callable[[int, np.random.Generator], tuple[torch.Tensor, dict[str, float]]]
+
+
+def fit(model: nn.Module, optimiser: torch.optim.Optimizer, batch_loss: BatchLoss, *, steps: int, lr: float,
+        seed: int, checkpoint: Path | None = None, log: Callable[[str], None] = lambda _: None,
+        log_every: int = 100, report: Callable[[], str] = lambda: "") -> None:
+    """Run `steps` optimiser steps of `batch_loss(step, rng)`, resuming from `checkpoint` if it exists.
+
+    The learning rate decays from `lr` to 0 on a cosine; gradients are clipped to norm 1. Every
+    `log_every` steps the stats (and `report()`) are logged and the checkpoint, which holds the
+    model, optimiser, step, data RNG state and `model.cfg`, is saved atomically.
+    """
+    step, rng = 0, np.random.default_rng(seed)
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        step, rng.bit_generator.state = state["step"], state["rng"]
+        log(f"resumed from {checkpoint} at step {step}")
+    started = time.monotonic()
+    while step < steps:
+        rate = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+        for group in optimiser.param_groups:
+            group["lr"] = rate
+        model.train()
+        loss, stats = batch_loss(step, rng)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        step += 1
+        if step % log_every == 0 or step == steps:
+            log(f"step {step}/{steps} " + " ".join(f"{k} {v:.4f}" for k, v in stats.items()) + report()
+                + f" lr {rate:.2e} {time.monotonic() - started:.0f}s")
+            if checkpoint is not None:
+                _save(checkpoint, model, optimiser, step, rng)
+
+
+def _save(path: Path, model: nn.Module, optimiser: torch.optim.Optimizer, step: int,
+          rng: np.random.Generator) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
+                "rng": rng.bit_generator.state, "config": asdict(model.cfg)}, tmp)
+    tmp.replace(path)
