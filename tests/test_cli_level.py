@@ -68,6 +68,16 @@ def test_existing_outputs_are_not_overwritten_unless_asked(tmp_path):
     assert (tmp_path / "level-001.txt").read_text() != "mine\n"
 
 
+def test_resampling_cap_fails_cleanly(tmp_path):
+    args = ["level", "sample", "--prior", "normal", "--temperature", "3", "--count", "20", "--width", "400",
+            "--seed", "1", "-o", tmp_path / "out"]
+    result = run(*args, "--max-attempts", "1")
+    assert result.exit_code == 1
+    assert result.output == "error: no playable level 3 found in 1 samples; try a lower --temperature, or --no-check\n"
+    assert not (tmp_path / "out").exists()
+    assert run(*args, "--no-check", "--no-png").exit_code == 0  # the same draw, unchecked, is written
+
+
 @pytest.mark.parametrize("width", [28, 57, 1000])
 def test_any_width_without_seams(tmp_path, width):
     assert run("level", "sample", "--count", "2", "--width", width, "--seed", "0", "--no-png", "-o", tmp_path).exit_code == 0

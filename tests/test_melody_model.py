@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from genmedia.cli import cli
 
-from midi_fixtures import TPB, scale_tune, write_midi
+from midi_fixtures import scale_tune, write_midi
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from genmedia.levels.metrics import diversity, leniency, linearity, novelty, pattern_counts, tile_pattern_kl

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genmedia.melody.midi import MIN_PITCH, note_spans
+from genmedia.melody.midi import note_spans
 
 MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
 
@@ -31,20 +31,7 @@ def distinct(batch: np.ndarray) -> int:
     return len({bytes(np.asarray(row, dtype=np.int64)) for row in batch})
 
 
-def pitch_histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """L1 distance between pitch-class histograms weighted by duration (0 = same, 2 = disjoint)."""
-    def hist(tokens):
-        h = np.zeros(12)
-        for s, e, p in note_spans(tokens):
-            h[p % 12] += e - s
-        return h / h.sum() if h.sum() else h
-    return float(np.abs(hist(a) - hist(b)).sum())
-
-
 def token_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Share of steps whose tokens differ (the complement of token accuracy)."""
     return 1.0 - token_accuracy(a, b)
 
-
-__all__ = ["MIN_PITCH", "distinct", "in_key_share", "notes_per_2_bars", "pitch_histogram_distance",
-           "token_accuracy", "token_distance"]

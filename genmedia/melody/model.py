@@ -8,7 +8,7 @@ import numpy as np
 
 from genmedia.errors import InputError
 from genmedia.levels.model import slerp
-from genmedia.melody.midi import HOLD, REST, Melody
+from genmedia.melody.midi import REST, Melody
 from genmedia.registry import ModelInfo, get_model
 from genmedia.runtime import OnnxModel
 
@@ -78,5 +78,3 @@ def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, st
     path = np.stack([slerp(za, zb, k / (steps - 1)) for k in range(steps)])
     return model.decode(path)
 
-
-__all__ = ["HOLD", "MelodyModel", "interpolate_melodies", "sample_melodies"]
