@@ -71,11 +71,13 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
 @click.option("--preset", type=click.Choice(["default", "tiny"]), default="default", show_default=True)
 @click.option("--steps", "train_steps", type=click.IntRange(1), default=None, help="Optimiser steps.")
+@click.option("--beta", type=click.FloatRange(0.0), default=None, help="KL weight after warm-up.")
+@click.option("--free-bits", type=click.FloatRange(0.0), default=None, help="Nats of KL per example left unpenalised.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Checkpoint file: saved during training and resumed from if it exists.")
 @overwrite_option
-def train_melody(data, name, out, preset, train_steps, seed, checkpoint, overwrite) -> None:
+def train_melody(data, name, out, preset, train_steps, beta, free_bits, seed, checkpoint, overwrite) -> None:
     """Train the 2-bar melody VAE on a folder of MIDI files and export it."""
     from genmedia.training import require_torch
 
@@ -87,8 +89,9 @@ def train_melody(data, name, out, preset, train_steps, seed, checkpoint, overwri
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = MelodyVAEConfig.preset(preset)
     config.seed = seed
-    if train_steps is not None:
-        config.train_steps = train_steps
+    for key, value in {"train_steps": train_steps, "beta": beta, "free_bits": free_bits}.items():
+        if value is not None:
+            setattr(config, key, value)
     windows, summary = load_melody_data(data, config.steps)
     if "train" not in windows:
         raise click.ClickException(f"{data}: no training melodies found")
