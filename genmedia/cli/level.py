@@ -29,7 +29,7 @@ def level() -> None:
               help="Latent prior: the model's fitted exemplar prior, or the plain N(0, I).")
 @click.option("--no-check", is_flag=True, help="Keep levels that fail the playability check.")
 @click.option("--max-attempts", type=click.IntRange(1, 10_000), default=50, show_default=True,
-              help="Samples tried per level before giving up (with the check on).")
+              help="Decodes per level (the first, then one per local repair) before giving up.")
 @click.option("--no-png", is_flag=True, help="Write only the .txt maps.")
 @outdir_option
 @overwrite_option
@@ -45,7 +45,7 @@ def sample(model, count, width, seed, temperature, prior, no_check, max_attempts
     write_levels(outdir, [(f"level-{i:03d}", lv) for i, lv in enumerate(result.levels)],
                  png=not no_png, overwrite=overwrite)
     extra = sum(a - 1 for a in result.attempts)
-    note = f"; {extra} unplayable samples were resampled" if extra else ""
+    note = f"; {extra} unplayable stretches were redrawn" if extra else ""
     click.echo(f"wrote {count} level{'s' * (count != 1)} of {width} columns to {outdir}{note}", err=True)
 
 

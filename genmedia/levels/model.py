@@ -17,7 +17,7 @@ from genmedia.registry import ModelInfo, get_model
 from genmedia.runtime import OnnxModel
 
 MIN_WIDTH, MAX_WIDTH = 16, 10_000
-DECODE_BATCH = 64  # levels per ONNX call: bounds memory for wide levels
+DECODE_COLUMNS = 65_536  # level columns per ONNX call: bounds the logits to about 55 MB at any width
 
 
 class SamplingError(GenmediaError):
@@ -49,8 +49,9 @@ class LevelModel:
     def decode(self, z: np.ndarray, *, width: int) -> list[np.ndarray]:
         """Latents (B, latent, steps) -> B levels (rows, width) of ASCII codes, argmax per tile."""
         levels = []
-        for start in range(0, len(z), DECODE_BATCH):
-            logits = self.decoder.run(z=np.ascontiguousarray(z[start:start + DECODE_BATCH], np.float32))["logits"]
+        batch = max(1, DECODE_COLUMNS // (z.shape[2] * self.step))
+        for start in range(0, len(z), batch):
+            logits = self.decoder.run(z=np.ascontiguousarray(z[start:start + batch], np.float32))["logits"]
             indices = logits[:, :, self.rows_padded - self.rows:, :width].argmax(1)
             levels.extend(self.tiles.from_indices(indices))
         return levels
@@ -93,35 +94,46 @@ def sample_levels(model: LevelModel, *, count: int, width: int, seed: int, tempe
 
     `prior` is 'fitted' (the exemplar Markov prior in the model's metadata, see
     `genmedia.levels.prior`) or 'normal' (N(0, I)); `temperature` scales its noise.
-
     Level i draws its latents from its own stream of `seed`, so it is the same whatever
-    `count` is. Pipes and cannons are always repaired; with `check`, a level that fails
-    the playability check is resampled, up to `max_attempts` latents per level.
+    `count` is. Pipes and cannons are always repaired. With `check`, a level that fails the
+    playability check is repaired where Mario gets stuck: the latents around that column are
+    drawn again and the level decoded again (the decoder is local, so the rest stays), up to
+    `max_attempts` decodes per level.
     """
     if not MIN_WIDTH <= width <= MAX_WIDTH:
         raise ValueError(f"width must be between {MIN_WIDTH} and {MAX_WIDTH}")
     latent_prior = load_prior(model.info.metadata, model.latent, prior)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(count)]
     steps = model.steps_for(width)
+    z = np.stack([latent_prior.sample(rng, steps, temperature) for rng in rngs])
     levels: list[np.ndarray | None] = [None] * count
     attempts = [0] * count
     pending = list(range(count))
     while pending:
-        z = np.stack([latent_prior.sample(rngs[i], steps, temperature) for i in pending])
-        decoded = model.decode(z, width=width)
         still = []
-        for i, level in zip(pending, decoded):
+        for i, level in zip(pending, model.decode(z[pending], width=width)):
             attempts[i] += 1
             level = repair_structures(level)
-            if not check or check_playable(level, solid=model.tiles.solid()).playable:
+            result = check_playable(level, solid=model.tiles.solid()) if check else None
+            if result is None or result.playable:
                 levels[i] = level
             elif attempts[i] >= max_attempts:
                 raise SamplingError(f"no playable level {i} found in {max_attempts} samples; "
                                     "try a lower --temperature, or --no-check")
             else:
+                _redraw_around(z[i], max(0, result.furthest) // model.step, latent_prior, rngs[i], temperature)
                 still.append(i)
         pending = still
     return SampleResult([lv for lv in levels if lv is not None], attempts)
+
+
+REPAIR_STEPS = (2, 4)  # latent steps redrawn before and after the one where Mario got stuck
+
+
+def _redraw_around(z: np.ndarray, step: int, prior, rng: np.random.Generator, temperature: float) -> None:
+    """Replace z[:, step - 2 : step + 4] (clipped to the level) with a fresh draw from the prior."""
+    start, stop = max(0, step - REPAIR_STEPS[0]), min(z.shape[1], step + REPAIR_STEPS[1])
+    z[:, start:stop] = prior.sample(rng, stop - start, temperature)
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
