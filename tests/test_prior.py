@@ -56,3 +56,15 @@ def test_normal_prior_is_iid():
     z = NormalPrior(3).sample(np.random.default_rng(0), 20000, temperature=2.0)
     assert abs(z.mean()) < 0.05 and abs(z.std() - 2) < 0.05
     assert abs(np.corrcoef(z[0, :-1], z[0, 1:])[0, 1]) < 0.03
+
+
+def test_local_repair_redraws_only_around_the_stuck_column():
+    from genmedia.levels.model import _redraw_around
+
+    z = np.zeros((3, 20), dtype=np.float32)
+    _redraw_around(z, 10, NormalPrior(3), np.random.default_rng(0), 1.0)
+    changed = np.flatnonzero((z != 0).any(axis=0))
+    assert changed.tolist() == list(range(8, 14))  # two steps before, four from the stuck one
+    edge = np.zeros((3, 20), dtype=np.float32)
+    _redraw_around(edge, 0, NormalPrior(3), np.random.default_rng(0), 1.0)
+    assert np.flatnonzero((edge != 0).any(axis=0)).tolist() == [0, 1, 2, 3]
