@@ -62,7 +62,3 @@ class Report:
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
-
-    def summary(self, noun: str) -> str:
-        text = f"{self.done} {noun} ok, {len(self.failed)} failed"
-        return text + (f": {', '.join(self.failed)}" if self.failed else "")

@@ -24,8 +24,7 @@ def demo(outdir: Path, seed: int, overwrite: bool) -> None:
 
 def _levels(folder: Path, *, seed: int, overwrite: bool) -> str:
     from genmedia.levels.model import LevelModel, interpolate_levels, sample_levels
-    from genmedia.levels.output import save_image, write_levels
-    from genmedia.levels.render import render_strip
+    from genmedia.levels.output import write_level_morph, write_levels
     from genmedia.levels.tiles import read_level
     from genmedia.resources import resource_dir
 
@@ -35,29 +34,21 @@ def _levels(folder: Path, *, seed: int, overwrite: bool) -> str:
     sampled = sample_levels(vae, count=4, width=120, seed=seed).levels
     morph = interpolate_levels(vae, *maps, steps=5)
     written = write_levels(folder, [(f"level-{i:03d}", lv) for i, lv in enumerate(sampled)], overwrite=overwrite)
-    written += write_levels(folder, [(f"morph-{k:02d}", lv) for k, lv in enumerate(morph)], overwrite=overwrite)
-    written.append(save_image(render_strip(morph), folder / "morph.png", overwrite=overwrite))
+    written += write_level_morph(folder, morph, stem="morph", overwrite=overwrite)
     return (f"levels: 4 sampled (120 columns, seed {seed}) and a 5-step morph between example-a and "
             f"example-b: {len(written)} files in {folder}")
 
 
 def _melodies(folder: Path, *, overwrite: bool) -> str:
-    import numpy as np
-
-    from genmedia.melody.midi import melody_to_midi, read_melody
+    from genmedia.melody.midi import read_melody
     from genmedia.melody.model import MelodyModel, interpolate_melodies
-    from genmedia.melody.output import save_midi, write_melodies
-    from genmedia.melody.synth import synthesize, write_wav
+    from genmedia.melody.output import write_melody_morph
     from genmedia.resources import resource_dir
 
     vae = MelodyModel.load()
     paths = [resource_dir("assets") / "melodies" / f"example-{x}.mid" for x in "ab"]
     melodies = [read_melody(p) for p in paths]
     morph = interpolate_melodies(vae, *(vae.window(m, source=p) for m, p in zip(melodies, paths)), steps=5)
-    tempo = melodies[0].tempo
-    written = write_melodies(folder, [(f"morph-{k:02d}", t) for k, t in enumerate(morph)], tempo=tempo, program=0,
-                             overwrite=overwrite)
-    whole = melody_to_midi(np.concatenate(list(morph)), tempo=tempo, name="genmedia morph")
-    written.append(save_midi(whole, folder / "morph.mid", overwrite=overwrite))
-    written.append(write_wav(folder / "morph.wav", synthesize(whole), overwrite=overwrite))
+    written = write_melody_morph(folder, morph, tempo=melodies[0].tempo, program=0, wav=True, stem="morph",
+                                 overwrite=overwrite)
     return f"melodies: a 5-step morph between example-a and example-b (MIDI and WAV): {len(written)} files in {folder}"

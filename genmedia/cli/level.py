@@ -63,18 +63,14 @@ def interpolate(a, b, model, steps, outdir, overwrite) -> None:
     (deterministic: no seed is involved). Maps of different widths also morph in width:
     step k is the linear blend of the two widths.
     """
-    from genmedia.fileio import check_writable
     from genmedia.levels.model import LevelModel, interpolate_levels
-    from genmedia.levels.output import save_image, write_levels
-    from genmedia.levels.render import render_strip
+    from genmedia.levels.output import write_level_morph
     from genmedia.levels.tiles import read_level
 
     vae = LevelModel.load(model)
     maps = [read_level(p, tiles=vae.tiles) for p in (a, b)]
     morph = interpolate_levels(vae, *maps, steps=steps, sources=(a, b))
-    check_writable([outdir / "morph.png"], overwrite=overwrite)
-    write_levels(outdir, [(f"step-{k:02d}", lv) for k, lv in enumerate(morph)], overwrite=overwrite)
-    save_image(render_strip(morph), outdir / "morph.png", overwrite=overwrite)
+    write_level_morph(outdir, morph, overwrite=overwrite)
     click.echo(f"wrote {steps} steps and morph.png to {outdir}", err=True)
 
 

@@ -63,26 +63,14 @@ def interpolate(a, b, model, steps, tempo, program, wav, outdir, overwrite) -> N
     with a note), interpolates the latent means spherically and decodes greedily, so no seed
     is involved. The tempo defaults to A's.
     """
-    import numpy as np
-
-    from genmedia.fileio import check_writable
-    from genmedia.melody.midi import melody_to_midi, read_melody
+    from genmedia.melody.midi import read_melody
     from genmedia.melody.model import MelodyModel, interpolate_melodies
-    from genmedia.melody.output import save_midi, write_melodies
-    from genmedia.melody.synth import synthesize, write_wav
+    from genmedia.melody.output import write_melody_morph
 
     vae = MelodyModel.load(model)
     mel_a, mel_b = read_melody(a), read_melody(b)
     morph = interpolate_melodies(vae, vae.window(mel_a, source=a), vae.window(mel_b, source=b), steps=steps)
-    tempo = tempo or mel_a.tempo
-    extra = [outdir / "morph.mid"] + ([outdir / "morph.wav"] if wav else [])
-    check_writable(extra, overwrite=overwrite)
-    write_melodies(outdir, [(f"step-{k:02d}", t) for k, t in enumerate(morph)], tempo=tempo, program=program,
-                   overwrite=overwrite)
-    whole = melody_to_midi(np.concatenate(list(morph)), tempo=tempo, program=program, name="genmedia morph")
-    save_midi(whole, outdir / "morph.mid", overwrite=overwrite)
-    if wav:
-        write_wav(outdir / "morph.wav", synthesize(whole), overwrite=overwrite)
+    write_melody_morph(outdir, morph, tempo=tempo or mel_a.tempo, program=program, wav=wav, overwrite=overwrite)
     click.echo(f"wrote {steps} steps and morph.mid{' and morph.wav' if wav else ''} to {outdir}", err=True)
 
 
@@ -92,21 +80,11 @@ def interpolate(a, b, model, steps, tempo, program, wav, outdir, overwrite) -> N
 @overwrite_option
 def render(midi_file, output, overwrite) -> None:
     """Render a MIDI file to a 44.1 kHz 16-bit WAV with the built-in synthesiser."""
-    import warnings
-
-    import pretty_midi
-
-    from genmedia.errors import InputError
-    from genmedia.melody.midi import read_melody
+    from genmedia.melody.midi import load_midi, melody_from_midi
     from genmedia.melody.synth import synthesize, write_wav
 
-    read_melody(midi_file)  # validates: rejects non-MIDI, truncated, empty, drums-only, absurd tempo
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            midi = pretty_midi.PrettyMIDI(str(midi_file))
-    except Exception as exc:  # pretty_midi raises many types for broken files
-        raise InputError(midi_file, f"cannot be read as MIDI ({exc})") from None
+    midi = load_midi(midi_file)
+    melody_from_midi(midi, source=midi_file)  # rejects no notes, drums only, an absurd tempo
     write_wav(output, synthesize(midi), overwrite=overwrite)
 
 

@@ -20,6 +20,18 @@ def replay_command(ctx: click.Context) -> str:
     return shlex.join(words)
 
 
+def checkpoint_option(func):
+    return click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        help="Checkpoint file: saved during training and resumed from if it exists.")(func)
+
+
+def override(config, **values) -> None:
+    """Set each config field whose option was given (None means: keep the preset's value)."""
+    for key, value in values.items():
+        if value is not None:
+            setattr(config, key, value)
+
+
 @click.group(cls=GenmediaGroup)
 def train() -> None:
     """Train models and export them to ONNX (pip install 'genmedia[train]')."""
@@ -38,8 +50,7 @@ def train() -> None:
 @click.option("--latent", type=click.IntRange(1), default=None, help="Latent channels per 8 columns.")
 @click.option("--beta", type=click.FloatRange(0.0), default=None, help="KL weight.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Checkpoint file: saved during training and resumed from if it exists.")
+@checkpoint_option
 @overwrite_option
 def train_level(data, legend, name, out, preset, steps, latent, beta, seed, checkpoint, overwrite) -> None:
     """Train the convolutional level VAE on a folder of tile maps and export it."""
@@ -53,9 +64,7 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = LevelVAEConfig.preset(preset)
     config.seed = seed
-    for key, value in {"steps": steps, "latent": latent, "beta": beta}.items():
-        if value is not None:
-            setattr(config, key, value)
+    override(config, steps=steps, latent=latent, beta=beta)
     level_data = load_level_data(data, legend=legend)
     click.echo(f"training on {len(level_data.maps)} maps from {data} ({len(level_data.tiles.chars)} tiles)", err=True)
     model = fit(level_data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True))
@@ -74,8 +83,7 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
 @click.option("--beta", type=click.FloatRange(0.0), default=None, help="KL weight after warm-up.")
 @click.option("--free-bits", type=click.FloatRange(0.0), default=None, help="Nats of KL per example left unpenalised.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Checkpoint file: saved during training and resumed from if it exists.")
+@checkpoint_option
 @overwrite_option
 def train_melody(data, name, out, preset, train_steps, beta, free_bits, seed, checkpoint, overwrite) -> None:
     """Train the 2-bar melody VAE on a folder of MIDI files and export it."""
@@ -89,9 +97,7 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, seed, ch
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = MelodyVAEConfig.preset(preset)
     config.seed = seed
-    for key, value in {"train_steps": train_steps, "beta": beta, "free_bits": free_bits}.items():
-        if value is not None:
-            setattr(config, key, value)
+    override(config, train_steps=train_steps, beta=beta, free_bits=free_bits)
     windows, summary = load_melody_data(data, config.steps)
     if "train" not in windows:
         raise click.ClickException(f"{data}: no training melodies found")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from genmedia.errors import GenmediaError, InputError
+from genmedia.latent import slerp
 from genmedia.levels.check import check_playable
 from genmedia.levels.prior import load_prior
 from genmedia.levels.repair import repair_structures
@@ -134,17 +135,6 @@ def _redraw_around(z: np.ndarray, step: int, prior, rng: np.random.Generator, te
     """Replace z[:, step - 2 : step + 4] (clipped to the level) with a fresh draw from the prior."""
     start, stop = max(0, step - REPAIR_STEPS[0]), min(z.shape[1], step + REPAIR_STEPS[1])
     z[:, start:stop] = prior.sample(rng, stop - start, temperature)
-
-
-def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation between two latents (linear when they are nearly parallel)."""
-    fa, fb = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
-    cos = float(fa @ fb / (np.linalg.norm(fa) * np.linalg.norm(fb) + 1e-12))
-    omega = math.acos(max(-1.0, min(1.0, cos)))
-    if omega < 1e-4:
-        return ((1 - t) * a + t * b).astype(np.float32)
-    mix = (math.sin((1 - t) * omega) * fa + math.sin(t * omega) * fb) / math.sin(omega)
-    return mix.reshape(a.shape).astype(np.float32)
 
 
 def resize_latent(z: np.ndarray, steps: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from genmedia.fileio import check_writable, write_atomic, write_text_atomic
-from genmedia.levels.render import render_level
+from genmedia.levels.render import render_level, render_strip
 from genmedia.levels.tiles import level_to_text
 
 
@@ -33,4 +33,14 @@ def write_levels(outdir: Path, named: list[tuple[str, np.ndarray]], *, png: bool
         written.append(write_text_atomic(txt, level_to_text(level), overwrite=overwrite))
         if png:
             written.append(save_image(render_level(level), image_path, overwrite=overwrite))
+    return written
+
+
+def write_level_morph(outdir: Path, morph: list[np.ndarray], *, stem: str = "step",
+                      overwrite: bool = False) -> list[Path]:
+    """Write each step as `STEM-KK.txt`/`.png` and the whole morph as `morph.png`, all checked first."""
+    outdir = Path(outdir)
+    check_writable([outdir / "morph.png"], overwrite=overwrite)
+    written = write_levels(outdir, [(f"{stem}-{k:02d}", lv) for k, lv in enumerate(morph)], overwrite=overwrite)
+    written.append(save_image(render_strip(morph), outdir / "morph.png", overwrite=overwrite))
     return written

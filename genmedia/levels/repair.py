@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from genmedia.levels.check import SMB_SOLID
+
 PIPE = {"head": (ord("<"), ord(">")), "body": (ord("["), ord("]"))}
 CANNON_TOP, CANNON_BASE = ord("B"), ord("b")
-SUPPORT = frozenset(ord(c) for c in "XS?Q<>[]Bb")
+SUPPORT = frozenset(ord(c) for c in SMB_SOLID)  # what a pipe or cannon may stand on
 _PIPE_CODES = frozenset(PIPE["head"] + PIPE["body"])
 
 

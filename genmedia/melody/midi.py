@@ -109,17 +109,16 @@ def _pick_melody_track(pm, path: Path):
         return named[0]
     # "Most notes" counts distinct onsets, so a chord track (three notes per onset) does not
     # outnumber the tune; ties go to the higher line.
-    return max(tracks, key=lambda i: (len({round(n.start, 4) for n in i.notes}), np.mean([n.pitch for n in i.notes])))
+    def busyness(track) -> tuple[int, float]:
+        return len({round(n.start, 4) for n in track.notes}), float(np.mean([n.pitch for n in track.notes]))
+
+    return max(tracks, key=busyness)
 
 
-def read_melody(path: str | Path) -> Melody:
-    """Read the melody of a MIDI file (see the module docstring); raises `InputError` naming the file.
+def load_midi(path: str | Path):
+    """Parse a MIDI file into `PrettyMIDI`, tempo/meter/key events gathered from every track.
 
-    The melody track is a non-drum track named 'melody' or 'lead', else the one with the most
-    notes (counted as distinct onsets, so chords count once); where its notes overlap, the highest sounds. Notes are quantised to 16ths in MIDI
-    ticks, so tempo changes do not move them. Bars follow the time signature at the first note
-    (3/4 and 6/8 bars are 12 sixteenths). The melody is shifted by whole octaves to fit the
-    pitch range best; notes still outside are folded in by octaves.
+    Raises `InputError` naming the file when it is missing, empty, not MIDI or truncated.
     """
     import pretty_midi
 
@@ -129,9 +128,26 @@ def read_melody(path: str | Path) -> Melody:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pm = pretty_midi.PrettyMIDI(mido_object=midi)
+            return pretty_midi.PrettyMIDI(mido_object=midi)
     except (ValueError, IndexError, KeyError, EOFError) as exc:
         raise InputError(path, f"cannot be read as MIDI ({exc})") from None
+
+
+def read_melody(path: str | Path) -> Melody:
+    """Read the melody of a MIDI file; raises `InputError` naming the file (see `melody_from_midi`)."""
+    return melody_from_midi(load_midi(path), source=path)
+
+
+def melody_from_midi(pm, *, source: str | Path) -> Melody:
+    """The melody of a parsed MIDI file; raises `InputError` naming `source` if there is none.
+
+    The melody track is a non-drum track named 'melody' or 'lead', else the one with the most
+    notes (counted as distinct onsets, so chords count once); where its notes overlap, the
+    highest sounds. Notes are quantised to 16ths in MIDI ticks, so tempo changes do not move them. Bars follow the time signature at the first note
+    (3/4 and 6/8 bars are 12 sixteenths). The melody is shifted by whole octaves to fit the
+    pitch range best; notes still outside are folded in by octaves.
+    """
+    path = Path(source)
     track = _pick_melody_track(pm, path)
     first = min(n.start for n in track.notes)
     times, tempi = pm.get_tempo_changes()
@@ -146,10 +162,8 @@ def read_melody(path: str | Path) -> Melody:
     tick16 = pm.resolution / STEPS_PER_QUARTER
     notes = [(int(round(pm.time_to_tick(n.start) / tick16)), int(round(pm.time_to_tick(n.end) / tick16)), n.pitch)
              for n in track.notes]
-    melody = Melody(np.zeros(0, np.int64), tempo, signature)
-    shift = _octave_shift([p for _, _, p in notes])
-    melody.octave_shift = shift
-    melody.tokens = _tokens(notes, shift, melody.steps_per_bar)
+    melody = Melody(np.zeros(0, np.int64), tempo, signature, _octave_shift([p for _, _, p in notes]))
+    melody.tokens = _tokens(notes, melody.octave_shift, melody.steps_per_bar)  # bars need the signature
     return melody
 
 

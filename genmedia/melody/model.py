@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from genmedia.errors import InputError
-from genmedia.levels.model import slerp
+from genmedia.latent import slerp
 from genmedia.melody.midi import REST, Melody
 from genmedia.registry import ModelInfo, get_model
 from genmedia.runtime import OnnxModel

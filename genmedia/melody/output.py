@@ -29,3 +29,17 @@ def write_melodies(outdir: Path, named: list[tuple[str, np.ndarray]], *, tempo: 
         if wav:
             written.append(write_wav(outdir / f"{stem}.wav", synthesize(midi), overwrite=overwrite))
     return written
+
+
+def write_melody_morph(outdir: Path, morph: np.ndarray, *, tempo: float, program: int, wav: bool,
+                       stem: str = "step", overwrite: bool = False) -> list[Path]:
+    """Write each step as `STEM-KK.mid` and all steps in a row as `morph.mid` (and `morph.wav`)."""
+    outdir = Path(outdir)
+    check_writable([outdir / "morph.mid"] + ([outdir / "morph.wav"] if wav else []), overwrite=overwrite)
+    written = write_melodies(outdir, [(f"{stem}-{k:02d}", t) for k, t in enumerate(morph)], tempo=tempo,
+                             program=program, overwrite=overwrite)
+    whole = melody_to_midi(np.concatenate(list(morph)), tempo=tempo, program=program, name="genmedia morph")
+    written.append(save_midi(whole, outdir / "morph.mid", overwrite=overwrite))
+    if wav:
+        written.append(write_wav(outdir / "morph.wav", synthesize(whole), overwrite=overwrite))
+    return written

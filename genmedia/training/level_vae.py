@@ -7,7 +7,6 @@ it outputs per-tile logits over the game's vocabulary.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -295,10 +294,3 @@ def export(model: LevelVAE, data: LevelData, *, name: str, out_dir: Path, comman
     }
     return export_model(name=name, task="level", out_dir=out_dir, graphs=graphs, metadata=metadata,
                         overwrite=overwrite)
-
-
-def save_metadata_metrics(meta_path: Path, metrics: dict) -> None:
-    """Record measured quality figures in a model's metadata (the ONNX files are untouched)."""
-    meta = json.loads(meta_path.read_text())
-    meta["metrics"] = metrics
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
