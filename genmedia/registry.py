@@ -20,7 +20,7 @@ from genmedia.errors import ModelError
 from genmedia.resources import resource_dir
 
 METADATA_VERSION = 1
-DEFAULT_MODELS = {"level": "smb-level-vae", "melody": "melody-2bar"}
+DEFAULT_MODELS = {"level": "smb-level-vae", "melody": "melody-2bar", "denoise": "denoise-unet"}
 
 
 @dataclass(frozen=True)

@@ -37,32 +37,71 @@ def tiny(corpus, tmp_path_factory):
     return model, meta
 
 
-def test_logits_parity_with_torch(tiny):
+@pytest.fixture(scope="module")
+def tiny16(corpus, tmp_path_factory):
+    """A hierarchical model (conductor + bar decoder) over 4 bars, trained for a few steps."""
+    from genmedia.training.melody_vae import MelodyVAEConfig, export, load_melody_data, train
+
+    cfg = MelodyVAEConfig.preset("tiny16")
+    data, summary = load_melody_data(corpus, cfg.steps)
+    model = train(data, cfg)
+    out = tmp_path_factory.mktemp("model16")
+    meta = export(model, summary, name="tiny-melody-16", out_dir=out, command="test", data_dir=corpus, metrics={})
+    return model, meta
+
+
+@pytest.mark.parametrize("which", ["tiny", "tiny16"])
+def test_logits_parity_with_torch(which, request):
     from genmedia.melody.model import MelodyModel
 
-    model, meta = tiny
+    model, meta = request.getfixturevalue(which)
     ort = MelodyModel.load(meta)
+    steps = model.cfg.steps
     rng = np.random.default_rng(0)
-    tokens = rng.integers(0, model.cfg.vocab, (3, 32))
+    tokens = rng.integers(0, model.cfg.vocab, (3, steps))
     z = rng.standard_normal((3, model.cfg.latent)).astype(np.float32)
     with torch.no_grad():
         mean, _ = model.encoder(torch.from_numpy(tokens))
         expected = model.decode_teacher_forced(torch.from_numpy(z), torch.from_numpy(tokens)).numpy()
     assert np.abs(ort.encode(tokens) - mean.numpy()).max() <= 1e-4
-    state = ort.init.run(z=z)
-    prev = np.concatenate([np.full((3, 1), ort.start_token), tokens[:, :-1]], axis=1)
-    got = ort.step.run(prev=prev, z=z, h=state["h"], c=state["c"])["logits"]
+    got = ort.teacher_forced_logits(z, tokens)
+    assert got.shape == expected.shape == (3, steps, model.cfg.vocab)
     assert np.abs(got - expected).max() <= 1e-4
+    assert ort.segments == (steps // 16 if which == "tiny16" else 1)
 
 
-def test_greedy_decoding_matches_torch(tiny):
+@pytest.mark.parametrize("which", ["tiny", "tiny16"])
+def test_greedy_decoding_matches_torch(which, request):
     from genmedia.melody.model import MelodyModel
     from genmedia.training.melody_vae import greedy_decode
 
-    model, meta = tiny
+    model, meta = request.getfixturevalue(which)
     z = np.random.default_rng(1).standard_normal((8, model.cfg.latent)).astype(np.float32)
-    expected = greedy_decode(model, torch.from_numpy(z), 32).numpy()
+    expected = greedy_decode(model, torch.from_numpy(z), model.cfg.steps).numpy()
     assert np.array_equal(MelodyModel.load(meta).decode(z), expected)
+
+
+def test_hierarchical_decoder_restarts_each_bar_from_its_embedding(tiny16):
+    """Teacher forcing through torch: changing one bar's embedding changes only that bar's logits."""
+    model, _ = tiny16
+    z = torch.randn(2, model.cfg.latent)
+    tokens = torch.randint(0, model.cfg.vocab, (2, model.cfg.steps))
+    with torch.no_grad():
+        base = model.decode_teacher_forced(z, tokens)
+        real = model.conductor.forward
+
+        def shifted(zz):
+            bars = real(zz).clone()
+            bars[:, 2] += 1.0
+            return bars
+
+        model.conductor.forward = shifted
+        try:
+            moved = model.decode_teacher_forced(z, tokens)
+        finally:
+            model.conductor.forward = real
+    changed = (base - moved).abs().amax(dim=(0, 2)) > 1e-6
+    assert changed[32:48].all() and not changed[:32].any() and not changed[48:].any()
 
 
 def test_sampling_is_seeded(tiny):

@@ -29,6 +29,19 @@ def test_running_a_level_command_does_not_import_torch(tmp_path):
     assert python(code).splitlines()[-1] == "False True"
 
 
+def test_denoising_does_not_import_torch(tmp_path):
+    from genmedia.resources import resource_dir
+
+    noisy = resource_dir("assets") / "images" / "landscape-noisy.png"
+    code = (
+        "import sys; from genmedia.cli import cli\n"
+        f"cli(['image', 'denoise', r'{noisy}', '-o', r'{tmp_path}', '-q'], standalone_mode=False)\n"
+        "print('torch' in sys.modules, 'onnxruntime' in sys.modules)"
+    )
+    assert python(code).splitlines()[-1] == "False True"
+    assert (tmp_path / "landscape-noisy.png").exists()
+
+
 def test_every_shipped_model_resolves_and_matches_its_hash():
     models = list_models()
     assert {m.name for m in models} >= set(DEFAULT_MODELS.values())
@@ -55,4 +68,8 @@ def test_demo_writes_levels(tmp_path):
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (tmp_path / "levels").iterdir())
     assert "morph.png" in names and "level-003.txt" in names and "morph-04.png" in names
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == ["before-after.png", "landscape-denoised.png"]
+    line = next(x for x in result.output.splitlines() if x.startswith("images:"))
+    before, after = (float(v) for v in line.split("clean drawing ")[1].split(" dB")[0].split(" -> "))
+    assert after > before + 8  # the demo photo really is cleaned
     assert CliRunner().invoke(cli, ["demo", str(tmp_path)]).exit_code == 1  # will not clobber

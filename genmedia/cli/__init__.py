@@ -7,6 +7,7 @@ import click
 from genmedia import __version__
 from genmedia.cli.common import GenmediaGroup
 from genmedia.cli.demo import demo
+from genmedia.cli.image import image
 from genmedia.cli.level import level
 from genmedia.cli.models import models
 from genmedia.cli.music import music
@@ -20,6 +21,7 @@ def cli() -> None:
 
 
 cli.add_command(demo)
+cli.add_command(image)
 cli.add_command(level)
 cli.add_command(models)
 cli.add_command(music)

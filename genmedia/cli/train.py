@@ -78,7 +78,8 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
               help="Folder of MIDI files; tunes are split into train/valid/test by a hash of the file name.")
 @click.option("--name", default="melody-2bar", show_default=True, help="Model name (file stem).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
-@click.option("--preset", type=click.Choice(["default", "tiny"]), default="default", show_default=True)
+@click.option("--preset", type=click.Choice(["default", "16bar", "tiny", "tiny16"]), default="default",
+              show_default=True, help="default: the 2-bar model; 16bar: the hierarchical 16-bar model.")
 @click.option("--steps", "train_steps", type=click.IntRange(1), default=None, help="Optimiser steps.")
 @click.option("--beta", type=click.FloatRange(0.0), default=None, help="KL weight after warm-up.")
 @click.option("--free-bits", type=click.FloatRange(0.0), default=None, help="Nats of KL per example left unpenalised.")
@@ -86,7 +87,7 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
 @checkpoint_option
 @overwrite_option
 def train_melody(data, name, out, preset, train_steps, beta, free_bits, seed, checkpoint, overwrite) -> None:
-    """Train the 2-bar melody VAE on a folder of MIDI files and export it."""
+    """Train a melody VAE (2-bar flat, or 16-bar hierarchical) on a folder of MIDI files and export it."""
     from genmedia.training import require_torch
 
     require_torch()
@@ -106,4 +107,46 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, seed, ch
     metrics = {f"greedy_accuracy_{s}": round(greedy_accuracy(model, w), 4) for s, w in windows.items()}
     meta = export(model, summary, name=name, out_dir=out, command=replay_command(click.get_current_context()),
                   data_dir=data, metrics=metrics, overwrite=overwrite)
+    click.echo(f"exported {meta}", err=True)
+
+
+@train.command("denoiser")
+@click.option("--gray", "gray_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of gray training images (e.g. train400).")
+@click.option("--color", "color_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of color training images (e.g. cbsd432); one in ten (by a hash of the name) is held out.")
+@click.option("--valid-gray", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder of gray validation images (e.g. set12).")
+@click.option("--name", default="denoise-unet", show_default=True, help="Model name (file stem).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
+@click.option("--preset", type=click.Choice(["default", "tiny"]), default="default", show_default=True)
+@click.option("--steps", "train_steps", type=click.IntRange(1), default=None, help="Optimiser steps.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@checkpoint_option
+@overwrite_option
+def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, seed, checkpoint,
+                   overwrite) -> None:
+    """Train the U-Net denoiser (blind, sigma 0-55, gray and color) and export it."""
+    from genmedia.training import require_torch
+
+    require_torch()
+    from genmedia.fileio import check_writable
+    from genmedia.training.denoiser import DenoiserConfig, export, load_denoiser_data, validation_psnr
+    from genmedia.training.denoiser import train as fit
+
+    check_writable([out / f"{name}.json"], overwrite=overwrite)
+    config = DenoiserConfig.preset(preset)
+    config.seed = seed
+    override(config, train_steps=train_steps)
+    data = load_denoiser_data(gray_dir, color_dir, valid_gray)
+    click.echo(f"training on {len(data.gray)} gray and {len(data.color)} color images", err=True)
+    model = fit(data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True))
+    metrics = {f"valid_{kind}_psnr_sigma{s}": round(validation_psnr(model, images, float(s), limit=len(images)), 3)
+               for kind, images in data.valid.items() for s in (15, 25, 50)}
+    summary = {"gray": str(gray_dir), "color": str(color_dir), "valid_gray": str(valid_gray) if valid_gray else None,
+               "split": "color: crc32(file name) % 10 == 0 held out for validation",
+               "images": {"gray": len(data.gray), "color_train": len(data.color),
+                          **{f"valid_{k}": len(v) for k, v in data.valid.items()}}}
+    meta = export(model, name=name, out_dir=out, command=replay_command(click.get_current_context()), data=summary,
+                  metrics=metrics, overwrite=overwrite)
     click.echo(f"exported {meta}", err=True)

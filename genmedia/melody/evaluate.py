@@ -28,11 +28,7 @@ MAX_PAIRS = 50
 
 
 def teacher_forced_accuracy(model: MelodyModel, tokens: np.ndarray) -> float:
-    z = model.encode(tokens)
-    state = model.init.run(z=z)
-    prev = np.concatenate([np.full((len(tokens), 1), model.start_token), tokens[:, :-1]], axis=1)
-    logits = model.step.run(prev=prev, z=z, h=state["h"], c=state["c"])["logits"]
-    return token_accuracy(logits.argmax(-1), tokens)
+    return token_accuracy(model.teacher_forced_logits(model.encode(tokens), tokens).argmax(-1), tokens)
 
 
 def _crossfade(a: np.ndarray, b: np.ndarray, t: float, rng: np.random.Generator) -> np.ndarray:

@@ -22,7 +22,11 @@ class MelodyModel:
         self.steps: int = meta["steps"]
         self.latent: int = meta["latent"]["size"]
         self.start_token: int = meta["vocabulary"]["start_token"]
+        decoder = meta.get("decoder", {"kind": "flat"})
+        # A hierarchical decoder writes `segments` bars, each from its own conductor embedding.
+        self.segments: int = decoder["bars"] if decoder["kind"] == "hierarchical" else 1
         self.encoder = OnnxModel(info.file("encoder"))
+        self.conductor = OnnxModel(info.file("conductor")) if self.segments > 1 else None
         self.init = OnnxModel(info.file("decoder_init"))
         self.step = OnnxModel(info.file("decoder_step"))
 
@@ -34,15 +38,34 @@ class MelodyModel:
         """Token windows (B, steps) -> latent means (B, latent)."""
         return self.encoder.run(tokens=np.ascontiguousarray(tokens, dtype=np.int64))["mean"]
 
+    def conditioning(self, z: np.ndarray) -> np.ndarray:
+        """What the bar decoder is conditioned on: (B, 1, latent) for a flat model, else (B, bars, embed)."""
+        z = np.ascontiguousarray(z, dtype=np.float32)
+        return z[:, None, :] if self.conductor is None else self.conductor.run(z=z)["bars"]
+
+    def teacher_forced_logits(self, z: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """Logits (B, steps, vocab) when the decoder is fed the true previous tokens."""
+        cond = self.conditioning(z)
+        n, segments = len(tokens), cond.shape[1]
+        prev = np.concatenate([np.full((n, 1), self.start_token), tokens[:, :-1]], axis=1)
+        flat = np.ascontiguousarray(cond.reshape(n * segments, -1))
+        state = self.init.run(z=flat)
+        logits = self.step.run(prev=np.ascontiguousarray(prev.reshape(n * segments, -1), dtype=np.int64), z=flat,
+                               h=state["h"], c=state["c"])["logits"]
+        return logits.reshape(n, self.steps, -1)
+
     def decode(self, z: np.ndarray, *, temperature: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
         """Latents (B, latent) -> tokens (B, steps): greedy when temperature is 0, else sampled."""
-        z = np.ascontiguousarray(z, dtype=np.float32)
-        state = self.init.run(z=z)
-        h, c = state["h"], state["c"]
+        cond = self.conditioning(z)
+        per_segment = self.steps // cond.shape[1]
         prev = np.full((len(z), 1), self.start_token, dtype=np.int64)
         out = np.empty((len(z), self.steps), dtype=np.int64)
         for t in range(self.steps):
-            result = self.step.run(prev=prev, z=z, h=h, c=c)
+            if t % per_segment == 0:  # a new bar (hierarchical) or the start: state from its conditioning
+                bar = np.ascontiguousarray(cond[:, t // per_segment])
+                state = self.init.run(z=bar)
+                h, c = state["h"], state["c"]
+            result = self.step.run(prev=prev, z=bar, h=h, c=c)
             logits, h, c = result["logits"][:, 0], result["h_out"], result["c_out"]
             if temperature <= 0:
                 prev = logits.argmax(-1)[:, None]

@@ -1,7 +1,11 @@
 """Train the melody VAE: a bidirectional LSTM encoder and an autoregressive LSTM decoder.
 
-The decoder sees the previous token and z at every step and starts from a state made
-from z. It is exported as one step with explicit state (looped in numpy at run time).
+Flat (the 2-bar model): the decoder sees the previous token and z at every step and starts
+from a state made from z. Hierarchical (the 16-bar model, as in MusicVAE): a conductor LSTM
+turns z into one embedding per bar, and the same bar decoder writes each bar from its
+embedding (state reset from it at the bar line; the first input of a bar is the previous
+bar's last token). Either way the decoder is exported as one step with explicit state and
+looped in numpy at run time; the conductor is its own small graph.
 """
 
 from __future__ import annotations
@@ -39,14 +43,38 @@ class MelodyVAEConfig:
     free_bits: float = 32.0  # nats of KL per example left unpenalised (MusicVAE's free bits)
     kl_warmup: int = 2000  # steps over which the KL weight ramps from 0 to beta
     transpose: int = 5  # training examples are shifted by up to +-this many semitones
+    conductor_hidden: int = 0  # 0: flat decoder; else the conductor LSTM's size (hierarchical decoder)
+    bar_embed: int = 0  # size of the conductor's per-bar embedding (hierarchical only)
+    bar_steps: int = 16  # tokens per bar for the hierarchical decoder (4/4 in 16ths)
     seed: int = 0
+
+    PRESETS = {
+        "default": {},
+        "16bar": {"steps": 256, "enc_hidden": 256, "dec_hidden": 256, "latent": 128, "conductor_hidden": 256,
+                  "bar_embed": 128, "batch": 32, "train_steps": 8000, "free_bits": 96.0, "kl_warmup": 3000},
+        "tiny": {"embed": 8, "enc_hidden": 16, "dec_hidden": 16, "latent": 4, "batch": 8, "train_steps": 3,
+                 "kl_warmup": 1},
+        "tiny16": {"steps": 64, "embed": 8, "enc_hidden": 16, "dec_hidden": 16, "latent": 4, "batch": 4,
+                   "train_steps": 3, "kl_warmup": 1, "conductor_hidden": 8, "bar_embed": 6},
+    }
 
     @classmethod
     def preset(cls, name: str) -> MelodyVAEConfig:
-        """'default' or 'tiny' (a seconds-long CPU run for tests)."""
-        tiny = {"embed": 8, "enc_hidden": 16, "dec_hidden": 16, "latent": 4, "batch": 8, "train_steps": 3,
-                "kl_warmup": 1}
-        return cls(**({} if name == "default" else tiny))
+        """'default' (2 bars), '16bar' (hierarchical), 'tiny' / 'tiny16' (seconds-long CPU runs for tests)."""
+        return cls(**cls.PRESETS[name])
+
+    @property
+    def hierarchical(self) -> bool:
+        return self.conductor_hidden > 0
+
+    @property
+    def bars(self) -> int:
+        return self.steps // self.bar_steps
+
+    @property
+    def cond_size(self) -> int:
+        """Size of the vector the bar decoder is conditioned on: z (flat) or a bar embedding."""
+        return self.bar_embed if self.hierarchical else self.latent
 
 
 class Encoder(nn.Module):
@@ -64,13 +92,29 @@ class Encoder(nn.Module):
         return mean, logvar
 
 
-class DecoderInit(nn.Module):
-    """z (B, latent) -> initial LSTM state h, c (layers, B, hidden)."""
+class Conductor(nn.Module):
+    """z (B, latent) -> one embedding per bar (B, bars, bar_embed)."""
 
     def __init__(self, cfg: MelodyVAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.proj = nn.Linear(cfg.latent, 2 * cfg.dec_layers * cfg.dec_hidden)
+        self.init = nn.Linear(cfg.latent, 2 * cfg.conductor_hidden)
+        self.rnn = nn.LSTM(cfg.latent, cfg.conductor_hidden, batch_first=True)
+        self.out = nn.Linear(cfg.conductor_hidden, cfg.bar_embed)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h, c = torch.tanh(self.init(z)).chunk(2, dim=-1)
+        y, _ = self.rnn(z[:, None, :].expand(-1, self.cfg.bars, -1), (h[None].contiguous(), c[None].contiguous()))
+        return torch.tanh(self.out(y))
+
+
+class DecoderInit(nn.Module):
+    """Conditioning (B, cond_size) -> initial LSTM state h, c (layers, B, hidden)."""
+
+    def __init__(self, cfg: MelodyVAEConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.proj = nn.Linear(cfg.cond_size, 2 * cfg.dec_layers * cfg.dec_hidden)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         state = torch.tanh(self.proj(z)).unflatten(1, (2 * self.cfg.dec_layers, self.cfg.dec_hidden))
@@ -84,7 +128,7 @@ class DecoderStep(nn.Module):
     def __init__(self, cfg: MelodyVAEConfig) -> None:
         super().__init__()
         self.embed = nn.Embedding(cfg.vocab + 1, cfg.embed)  # index `vocab` is the start token
-        self.rnn = nn.LSTM(cfg.embed + cfg.latent, cfg.dec_hidden, num_layers=cfg.dec_layers, batch_first=True)
+        self.rnn = nn.LSTM(cfg.embed + cfg.cond_size, cfg.dec_hidden, num_layers=cfg.dec_layers, batch_first=True)
         self.out = nn.Linear(cfg.dec_hidden, cfg.vocab)
 
     def forward(self, prev: torch.Tensor, z: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
@@ -98,14 +142,24 @@ class MelodyVAE(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = Encoder(cfg)
+        self.conductor = Conductor(cfg) if cfg.hierarchical else None
         self.init = DecoderInit(cfg)
         self.step = DecoderStep(cfg)
 
+    def conditioning(self, z: torch.Tensor) -> torch.Tensor:
+        """What the bar decoder sees: (B, 1, latent) flat, or (B, bars, bar_embed) from the conductor."""
+        return z[:, None, :] if self.conductor is None else self.conductor(z)
+
     def decode_teacher_forced(self, z: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, vocab); each segment (the whole window, or each bar) starts from its conditioning."""
+        cond = self.conditioning(z)
+        segments = cond.shape[1]
         start = torch.full_like(tokens[:, :1], self.cfg.vocab)
-        h, c = self.init(z)
-        logits, _, _ = self.step(torch.cat([start, tokens[:, :-1]], dim=1), z, h, c)
-        return logits
+        prev = torch.cat([start, tokens[:, :-1]], dim=1).reshape(len(tokens) * segments, -1)
+        flat = cond.reshape(len(tokens) * segments, -1)
+        h, c = self.init(flat)
+        logits, _, _ = self.step(prev, flat, h, c)
+        return logits.reshape(len(tokens), tokens.shape[1], -1)
 
 
 def transpose_batch(batch: np.ndarray, rng: np.random.Generator, limit: int) -> np.ndarray:
@@ -163,13 +217,17 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
 
 @torch.no_grad()
 def greedy_decode(model: MelodyVAE, z: torch.Tensor, steps: int) -> torch.Tensor:
-    h, c = model.init(z)
+    cond = model.conditioning(z)
+    per_segment = steps // cond.shape[1]
     prev = torch.full((len(z), 1), model.cfg.vocab, dtype=torch.long)
     out = []
-    for _ in range(steps):
-        logits, h, c = model.step(prev, z, h, c)
-        prev = logits.argmax(-1)
-        out.append(prev)
+    for segment in range(cond.shape[1]):
+        bar = cond[:, segment]
+        h, c = model.init(bar)
+        for _ in range(per_segment):
+            logits, h, c = model.step(prev, bar, h, c)
+            prev = logits.argmax(-1)
+            out.append(prev)
     return torch.cat(out, dim=1)
 
 
@@ -186,10 +244,14 @@ def greedy_accuracy(model: MelodyVAE, tokens: np.ndarray) -> float:
 
 def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command: str, data_dir: Path,
            metrics: dict, overwrite: bool = False) -> Path:
-    """Export encoder, decoder initialiser and decoder step to ONNX, with the metadata."""
+    """Export encoder, (conductor,) decoder initialiser and decoder step to ONNX, with the metadata.
+
+    The decoder graphs' input `z` is what the bar decoder is conditioned on: the latent for a
+    flat model, a bar embedding from the conductor for a hierarchical one.
+    """
     cfg = model.cfg
     tokens = torch.zeros(1, cfg.steps, dtype=torch.long)
-    z = torch.zeros(1, cfg.latent)
+    z = torch.zeros(1, cfg.cond_size)
     h, c = model.init(z)
     prev = torch.zeros(1, 1, dtype=torch.long)
     state_axes = {1: "batch"}
@@ -201,9 +263,16 @@ def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command
               {"prev": {0: "batch", 1: "steps"}, "z": {0: "batch"}, "h": state_axes, "c": state_axes,
                "logits": {0: "batch", 1: "steps"}, "h_out": state_axes, "c_out": state_axes}),
     ]
+    if cfg.hierarchical:
+        graphs.insert(1, Graph("conductor", model.conductor, (torch.zeros(1, cfg.latent),), ["z"], ["bars"],
+                               {"z": {0: "batch"}, "bars": {0: "batch"}}))
+    decoder = ({"kind": "hierarchical", "bars": cfg.bars, "steps_per_bar": cfg.bar_steps,
+                "conductor_hidden": cfg.conductor_hidden, "bar_embedding": cfg.bar_embed}
+               if cfg.hierarchical else {"kind": "flat"})
     metadata = {
-        "description": f"Melody VAE, {cfg.steps} sixteenth-note steps (2 bars of 4/4): BiLSTM encoder, "
-                       "autoregressive LSTM decoder",
+        "description": f"Melody VAE, {cfg.steps} sixteenth-note steps ({cfg.steps // 16} bars of 4/4): BiLSTM "
+                       f"encoder, {'conductor and bar' if cfg.hierarchical else 'autoregressive LSTM'} decoder",
+        "decoder": decoder,
         "vocabulary": {"rest": 0, "hold": 1, "note_on_offset": 2, "min_pitch": MIN_PITCH, "max_pitch": MAX_PITCH,
                        "size": cfg.vocab, "start_token": cfg.vocab, "steps_per_quarter": 4},
         "steps": cfg.steps, "bars": cfg.steps // 16,

@@ -1,0 +1,1 @@
+"""Image cleanup: read and write photos faithfully, estimate noise, denoise with the ONNX U-Net in tiles."""

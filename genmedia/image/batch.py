@@ -1,0 +1,163 @@
+"""Denoise many files: find the inputs, mirror them under an output folder, run, account for each file."""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from genmedia.errors import GenmediaError, InputError
+from genmedia.image.denoise import DEFAULT_TILE, Denoiser
+from genmedia.image.io import DEFAULT_MAX_PIXELS, SUFFIXES, read_photo, write_photo
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its output goes."""
+
+    source: Path
+    target: Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An input that could not even be listed (a missing path, an unreadable folder)."""
+
+    path: Path
+    why: str
+
+
+@dataclass
+class Result:
+    """What happened to one file: 'done', 'skipped' (output exists) or 'failed' (with the reason)."""
+
+    job: Job
+    status: str
+    why: str = ""
+    megapixels: float = 0.0
+    sigma: float | None = None
+    seconds: float = 0.0
+
+
+def _is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in SUFFIXES and not path.name.startswith(".")
+
+
+def _walk(folder: Path, recursive: bool, problems: list[Problem]) -> Iterator[Path]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        problems.append(Problem(folder, f"cannot read folder: {exc.strerror or exc}"))
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            if recursive and not entry.name.startswith("."):
+                yield from _walk(path, recursive, problems)
+        elif _is_image_name(path):
+            yield path
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder part of a glob before its first wildcard."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def plan(inputs: Iterable[str | Path], outdir: Path, *, recursive: bool = False) -> tuple[list[Job], list[Problem]]:
+    """Jobs for every input file (folders mirrored under `outdir`), and the inputs that could not be listed.
+
+    A file keeps its name; a folder's files keep their path relative to the folder; a glob's
+    matches keep their path relative to the glob's fixed folder part. Two inputs that would
+    write the same output, or an output that is the input itself, are problems, not jobs.
+    """
+    jobs: list[Job] = []
+    problems: list[Problem] = []
+    outdir = Path(outdir)
+    for item in inputs:
+        text = str(item)
+        path = Path(text)
+        if path.is_dir():
+            jobs += [Job(p, outdir / p.relative_to(path)) for p in _walk(path, recursive, problems)]
+        elif path.exists():
+            jobs.append(Job(path, outdir / path.name))
+        elif glob.has_magic(text):
+            root = _glob_root(text)
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
+            files = [p for p in matches if p.is_file() and _is_image_name(p)]
+            for folder in (p for p in matches if p.is_dir()):
+                files += list(_walk(folder, recursive, problems))
+            if not files:
+                problems.append(Problem(path, "no image files match"))
+            jobs += [Job(p, outdir / p.relative_to(root)) for p in files]
+        else:
+            problems.append(Problem(path, "no such file or folder"))
+    unique: list[Job] = []
+    seen: dict[Path, Path] = {}
+    for job in jobs:
+        key = job.target.resolve()
+        if key == job.source.resolve():
+            problems.append(Problem(job.source, "the output would replace the input; choose another output folder"))
+        elif key in seen:
+            if seen[key] != job.source.resolve():
+                problems.append(Problem(job.source, f"its output {job.target} is already the output of {seen[key]}"))
+        else:
+            seen[key] = job.source.resolve()
+            unique.append(job)
+    return unique, problems
+
+
+def denoise_file(denoiser: Denoiser, job: Job, *, noise_level: float | None = None, tile: int = DEFAULT_TILE,
+                 overwrite: bool = False, skip_existing: bool = False,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> Result:
+    """Denoise one file into its target; every failure becomes a 'failed' result, never an exception."""
+    started = time.monotonic()
+    if job.target.exists() and not overwrite:
+        if skip_existing:
+            return Result(job, "skipped", "output exists")
+        return Result(job, "failed", f"output {job.target} already exists (use --overwrite or --skip-existing)")
+    try:
+        photo = read_photo(job.source, max_pixels=max_pixels)
+        sigma = noise_level if noise_level is not None else denoiser.estimate(photo.pixels, photo.peak)
+        clean = denoiser.denoise(photo.pixels, sigma=sigma, tile=tile)
+        write_photo(job.target, photo, clean, overwrite=overwrite)
+    except InputError as exc:
+        return Result(job, "failed", exc.why)
+    except GenmediaError as exc:
+        return Result(job, "failed", str(exc))
+    except MemoryError:
+        return Result(job, "failed", "out of memory (try a smaller --tile)")
+    except OSError as exc:  # writing: disk full, permissions
+        return Result(job, "failed", f"cannot write {job.target}: {exc.strerror or exc}")
+    return Result(job, "done", megapixels=photo.megapixels, sigma=float(sigma), seconds=time.monotonic() - started)
+
+
+def denoise_files(denoiser_factory: Callable[[int], Denoiser], jobs: list[Job], *, workers: int = 1,
+                  **options) -> Iterator[Result]:
+    """Denoise `jobs` with `workers` files at a time, yielding results in input order as they finish.
+
+    `denoiser_factory(threads)` gives a denoiser whose sessions use `threads` threads; the
+    cores are shared out between the workers.
+    """
+    workers = max(1, min(workers, len(jobs) or 1))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    denoiser = denoiser_factory(threads)
+    if workers == 1:
+        for job in jobs:
+            yield denoise_file(denoiser, job, **options)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        yield from pool.map(lambda job: denoise_file(denoiser, job, **options), jobs)

@@ -1,0 +1,95 @@
+"""Run the ONNX denoiser on images of any size: tiles with context margins, bounded memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from genmedia.errors import ModelError
+from genmedia.image.noise import estimate_sigma
+from genmedia.registry import ModelInfo, get_model
+from genmedia.runtime import OnnxModel
+
+DEFAULT_TILE = 512
+MARGIN = 32  # context on each side of a tile; its output there is dropped, so tiles meet without seams
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: the output rectangle it fills, in image coordinates."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+
+def tiles(height: int, width: int, size: int) -> Iterator[Tile]:
+    """Cover (height, width) with non-overlapping rectangles of at most size x size."""
+    for y0 in range(0, height, size):
+        for x0 in range(0, width, size):
+            yield Tile(y0, min(y0 + size, height), x0, min(x0 + size, width))
+
+
+class Denoiser:
+    """The denoising model: `denoise(pixels)` for one image of any size."""
+
+    def __init__(self, info: ModelInfo, *, threads: int | None = None) -> None:
+        self.info = info
+        self.net = OnnxModel(info.file("denoiser"), threads=threads)
+        meta = info.metadata.get("input", {})
+        self.multiple = int(meta.get("multiple", 16))
+        self.sigma_max = float(info.metadata.get("noise", {}).get("sigma_range", [0, 55])[1])
+
+    @classmethod
+    def load(cls, name: str | None = None, *, threads: int | None = None) -> Denoiser:
+        return cls(get_model(name, task="denoise"), threads=threads)
+
+    def estimate(self, pixels: np.ndarray, peak: float) -> float:
+        """The estimated noise sigma (0-255 scale) of an integer image (H, W, C)."""
+        return estimate_sigma(pixels, peak=peak)
+
+    def denoise(self, pixels: np.ndarray, *, sigma: float | None = None, tile: int = DEFAULT_TILE) -> np.ndarray:
+        """Denoise an image (H, W, C) of uint8, uint16 (C = 1 or 3) or float32 in [0, 1].
+
+        `sigma` is the noise level on the 0-255 scale; None estimates it. The result has the
+        input's shape and dtype. Work is done in tiles of `tile` pixels (plus a margin of
+        context), so memory beyond the input and output does not grow with the image.
+        """
+        if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+            raise ValueError(f"expected an (H, W, 1|3) image, got shape {pixels.shape}")
+        peak = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(pixels.dtype, 1.0)
+        if sigma is None:
+            sigma = self.estimate(pixels, peak)
+        sigma = float(np.clip(sigma, 0.0, self.sigma_max))
+        if tile < self.multiple:
+            raise ValueError(f"tile size must be at least {self.multiple}")
+        tile -= tile % self.multiple
+        height, width, channels = pixels.shape
+        out = np.empty_like(pixels)
+        level = np.full((1, 1), sigma / 255.0, dtype=np.float32)
+        for t in tiles(height, width, tile):
+            # Context from the image itself where there is some, mirrored at the borders.
+            y0, y1 = max(0, t.y0 - MARGIN), min(height, t.y1 + MARGIN)
+            x0, x1 = max(0, t.x0 - MARGIN), min(width, t.x1 + MARGIN)
+            block = pixels[y0:y1, x0:x1].astype(np.float32) / peak
+            ph, pw = -block.shape[0] % self.multiple, -block.shape[1] % self.multiple
+            if ph or pw:
+                block = np.pad(block, ((0, ph), (0, pw), (0, 0)), mode="symmetric")
+            x = np.ascontiguousarray(np.repeat(block, 3 // channels, axis=2).transpose(2, 0, 1)[None])
+            try:
+                y = self.net.run(image=x, sigma=level)["denoised"][0]
+            except Exception as exc:  # onnxruntime raises its own untyped errors
+                raise ModelError(f"{self.net.path}: denoiser failed on a {x.shape} tile ({exc})") from None
+            y = y.mean(axis=0, keepdims=True) if channels == 1 else y
+            y = y.transpose(1, 2, 0)[t.y0 - y0:t.y1 - y0, t.x0 - x0:t.x1 - x0]
+            out[t.y0:t.y1, t.x0:t.x1] = _store(y, pixels.dtype, peak)
+        return out
+
+
+def _store(values: np.ndarray, dtype: np.dtype, peak: float) -> np.ndarray:
+    if dtype == np.float32 or dtype == np.float64:
+        return np.clip(values, 0.0, 1.0)
+    return np.rint(np.clip(values, 0.0, 1.0) * peak).astype(dtype)

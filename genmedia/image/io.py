@@ -1,0 +1,216 @@
+"""Read photos as float arrays and write results back in the same format, mode, bit depth and metadata.
+
+What is kept: format (PNG, JPEG, TIFF, WebP, BMP), size, mode (gray stays gray), bit depth
+(8-bit, and 16-bit gray PNG/TIFF), alpha (passed through untouched), EXIF, the ICC profile,
+DPI, JPEG quantisation tables and chroma subsampling (so the quality stays the input's),
+TIFF compression and WebP losslessness. Pillow reads 16-bit-per-channel color PNGs as 8 bits,
+so those are refused rather than silently reduced.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, JpegImagePlugin, UnidentifiedImageError
+
+from genmedia.errors import InputError
+from genmedia.fileio import write_atomic
+
+FORMATS = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
+SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp"}
+DEFAULT_MAX_PIXELS = 120_000_000
+_PIL_GUARD = threading.Lock()
+_MODES = {"L": 8, "LA": 8, "RGB": 8, "RGBA": 8, "P": 8, "PA": 8, "1": 1, "CMYK": 8, "I;16": 16, "I;16B": 16,
+          "I;16L": 16, "I": 16}
+
+
+@dataclass
+class Photo:
+    """Pixels as stored (uint8 or uint16, (H, W, C) with C = 1 for gray or 3), and what is needed to write
+    them back. They stay integers so that a 40-megapixel photo costs its own size, not four times it."""
+
+    pixels: np.ndarray
+    format: str
+    mode: str
+    alpha: np.ndarray | None = None  # untouched, in the file's own dtype
+    info: dict[str, Any] = field(default_factory=dict)  # save options: exif, icc_profile, dpi, qtables, ...
+    palette: Image.Image | None = None
+
+    @property
+    def gray(self) -> bool:
+        return self.pixels.shape[2] == 1
+
+    @property
+    def peak(self) -> int:
+        """The largest pixel value: 255 or 65535."""
+        return 65535 if self.pixels.dtype == np.uint16 else 255
+
+    @property
+    def megapixels(self) -> float:
+        return self.pixels.shape[0] * self.pixels.shape[1] / 1e6
+
+
+def _open(path: Path) -> Image.Image:
+    # genmedia applies its own pixel limit (read_photo's max_pixels) right after opening, so
+    # Pillow's fixed guard is lifted for the open call alone, under a lock.
+    try:
+        with _PIL_GUARD, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                return Image.open(path, formats=list(FORMATS))
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+    except UnidentifiedImageError:
+        kind = _sniff(path)
+        raise InputError(path, f"unsupported image format ({kind})" if kind else "not an image file") from None
+
+
+def _sniff(path: Path) -> str | None:
+    """Name a known but unsupported format from its first bytes."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    for magic, name in ((b"GIF8", "GIF"), (b"\x00\x00\x00\x0cjP", "JPEG 2000"), (b"\x00\x00\x01\x00", "ICO"),
+                        (b"8BPS", "PSD")):
+        if head.startswith(magic):
+            return name
+    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypavif", b"ftypmif1"):
+        return "HEIF/AVIF"
+    return None
+
+
+def read_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+    """Read one image file; raise `InputError` naming the file for anything it cannot use."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(path, exc.strerror or str(exc)) from None
+    if size == 0:
+        raise InputError(path, "empty file (0 bytes)")
+    try:
+        im = _open(path)
+    except OSError as exc:
+        raise InputError(path, exc.strerror or str(exc)) from None
+    with im:
+        width, height = im.size
+        if width * height > max_pixels:
+            raise InputError(path, f"{width}x{height} = {width * height:,} pixels is over the limit of "
+                                   f"{max_pixels:,} (raise it with --max-pixels)")
+        if im.mode not in _MODES:
+            raise InputError(path, f"unsupported pixel mode {im.mode}")
+        fmt = im.format
+        try:
+            im.load()
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InputError(path, f"truncated or corrupt {fmt} file ({exc})") from None
+        if fmt == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+            raise InputError(path, "16-bit color PNG is not supported (Pillow reads it as 8 bits); "
+                                   "convert it to 16-bit TIFF gray or 8-bit color first")
+        try:
+            photo = _to_photo(im, fmt)
+        except ValueError as exc:
+            raise InputError(path, str(exc)) from None
+    if fmt == "WEBP":
+        photo.info["lossless"] = _webp_lossless(path)
+    return photo
+
+
+def _webp_lossless(path: Path) -> bool:
+    """Whether a WebP file holds a lossless (VP8L) bitstream; Pillow does not say."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    return b"VP8L" in head and b"VP8 " not in head
+
+
+def _png_bit_depth(path: Path) -> int:
+    with open(path, "rb") as handle:
+        head = handle.read(29)
+    return head[24] if len(head) >= 25 and head[12:16] == b"IHDR" else 8
+
+
+def _save_info(im: Image.Image, fmt: str) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    for key in ("exif", "icc_profile", "dpi"):
+        if im.info.get(key):
+            info[key] = im.info[key]
+    if fmt == "JPEG":
+        if getattr(im, "quantization", None):
+            info["qtables"] = im.quantization
+        sampling = JpegImagePlugin.get_sampling(im)
+        if sampling != -1:
+            info["subsampling"] = sampling
+        if im.info.get("progressive"):
+            info["progressive"] = True
+    elif fmt == "TIFF":
+        compression = im.info.get("compression")
+        if compression and compression != "raw":
+            info["compression"] = compression
+    elif fmt == "WEBP":
+        info["quality"] = 95  # lossy WebP does not record its quality; lossless is detected in read_photo
+    elif fmt == "PNG":
+        info["optimize"] = False
+    return info
+
+
+def _to_photo(im: Image.Image, fmt: str) -> Photo:
+    mode = im.mode
+    info = _save_info(im, fmt)
+    alpha, palette = None, None
+    if mode in ("P", "PA"):
+        palette = im if mode == "P" else None
+        has_alpha = mode == "PA" or "transparency" in im.info
+        im = im.convert("RGBA" if has_alpha else "RGB")
+        if has_alpha:
+            palette = None
+            mode = "RGBA"  # a transparent palette image comes back as RGBA
+    if mode == "1":
+        im = im.convert("L")
+    if mode == "CMYK":
+        im = im.convert("RGB")
+    if im.mode in ("LA", "RGBA"):
+        alpha = np.asarray(im.getchannel("A")).copy()
+        im = im.convert(im.mode[:-1])
+    array = np.asarray(im)
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        if array.min(initial=0) < 0 or array.max(initial=0) > 65535:
+            raise ValueError("32-bit integer pixel values are not supported")
+        array = array.astype(np.uint16)
+    if array.ndim == 2:
+        array = array[..., None]
+    return Photo(array, fmt, mode, alpha, info, palette)
+
+
+def photo_to_image(photo: Photo, pixels: np.ndarray) -> Image.Image:
+    """A Pillow image of `pixels` (shape and dtype of `photo.pixels`) in the photo's own mode."""
+    mode = photo.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        im = Image.fromarray(pixels[..., 0].astype(np.uint16))
+        return im if mode != "I" else im.convert("I")
+    im = Image.fromarray(pixels[..., 0] if photo.gray else pixels, "L" if photo.gray else "RGB")
+    if photo.alpha is not None:
+        im.putalpha(Image.fromarray(photo.alpha))
+    if mode == "1":
+        return im.convert("1", dither=Image.Dither.NONE)
+    if mode == "P" and photo.palette is not None:
+        return im.quantize(palette=photo.palette, dither=Image.Dither.NONE)
+    if mode == "CMYK":
+        return im.convert("CMYK")
+    return im
+
+
+def write_photo(path: str | Path, photo: Photo, pixels: np.ndarray, *, overwrite: bool = False) -> Path:
+    """Write `pixels` as `photo` was stored (format, mode, depth, metadata), atomically."""
+    image = photo_to_image(photo, pixels)
+    options = dict(photo.info)
+    if photo.format == "JPEG" and image.mode not in ("L", "RGB", "CMYK"):
+        image = image.convert("RGB")
+    return write_atomic(Path(path), lambda tmp: image.save(tmp, format=photo.format, **options), overwrite=overwrite)

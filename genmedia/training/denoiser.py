@@ -1,0 +1,235 @@
+"""Train the image denoiser: a U-Net with skip connections and a residual output.
+
+The network sees the noisy image (3 channels; a gray image is given as three equal channels)
+and a noise-level map, and predicts the noise, which is subtracted from its input. It is
+trained blind over sigma 0..`sigma_max` (on the 0-255 scale) on gray and color patches, half
+of them clipped and rounded to 8 bits as real files are. At run time the noise level comes
+from the user (`--noise-level`) or from the estimator in `genmedia.image.noise`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.nn import functional as F
+
+from genmedia.training.export import Graph, export_model
+from genmedia.training.loop import fit
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+@dataclass
+class DenoiserConfig:
+    """Network and optimisation settings; stored in every checkpoint and in the model metadata."""
+
+    widths: tuple[int, ...] = (32, 64, 128, 256)  # channels per level; level 0 is half resolution
+    convs: int = 2  # 3x3 convolutions per block
+    batch: int = 16
+    patch: int = 96
+    train_steps: int = 8000
+    lr: float = 1e-3
+    sigma_max: float = 55.0  # training noise levels are uniform in [0, sigma_max] (0-255 scale)
+    quantised: float = 0.5  # share of patches clipped and rounded to 8 bits after the noise is added
+    gray: float = 0.3  # share of gray patches
+    seed: int = 0
+
+    @classmethod
+    def preset(cls, name: str) -> DenoiserConfig:
+        """'default' or 'tiny' (a seconds-long CPU run for tests)."""
+        tiny = {"widths": (4, 8), "convs": 1, "batch": 2, "patch": 16, "train_steps": 3}
+        return cls(**({} if name == "default" else tiny))
+
+    @property
+    def multiple(self) -> int:
+        """Height and width must be multiples of this (the run time pads to it)."""
+        return 2 ** len(self.widths)
+
+
+def _block(cin: int, cout: int, n: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(n):
+        layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
+
+
+class UNetDenoiser(nn.Module):
+    """image (B, 3, H, W) in [0, 1] and sigma (B, 1) on the 0-1 scale -> denoised image.
+
+    The image is folded into 2x2 pixel blocks first (as FFDNet does), so the first level works
+    at half resolution; each further level halves it again with a strided 2x2 convolution, and
+    the decoder adds the encoder's features back at every level (skip connections).
+    """
+
+    def __init__(self, cfg: DenoiserConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.widths
+        self.head = _block(4 * 3 + 1, w[0], cfg.convs)
+        self.down = nn.ModuleList(nn.Conv2d(w[i], w[i + 1], 2, stride=2) for i in range(len(w) - 1))
+        self.enc = nn.ModuleList(_block(w[i + 1], w[i + 1], cfg.convs) for i in range(len(w) - 1))
+        self.up = nn.ModuleList(nn.ConvTranspose2d(w[i + 1], w[i], 2, stride=2) for i in range(len(w) - 1))
+        self.dec = nn.ModuleList(_block(w[i], w[i], cfg.convs) for i in range(len(w) - 1))
+        self.tail = nn.Conv2d(w[0], 4 * 3, 3, padding=1)
+
+    def forward(self, image: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        folded = F.pixel_unshuffle(image, 2)
+        level_map = sigma.reshape(-1, 1, 1, 1) * torch.ones_like(folded[:, :1])
+        h = self.head(torch.cat([folded, level_map], dim=1))
+        skips = []
+        for down, enc in zip(self.down, self.enc):
+            skips.append(h)
+            h = enc(down(h))
+        for i in reversed(range(len(self.up))):
+            h = self.dec[i](self.up[i](h) + skips[i])
+        return image - F.pixel_shuffle(self.tail(h), 2)
+
+
+def split_of(name: str) -> str:
+    """'valid' for about one in ten files (by a hash of the name), else 'train'."""
+    return "valid" if zlib.crc32(name.encode()) % 10 == 0 else "train"
+
+
+def read_training_images(folder: Path, *, split: str | None = None) -> list[np.ndarray]:
+    """Every image in `folder` as an RGB uint8 array (gray ones repeated to 3 channels)."""
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    images = []
+    for path in files:
+        if split is not None and split_of(path.name) != split:
+            continue
+        with Image.open(path) as im:
+            images.append(np.asarray(im.convert("RGB")))
+    return images
+
+
+@dataclass
+class DenoiserData:
+    gray: list[np.ndarray]  # RGB arrays of gray images (three equal channels)
+    color: list[np.ndarray]
+    valid: dict[str, list[np.ndarray]]
+
+
+def load_denoiser_data(gray_dir: Path, color_dir: Path, valid_gray_dir: Path | None) -> DenoiserData:
+    """Gray training images, color training images (the color folder's 'train' split) and validation sets."""
+    gray, color = read_training_images(gray_dir), read_training_images(color_dir, split="train")
+    for folder, images in ((gray_dir, gray), (color_dir, color)):
+        if not images:
+            raise ValueError(f"{folder}: no training images found")
+    valid = {"color": read_training_images(color_dir, split="valid")}
+    if valid_gray_dir is not None:
+        valid["gray"] = read_training_images(valid_gray_dir)
+    return DenoiserData(gray=gray, color=color, valid={k: v for k, v in valid.items() if v})
+
+
+def to_gray(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma (as PIL's 'L'), repeated to three channels, uint8."""
+    y = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.repeat(np.clip(np.rint(y), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def _crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    h, w = image.shape[:2]
+    y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+    patch = image[y:y + size, x:x + size]
+    patch = np.rot90(patch, rng.integers(0, 4))
+    return patch[:, ::-1] if rng.random() < 0.5 else patch
+
+
+def make_batch(data: DenoiserData, cfg: DenoiserConfig, rng: np.random.Generator):
+    """Clean and noisy patches (B, 3, P, P) in [0, 1] and their noise levels (B, 1) on the 0-1 scale."""
+    clean = []
+    for _ in range(cfg.batch):
+        if rng.random() < cfg.gray:
+            # Half the gray patches come from the gray set, half are color training images made gray.
+            if rng.random() < 0.5:
+                clean.append(_crop(data.gray[rng.integers(len(data.gray))], cfg.patch, rng))
+            else:
+                clean.append(to_gray(_crop(data.color[rng.integers(len(data.color))], cfg.patch, rng)))
+        else:
+            clean.append(_crop(data.color[rng.integers(len(data.color))], cfg.patch, rng))
+    x = np.stack(clean).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    sigma = rng.uniform(0.0, cfg.sigma_max, size=(cfg.batch, 1, 1, 1)).astype(np.float32) / 255.0
+    noise = rng.standard_normal(x.shape).astype(np.float32)
+    gray = (x[:, 0] == x[:, 1]).all(axis=(1, 2)) & (x[:, 1] == x[:, 2]).all(axis=(1, 2))
+    noise[gray] = noise[gray][:, :1]  # a gray image has one noise field, repeated
+    noisy = x + sigma * noise
+    quantise = rng.random(cfg.batch) < cfg.quantised
+    noisy[quantise] = np.clip(np.rint(noisy[quantise] * 255.0), 0, 255) / 255.0
+    return torch.from_numpy(x), torch.from_numpy(noisy), torch.from_numpy(sigma.reshape(-1, 1))
+
+
+@torch.no_grad()
+def validation_psnr(model: UNetDenoiser, images: list[np.ndarray], sigma: float, *, seed: int = 0,
+                    limit: int = 8) -> float:
+    """Mean PSNR (dB) denoising the first `limit` images with seeded AWGN at `sigma` (non-blind)."""
+    was = model.training
+    model.eval()
+    rng = np.random.default_rng(seed)
+    scores = []
+    m = model.cfg.multiple
+    for image in images[:limit]:
+        h, w = (image.shape[0] // m) * m, (image.shape[1] // m) * m
+        x = torch.from_numpy(image[:h, :w].transpose(2, 0, 1).astype(np.float32)[None] / 255.0)
+        noise = torch.from_numpy(rng.standard_normal((1, 1 if _is_gray(image) else 3, h, w)).astype(np.float32))
+        y = model(x + noise * sigma / 255.0, torch.full((1, 1), sigma / 255.0)).clamp(0, 1)
+        scores.append(10 * np.log10(1.0 / F.mse_loss(y[:, :1] if _is_gray(image) else y,
+                                                     x[:, :1] if _is_gray(image) else x).item()))
+    model.train(was)
+    return float(np.mean(scores))
+
+
+def _is_gray(image: np.ndarray) -> bool:
+    return bool((image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all())
+
+
+def train(data: DenoiserData, cfg: DenoiserConfig, *, checkpoint: Path | None = None,
+          log: Callable[[str], None] = lambda _: None, log_every: int = 500) -> UNetDenoiser:
+    """Train (resuming from `checkpoint` if it exists; saving to it every `log_every` steps)."""
+    torch.manual_seed(cfg.seed)
+    model = UNetDenoiser(cfg)
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+    def batch_loss(step: int, rng: np.random.Generator):
+        clean, noisy, sigma = make_batch(data, cfg, rng)
+        out = model(noisy, sigma)
+        loss = F.l1_loss(out, clean)
+        mse = F.mse_loss(out.detach().clamp(0, 1), clean).item()
+        return loss, {"l1": loss.item(), "psnr": 10 * np.log10(1.0 / max(mse, 1e-10))}
+
+    def report() -> str:
+        return "".join(f" valid_{name}_s25 {validation_psnr(model, images, 25.0):.2f}"
+                       for name, images in data.valid.items())
+
+    fit(model, optimiser, batch_loss, steps=cfg.train_steps, lr=cfg.lr, seed=cfg.seed, checkpoint=checkpoint,
+        log=log, log_every=log_every, report=report)
+    return model.eval()
+
+
+def export(model: UNetDenoiser, *, name: str, out_dir: Path, command: str, data: dict, metrics: dict,
+           overwrite: bool = False) -> Path:
+    """Export the denoiser (dynamic batch, height and width) with its metadata."""
+    cfg = model.cfg
+    m = cfg.multiple
+    graphs = [Graph("denoiser", model, (torch.rand(1, 3, 2 * m, 3 * m), torch.full((1, 1), 0.1)),
+                    ["image", "sigma"], ["denoised"],
+                    {"image": {0: "batch", 2: "height", 3: "width"}, "sigma": {0: "batch"},
+                     "denoised": {0: "batch", 2: "height", 3: "width"}})]
+    metadata = {
+        "description": "Blind AWGN denoiser for gray and color photos: U-Net with skip connections and a "
+                       "residual output, noise-level map input",
+        "input": {"channels": 3, "gray": "three equal channels", "range": [0.0, 1.0], "multiple": m,
+                  "sigma_scale": "sigma / 255"},
+        "noise": {"model": "additive white Gaussian", "sigma_range": [0.0, cfg.sigma_max],
+                  "quantised_share": cfg.quantised},
+        "training": {**data, "command": command, "config": asdict(cfg)},
+        "metrics": metrics,
+    }
+    return export_model(name=name, task="denoise", out_dir=out_dir, graphs=graphs, metadata=metadata,
+                        overwrite=overwrite)

@@ -1,0 +1,117 @@
+"""Denoiser training (tiny runs on images the test draws), ONNX export with dynamic size, parity with torch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from genmedia.cli import cli
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+pytestmark = pytest.mark.torch
+
+
+def image_folders(root: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    gray, color = root / "gray", root / "color"
+    gray.mkdir(parents=True)
+    color.mkdir()
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (40, 48), dtype=np.uint8)).save(gray / f"g{i}.png")
+    for i in range(18):  # crc32(name) % 10 puts c16.jpg in the held-out split
+        Image.fromarray(rng.integers(0, 256, (36, 44, 3), dtype=np.uint8)).save(color / f"c{i}.jpg")
+    return gray, color
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from genmedia.training.denoiser import DenoiserConfig, export, load_denoiser_data, train
+
+    root = tmp_path_factory.mktemp("den")
+    gray, color = image_folders(root)
+    data = load_denoiser_data(gray, color, None)
+    model = train(data, DenoiserConfig.preset("tiny"))
+    meta = export(model, name="tiny-den", out_dir=root / "out", command="test", data={}, metrics={})
+    return model, meta
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (2, 24, 40), (3, 64, 36)])
+def test_onnx_matches_torch_for_any_size(tiny, shape):
+    from genmedia.image.denoise import Denoiser
+    from genmedia.registry import load_info
+
+    model, meta = tiny
+    batch, h, w = shape
+    rng = np.random.default_rng(h)
+    x = rng.random((batch, 3, h, w), dtype=np.float32)
+    sigma = rng.uniform(0, 0.2, (batch, 1)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x), torch.from_numpy(sigma)).numpy()
+    got = Denoiser(load_info(meta)).net.run(image=x, sigma=sigma)["denoised"]
+    assert got.shape == expected.shape == x.shape
+    assert np.abs(got - expected).max() <= 1e-4
+
+
+def test_tiled_run_time_pads_odd_sizes(tiny):
+    from genmedia.image.denoise import Denoiser
+    from genmedia.registry import load_info
+
+    model, meta = tiny
+    den = Denoiser(load_info(meta))
+    img = np.random.default_rng(1).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    out = den.denoise(img, sigma=10, tile=16)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    # The model sees each tile with its context; torch on the whole (padded) image agrees to one 8-bit step.
+    m = model.cfg.multiple
+    padded = np.pad(img.astype(np.float32) / 255, ((0, -37 % m), (0, -53 % m), (0, 0)), mode="symmetric")
+    with torch.no_grad():
+        whole = model(torch.from_numpy(padded.transpose(2, 0, 1)[None].copy()), torch.full((1, 1), 10 / 255))
+    whole = np.rint(whole[0].numpy().transpose(1, 2, 0)[:37, :53].clip(0, 1) * 255)
+    assert np.abs(whole - out).max() <= 1
+
+
+def test_cli_trains_exports_and_records_the_command(tmp_path):
+    gray, color = image_folders(tmp_path)
+    out, ckpt = tmp_path / "models", tmp_path / "ckpt.pt"
+    args = ["train", "denoiser", "--gray", str(gray), "--color", str(color), "--preset", "tiny", "--name", "d",
+            "--out", str(out), "--checkpoint", str(ckpt)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "d.json").read_text())
+    assert meta["task"] == "denoise" and meta["input"]["multiple"] == 4
+    assert meta["training"]["command"] == (f"genmedia train denoiser --gray {gray} --color {color} --name d "
+                                           f"--out {out} --preset tiny --checkpoint {ckpt}")
+    shapes = {t["name"]: t["shape"] for t in meta["tensors"]["denoiser"]["inputs"]}
+    assert shapes == {"image": ["batch", 3, "height", "width"], "sigma": ["batch", 1]}
+    assert "valid_color_psnr_sigma25" in meta["metrics"] and ckpt.exists()
+
+
+def test_training_is_reproducible(tmp_path):
+    from genmedia.training.denoiser import DenoiserConfig, load_denoiser_data, train
+
+    data = load_denoiser_data(*image_folders(tmp_path), None)
+    a, b = (train(data, DenoiserConfig.preset("tiny")) for _ in range(2))
+    for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(pa, pb)
+
+
+def test_batches_hold_gray_and_color_with_the_right_noise(tmp_path):
+    from genmedia.training.denoiser import DenoiserConfig, load_denoiser_data, make_batch
+
+    data = load_denoiser_data(*image_folders(tmp_path), None)
+    cfg = DenoiserConfig(batch=64, patch=16, quantised=0.0, gray=0.5)
+    clean, noisy, sigma = make_batch(data, cfg, np.random.default_rng(0))
+    assert clean.shape == noisy.shape == (64, 3, 16, 16) and sigma.shape == (64, 1)
+    gray = (clean[:, 0] == clean[:, 1]).all(dim=(1, 2)) & (clean[:, 1] == clean[:, 2]).all(dim=(1, 2))
+    assert 16 < int(gray.sum()) < 48
+    noise = noisy - clean
+    assert torch.equal(noise[gray][:, 0], noise[gray][:, 2])  # one noise field for a gray image
+    assert not torch.equal(noise[~gray][:, 0], noise[~gray][:, 2])
+    ratio = noise.std(dim=(1, 2, 3)) / sigma[:, 0]
+    assert 0.8 < float(ratio[sigma[:, 0] > 0.05].mean()) < 1.2

@@ -1,0 +1,194 @@
+"""Reading and writing photos: formats, modes, bit depth, alpha and metadata survive; bad files are refused."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from genmedia.errors import InputError
+from genmedia.image.io import read_photo, write_photo
+
+
+def photo_like(shape=(48, 64, 3), seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    base = (np.sin(x / 7.0) + np.cos(y / 5.0)) * 60 + 128
+    img = base[..., None] + rng.normal(0, 10, shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def exif_bytes() -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "genmedia test camera"  # Make
+    exif[0x0131] = "test"  # Software
+    return exif.tobytes()
+
+
+def srgb_icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+def test_png_modes_round_trip(tmp_path: Path, mode: str) -> None:
+    rgb = photo_like()
+    im = Image.fromarray(rgb).convert(mode)
+    src = tmp_path / "in.png"
+    im.save(src)
+    photo = read_photo(src)
+    assert photo.gray == (mode in ("L", "LA"))
+    assert photo.pixels.dtype == np.uint8
+    inverted = 255 - photo.pixels
+    write_photo(tmp_path / "out.png", photo, inverted)
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.mode == mode and out.size == im.size
+        got = np.asarray(out)
+    want = np.asarray(im)
+    if mode.endswith("A"):
+        assert np.array_equal(got[..., -1], want[..., -1])  # alpha passed through untouched
+        got, want = got[..., :-1], want[..., :-1]
+    assert np.array_equal(got.reshape(want.shape), 255 - want)
+
+
+def test_sixteen_bit_gray_keeps_its_precision(tmp_path: Path) -> None:
+    values = (np.arange(40 * 50).reshape(40, 50) * 31 % 65536).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "g16.png")
+    photo = read_photo(tmp_path / "g16.png")
+    assert photo.pixels.dtype == np.uint16 and photo.peak == 65535
+    assert np.array_equal(photo.pixels[..., 0], values)
+    write_photo(tmp_path / "out.png", photo, photo.pixels)
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.mode.startswith("I")
+        assert np.array_equal(np.asarray(out), values)
+
+
+def test_sixteen_bit_color_png_is_refused_not_truncated(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    h, w = 3, 4
+    rows = b"".join(b"\x00" + np.full((w, 3), 1000, ">u2").tobytes() for _ in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    (tmp_path / "rgb16.png").write_bytes(png)
+    with pytest.raises(InputError, match="16-bit color PNG"):
+        read_photo(tmp_path / "rgb16.png")
+
+
+def test_jpeg_keeps_quality_tables_subsampling_exif_and_icc(tmp_path: Path) -> None:
+    src = tmp_path / "in.jpg"
+    Image.fromarray(photo_like()).save(src, quality=73, subsampling=1, exif=exif_bytes(), icc_profile=srgb_icc())
+    photo = read_photo(src)
+    write_photo(tmp_path / "out.jpg", photo, photo.pixels)
+    with Image.open(src) as a, Image.open(tmp_path / "out.jpg") as b:
+        assert b.format == "JPEG"
+        assert a.quantization == b.quantization
+        assert b.info["icc_profile"] == a.info["icc_profile"]
+        assert b.getexif()[0x010F] == "genmedia test camera"
+        from PIL import JpegImagePlugin
+
+        assert JpegImagePlugin.get_sampling(b) == JpegImagePlugin.get_sampling(a) == 1
+
+
+@pytest.mark.parametrize("fmt,suffix,options", [
+    ("TIFF", ".tif", {"compression": "tiff_lzw"}),
+    ("WEBP", ".webp", {"lossless": True}),
+    ("BMP", ".bmp", {}),
+    ("PNG", ".png", {"exif": None, "icc_profile": None}),
+])
+def test_other_formats_keep_format_and_settings(tmp_path: Path, fmt: str, suffix: str, options: dict) -> None:
+    if "exif" in options:
+        options = {"exif": exif_bytes(), "icc_profile": srgb_icc()}
+    src = tmp_path / f"in{suffix}"
+    pixels = photo_like()
+    Image.fromarray(pixels).save(src, format=fmt, **options)
+    photo = read_photo(src)
+    out = tmp_path / f"out{suffix}"
+    write_photo(out, photo, photo.pixels)
+    with Image.open(out) as b:
+        assert b.format == fmt and b.mode == "RGB"
+        if fmt in ("TIFF", "WEBP", "BMP", "PNG"):
+            assert np.array_equal(np.asarray(b), pixels)  # lossless settings kept
+        if fmt == "TIFF":
+            assert b.info["compression"] == "tiff_lzw"
+        if fmt == "PNG":
+            assert b.info["icc_profile"] == options["icc_profile"]
+            assert b.getexif()[0x010F] == "genmedia test camera"
+
+
+def test_palette_image_comes_back_as_palette(tmp_path: Path) -> None:
+    im = Image.fromarray(photo_like()).quantize(16)
+    im.save(tmp_path / "p.png")
+    photo = read_photo(tmp_path / "p.png")
+    write_photo(tmp_path / "out.png", photo, photo.pixels)
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.mode == "P"
+        assert np.array_equal(np.asarray(out.convert("RGB")), np.asarray(im.convert("RGB")))
+
+
+def test_output_exists_is_not_replaced_unless_asked(tmp_path: Path) -> None:
+    Image.fromarray(photo_like()).save(tmp_path / "in.png")
+    photo = read_photo(tmp_path / "in.png")
+    (tmp_path / "out.png").write_bytes(b"keep")
+    with pytest.raises(Exception, match="already exists"):
+        write_photo(tmp_path / "out.png", photo, photo.pixels)
+    assert (tmp_path / "out.png").read_bytes() == b"keep"
+    write_photo(tmp_path / "out.png", photo, photo.pixels, overwrite=True)
+    assert read_photo(tmp_path / "out.png").pixels.shape == photo.pixels.shape
+
+
+def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    good = io.BytesIO()
+    Image.fromarray(photo_like((64, 64, 3))).save(good, format="JPEG", quality=90)
+    files = {
+        "truncated": ("trunc.jpg", good.getvalue()[: len(good.getvalue()) // 2], "truncated or corrupt"),
+        "text named .jpg": ("notes.jpg", b"this is not a picture\n", "not an image file"),
+        "unsupported": ("anim.gif", None, "unsupported image format (GIF)"),
+        "zero bytes": ("empty.png", b"", "empty file"),
+    }
+    out = {}
+    for key, (name, data, why) in files.items():
+        path = tmp_path / name
+        if data is None:
+            Image.fromarray(photo_like()).save(path, format="GIF")
+        else:
+            path.write_bytes(data)
+        out[key] = (path, why)
+    return out
+
+
+def test_bad_files_are_refused_with_a_reason(tmp_path: Path) -> None:
+    for key, (path, why) in bad_files(tmp_path).items():
+        with pytest.raises(InputError) as info:
+            read_photo(path)
+        assert why in str(info.value), key
+        assert str(path) in str(info.value)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims width x height gray pixels: what a decompression bomb looks like to a reader."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * (width + 1))) + chunk(b"IEND", b""))
+
+
+def test_pixel_limit_refuses_decompression_bombs(tmp_path: Path) -> None:
+    (tmp_path / "bomb.png").write_bytes(png_header_only(30000, 30000))  # 900 MP, beyond Pillow's own guard
+    with pytest.raises(InputError, match="30000x30000 = 900,000,000 pixels is over the limit of 120,000,000"):
+        read_photo(tmp_path / "bomb.png")
+    Image.new("L", (100, 100)).save(tmp_path / "small.png")
+    with pytest.raises(InputError, match="10,000 pixels is over the limit of 9,999"):
+        read_photo(tmp_path / "small.png", max_pixels=9_999)
+    assert read_photo(tmp_path / "small.png", max_pixels=10_000).pixels.shape == (100, 100, 1)
