@@ -148,7 +148,41 @@ def test_train_melody_cli(corpus, tmp_path):
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     meta = json.loads((out / "melody-2bar.json").read_text())
-    assert meta["task"] == "melody" and set(meta["files"]) == {"encoder", "decoder_init", "decoder_step"}
+    assert meta["task"] == "melody"
+    assert set(meta["files"]) == {"encoder", "decoder_init", "decoder_step", "prior"}
+    assert meta["prior"]["type"] == "kernel-density" and meta["prior"]["bandwidth"] == 0.3
+    assert meta["prior"]["command"] == meta["training"]["command"]
     assert meta["regularisation"] == {"beta": 0.2, "free_bits_nats": 32.0, "kl_warmup_steps": 1}
     assert meta["training"]["command"] == f"genmedia train melody --data {corpus} --out {out} --preset tiny"
     assert set(meta["metrics"]) >= {"greedy_accuracy_train"}
+
+
+def test_fitted_prior_samples_around_the_training_latents(corpus, tmp_path):
+    from genmedia.melody.model import MelodyModel, sample_melodies
+    from genmedia.melody.prior import KernelPrior, NormalPrior, load_prior
+
+    out = tmp_path / "models"
+    args = ["train", "melody", "--data", str(corpus), "--preset", "tiny", "--out", str(out), "--name", "m"]
+    assert CliRunner().invoke(cli, args, catch_exceptions=False).exit_code == 0
+    vae = MelodyModel.load(out / "m.json")
+    prior = load_prior(vae.info, vae.latent)
+    assert isinstance(prior, KernelPrior) and isinstance(load_prior(vae.info, vae.latent, "normal"), NormalPrior)
+    z = prior.sample(np.random.default_rng(0), 4000)
+    assert np.allclose(z.mean(0), prior.means.mean(0), atol=0.1)
+    # KDE variance = spread of the means plus the kernel's (bandwidth * std)^2
+    assert np.allclose(z.std(0), prior.means.std(0) * np.sqrt(1 + 0.3**2), rtol=0.1, atol=0.02)
+    fitted = sample_melodies(vae, count=6, seed=3)
+    assert np.array_equal(fitted, sample_melodies(vae, count=6, seed=3))
+    assert not np.array_equal(fitted, sample_melodies(vae, count=6, seed=3, prior="normal"))
+    # Refit with another bandwidth through the command that needs no torch; the metadata records it.
+    refit = CliRunner().invoke(cli, ["train", "melody-prior", "--model", str(out / "m.json"), "--data", str(corpus),
+                                     "--bandwidth", "0.5"], catch_exceptions=False)
+    assert refit.exit_code == 0, refit.output
+    meta = json.loads((out / "m.json").read_text())
+    assert meta["prior"]["bandwidth"] == 0.5
+    assert meta["prior"]["command"] == (f"genmedia train melody-prior --model {out / 'm.json'} --data {corpus} "
+                                        "--bandwidth 0.5")
+    (out / "m.prior.npy").write_bytes((out / "m.prior.npy").read_bytes()[:-4] + b"\0\0\0\0")
+    broken = CliRunner().invoke(cli, ["music", "sample", "--model", str(out / "m.json"), "--seed", "1", "-o",
+                                      str(tmp_path / "s")])
+    assert broken.exit_code == 1 and "sha256 does not match" in broken.output

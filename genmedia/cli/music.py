@@ -27,20 +27,22 @@ def music() -> None:
 @click.option("--count", "-n", type=click.IntRange(1, 10_000), default=10, show_default=True)
 @click.option("--temperature", type=click.FloatRange(0.0, 3.0), default=1.0, show_default=True,
               help="Softmax temperature of the decoder: 0 is greedy.")
+@click.option("--prior", type=click.Choice(["fitted", "normal"]), default="fitted", show_default=True,
+              help="Latent prior: the model's fitted density over training melodies' latents, or plain N(0, I).")
 @seed_option
 @tempo_option
 @program_option
 @click.option("--wav", is_flag=True, help="Also write a WAV preview beside each MIDI file.")
 @outdir_option
 @overwrite_option
-def sample(model, count, temperature, seed, tempo, program, wav, outdir, overwrite) -> None:
+def sample(model, count, temperature, prior, seed, tempo, program, wav, outdir, overwrite) -> None:
     """Sample new melodies: OUTDIR/melody-000.mid, ..."""
     from genmedia.melody.model import MelodyModel, sample_melodies
     from genmedia.melody.output import write_melodies
 
     seed = resolve_seed(seed)
     vae = MelodyModel.load(model)
-    tokens = sample_melodies(vae, count=count, seed=seed, temperature=temperature)
+    tokens = sample_melodies(vae, count=count, seed=seed, temperature=temperature, prior=prior)
     write_melodies(outdir, [(f"melody-{i:03d}", t) for i, t in enumerate(tokens)], tempo=tempo or 120.0,
                    program=program, wav=wav, overwrite=overwrite)
     click.echo(f"wrote {count} melod{'ies' if count != 1 else 'y'} to {outdir}", err=True)

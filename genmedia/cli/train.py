@@ -92,6 +92,7 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, seed, ch
 
     require_torch()
     from genmedia.fileio import check_writable
+    from genmedia.melody.model import attach_prior
     from genmedia.training.melody_vae import MelodyVAEConfig, export, greedy_accuracy, load_melody_data
     from genmedia.training.melody_vae import train as fit
 
@@ -105,9 +106,28 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, seed, ch
     click.echo(f"training on {summary['windows']['train']} windows from {summary['tunes']['train']} tunes", err=True)
     model = fit(windows, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True))
     metrics = {f"greedy_accuracy_{s}": round(greedy_accuracy(model, w), 4) for s, w in windows.items()}
-    meta = export(model, summary, name=name, out_dir=out, command=replay_command(click.get_current_context()),
-                  data_dir=data, metrics=metrics, overwrite=overwrite)
+    command = replay_command(click.get_current_context())
+    meta = export(model, summary, name=name, out_dir=out, command=command, data_dir=data, metrics=metrics,
+                  overwrite=overwrite)
+    attach_prior(meta, data, bandwidth=config.prior_bandwidth, command=command)
     click.echo(f"exported {meta}", err=True)
+
+
+@train.command("melody-prior")
+@click.option("--model", "model_name", required=True, help="Melody model name or metadata .json to refit.")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The folder the model was trained on (its training split is used).")
+@click.option("--bandwidth", type=click.FloatRange(0.0, min_open=True), default=0.3, show_default=True,
+              help="Kernel width, as a fraction of the spread of the posterior means per dimension.")
+def train_melody_prior(model_name, data, bandwidth) -> None:
+    """Fit a trained melody model's sampling prior (no torch needed) and store it in its metadata."""
+    from genmedia.melody.model import attach_prior
+    from genmedia.registry import get_model
+
+    info = get_model(model_name, task="melody")
+    summary = attach_prior(info.metadata_path, data, bandwidth=bandwidth,
+                           command=replay_command(click.get_current_context()))
+    click.echo(f"prior fitted ({summary['fitted_on']}) and stored in {info.metadata_path}", err=True)
 
 
 @train.command("denoiser")

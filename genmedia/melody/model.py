@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import numpy as np
 from genmedia.errors import InputError
 from genmedia.latent import slerp
 from genmedia.melody.midi import REST, Melody
+from genmedia.melody.prior import KernelPrior, load_prior
 from genmedia.registry import ModelInfo, get_model
 from genmedia.runtime import OnnxModel
 
@@ -88,11 +90,22 @@ class MelodyModel:
         return window
 
 
-def sample_melodies(model: MelodyModel, *, count: int, seed: int, temperature: float = 1.0) -> np.ndarray:
-    """`count` melodies (count, steps) from z ~ N(0, I), decoded with softmax `temperature`."""
+def sample_melodies(model: MelodyModel, *, count: int, seed: int, temperature: float = 1.0,
+                    prior: str = "fitted") -> np.ndarray:
+    """`count` melodies (count, steps): z from the model's prior (see `genmedia.melody.prior`),
+    decoded with softmax `temperature`."""
     rng = np.random.default_rng(seed)
-    z = rng.standard_normal((count, model.latent)).astype(np.float32)
+    z = load_prior(model.info, model.latent, prior).sample(rng, count)
     return model.decode(z, temperature=temperature, rng=rng)
+
+
+def fit_prior(model: MelodyModel, windows: np.ndarray, *, bandwidth: float, exemplars: int = 2048,
+              seed: int = 0) -> KernelPrior:
+    """A kernel density prior over the posterior means of up to `exemplars` windows (a seeded choice)."""
+    rng = np.random.default_rng(seed)
+    chosen = windows[np.sort(rng.choice(len(windows), min(exemplars, len(windows)), replace=False))]
+    means = np.concatenate([model.encode(chosen[i:i + 512]) for i in range(0, len(chosen), 512)])
+    return KernelPrior(means, bandwidth)
 
 
 def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, steps: int) -> np.ndarray:
@@ -101,3 +114,30 @@ def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, st
     path = np.stack([slerp(za, zb, k / (steps - 1)) for k in range(steps)])
     return model.decode(path)
 
+
+
+def attach_prior(metadata_path: Path, data_dir: Path, *, bandwidth: float, command: str) -> dict:
+    """Fit the kernel density prior on the training split of `data_dir` with the model's own (ONNX)
+    encoder; write its means to `NAME.prior.npy` beside the model and record it (file, sha256,
+    bandwidth, command) in the model's metadata, rewritten atomically. Return the prior's entry."""
+    from genmedia.fileio import write_atomic, write_text_atomic
+    from genmedia.melody.data import read_folder, windows
+    from genmedia.registry import load_info, sha256_file
+
+    info = load_info(Path(metadata_path))
+    model = MelodyModel(info)
+    by_split, _ = read_folder(data_dir)
+    train = [w for _, melody in by_split["train"] for w in windows(melody, model.steps)]
+    if not train:
+        raise InputError(data_dir, "has no training melodies to fit a prior on")
+    prior = fit_prior(model, np.stack(train), bandwidth=bandwidth)
+    path = info.metadata_path.with_name(f"{info.name}.prior.npy")
+    write_atomic(path, lambda tmp: np.save(tmp, prior.means.astype(np.float32), allow_pickle=False), overwrite=True)
+    meta = dict(info.metadata)
+    meta["files"] = {**meta["files"], "prior": {"path": path.name, "sha256": sha256_file(path),
+                                                "bytes": path.stat().st_size}}
+    meta["prior"] = {"type": "kernel-density", "bandwidth": bandwidth,
+                     "fitted_on": f"posterior means of {len(prior.means)} of the {len(train)} training windows "
+                                  f"of {data_dir}", "command": command}
+    write_text_atomic(info.metadata_path, json.dumps(meta, indent=2) + "\n", overwrite=True)
+    return meta["prior"]

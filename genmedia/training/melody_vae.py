@@ -46,6 +46,7 @@ class MelodyVAEConfig:
     conductor_hidden: int = 0  # 0: flat decoder; else the conductor LSTM's size (hierarchical decoder)
     bar_embed: int = 0  # size of the conductor's per-bar embedding (hierarchical only)
     bar_steps: int = 16  # tokens per bar for the hierarchical decoder (4/4 in 16ths)
+    prior_bandwidth: float = 0.3  # of the fitted sampling prior (see genmedia.melody.prior)
     seed: int = 0
 
     PRESETS = {
