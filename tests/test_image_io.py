@@ -65,21 +65,29 @@ def test_sixteen_bit_gray_keeps_its_precision(tmp_path: Path) -> None:
         assert np.array_equal(np.asarray(out), values)
 
 
-def test_sixteen_bit_color_png_is_refused_not_truncated(tmp_path: Path) -> None:
-    import struct
-    import zlib
+@pytest.mark.parametrize("alpha", [False, True])
+def test_sixteen_bit_color_png_keeps_every_bit(tmp_path: Path, alpha: bool) -> None:
+    from genmedia.image.png16 import write_png16
 
-    h, w = 3, 4
-    rows = b"".join(b"\x00" + np.full((w, 3), 1000, ">u2").tobytes() for _ in range(h))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
-    (tmp_path / "rgb16.png").write_bytes(png)
-    with pytest.raises(InputError, match="16-bit color PNG"):
-        read_photo(tmp_path / "rgb16.png")
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[:30, :41]
+    pixels = (np.stack([x * 1500, y * 2000, (x + y) * 900], axis=-1) + rng.integers(0, 300, (30, 41, 3)))
+    pixels = pixels.astype(np.uint16)
+    a = (x * 1600).astype(np.uint16) if alpha else None
+    # Our writer (Paeth-filtered rows) gives a file Pillow reads as the high bytes of every sample.
+    write_png16(tmp_path / "in.png", pixels, a, {"icc_profile": srgb_icc(), "dpi": (300, 300)})
+    with Image.open(tmp_path / "in.png") as im:
+        assert im.mode == ("RGBA" if alpha else "RGB")
+        assert np.array_equal(np.asarray(im)[..., :3], (pixels >> 8).astype(np.uint8))
+        assert im.info["icc_profile"] == srgb_icc() and round(im.info["dpi"][0]) == 300
+    photo = read_photo(tmp_path / "in.png")
+    assert photo.pixels.dtype == np.uint16 and photo.peak == 65535 and photo.mode.endswith(";16")
+    assert np.array_equal(photo.pixels, pixels)
+    assert (photo.alpha is None) == (not alpha) and (not alpha or np.array_equal(photo.alpha, a))
+    write_photo(tmp_path / "out.png", photo, 65535 - photo.pixels)
+    again = read_photo(tmp_path / "out.png")
+    assert np.array_equal(again.pixels, 65535 - pixels) and again.info["icc_profile"] == srgb_icc()
+    assert not alpha or np.array_equal(again.alpha, a)
 
 
 def test_jpeg_keeps_quality_tables_subsampling_exif_and_icc(tmp_path: Path) -> None:

@@ -1,10 +1,9 @@
 """Read photos as float arrays and write results back in the same format, mode, bit depth and metadata.
 
 What is kept: format (PNG, JPEG, TIFF, WebP, BMP), size, mode (gray stays gray), bit depth
-(8-bit, and 16-bit gray PNG/TIFF), alpha (passed through untouched), EXIF, the ICC profile,
-DPI, JPEG quantisation tables and chroma subsampling (so the quality stays the input's),
-TIFF compression and WebP losslessness. Pillow reads 16-bit-per-channel color PNGs as 8 bits,
-so those are refused rather than silently reduced.
+(8-bit, 16-bit gray PNG and TIFF, and 16-bit color PNG through `genmedia.image.png16`), alpha
+(passed through untouched), EXIF, the ICC profile, DPI, JPEG quantisation tables and chroma
+subsampling (so the quality stays the input's), TIFF compression and WebP losslessness.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
 from genmedia.errors import InputError
 from genmedia.fileio import write_atomic
+from genmedia.image import png16
 
 FORMATS = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
 SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp"}
@@ -112,13 +112,15 @@ def read_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pho
             im.load()
         except (OSError, SyntaxError, ValueError) as exc:
             raise InputError(path, f"truncated or corrupt {fmt} file ({exc})") from None
-        if fmt == "PNG" and im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
-            raise InputError(path, "16-bit color PNG is not supported (Pillow reads it as 8 bits); "
-                                   "convert it to 16-bit TIFF gray or 8-bit color first")
         try:
             photo = _to_photo(im, fmt)
+            if fmt == "PNG" and im.mode in ("RGB", "RGBA") and png16.is_png16_color(path):
+                photo.pixels, photo.alpha = png16.read_png16(path)
+                photo.mode = f"{im.mode};16"
         except ValueError as exc:
             raise InputError(path, str(exc)) from None
+        except (OSError, SyntaxError) as exc:
+            raise InputError(path, f"truncated or corrupt {fmt} file ({exc})") from None
     if fmt == "WEBP":
         photo.info["lossless"] = _webp_lossless(path)
     return photo
@@ -129,12 +131,6 @@ def _webp_lossless(path: Path) -> bool:
     with open(path, "rb") as handle:
         head = handle.read(4096)
     return b"VP8L" in head and b"VP8 " not in head
-
-
-def _png_bit_depth(path: Path) -> int:
-    with open(path, "rb") as handle:
-        head = handle.read(29)
-    return head[24] if len(head) >= 25 and head[12:16] == b"IHDR" else 8
 
 
 def _save_info(im: Image.Image, fmt: str) -> dict[str, Any]:
@@ -209,6 +205,9 @@ def photo_to_image(photo: Photo, pixels: np.ndarray) -> Image.Image:
 
 def write_photo(path: str | Path, photo: Photo, pixels: np.ndarray, *, overwrite: bool = False) -> Path:
     """Write `pixels` as `photo` was stored (format, mode, depth, metadata), atomically."""
+    if photo.mode in ("RGB;16", "RGBA;16"):
+        return write_atomic(Path(path), lambda tmp: png16.write_png16(tmp, pixels, photo.alpha, photo.info),
+                            overwrite=overwrite)
     image = photo_to_image(photo, pixels)
     options = dict(photo.info)
     if photo.format == "JPEG" and image.mode not in ("L", "RGB", "CMYK"):
