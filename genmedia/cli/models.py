@@ -16,7 +16,10 @@ def models() -> None:
 
 def _summary(meta: dict) -> str:
     latent = meta.get("latent", {})
-    parts = [f"latent {latent.get('channels')} per {latent.get('columns_per_step')} columns"] if latent else []
+    if "columns_per_step" in latent:
+        parts = [f"latent {latent.get('channels')} per {latent['columns_per_step']} columns"]
+    else:
+        parts = [f"latent {latent['size']}"] if "size" in latent else []
     parts += [f"{k} {v}" for k, v in meta.get("metrics", {}).items() if isinstance(v, (int, float))]
     return ", ".join(parts)
 
