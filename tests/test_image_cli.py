@@ -167,6 +167,15 @@ def test_unreadable_folder_is_reported_and_the_rest_completes(tmp_path: Path, mo
     assert sorted(digest(tmp_path / "out")) == ["a.png", "gray.jpg", "sub/c.webp"]
 
 
+def test_an_output_folder_inside_the_input_is_not_read_back(tmp_path: Path) -> None:
+    src = make_inputs(tmp_path)
+    for _ in range(2):  # the second run must not find the first run's results as new inputs
+        result = run("image", "denoise", src, "-o", src / "clean", "-r", "--skip-existing")
+        assert result.exit_code == 0, result.output
+    assert sorted(digest(src / "clean")) == ["a.png", "gray.jpg", "sub/c.webp"]
+    assert "done 0, skipped 3, failed 0" in result.stderr
+
+
 def test_existing_outputs_need_overwrite_or_skip(tmp_path: Path) -> None:
     src = make_inputs(tmp_path)
     out = tmp_path / "out"

@@ -47,7 +47,9 @@ def _is_image_name(path: Path) -> bool:
     return path.suffix.lower() in SUFFIXES and not path.name.startswith(".")
 
 
-def _walk(folder: Path, recursive: bool, problems: list[Problem]) -> Iterator[Path]:
+def _walk(folder: Path, recursive: bool, problems: list[Problem], skip: Path | None = None) -> Iterator[Path]:
+    """Image files in `folder` (and below, if `recursive`), by name; symlinked folders and the
+    output folder `skip` are not entered, so a run never reads its own results."""
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
@@ -56,12 +58,12 @@ def _walk(folder: Path, recursive: bool, problems: list[Problem]) -> Iterator[Pa
     for entry in entries:
         path = Path(entry.path)
         try:
-            is_dir = entry.is_dir()
+            is_dir = entry.is_dir(follow_symlinks=False)
         except OSError:
             is_dir = False
         if is_dir:
-            if recursive and not entry.name.startswith("."):
-                yield from _walk(path, recursive, problems)
+            if recursive and not entry.name.startswith(".") and (skip is None or path.resolve() != skip):
+                yield from _walk(path, recursive, problems, skip)
         elif _is_image_name(path):
             yield path
 
@@ -87,11 +89,12 @@ def plan(inputs: Iterable[str | Path], outdir: Path, *, recursive: bool = False)
     jobs: list[Job] = []
     problems: list[Problem] = []
     outdir = Path(outdir)
+    skip = outdir.resolve()
     for item in inputs:
         text = str(item)
         path = Path(text)
         if path.is_dir():
-            jobs += [Job(p, outdir / p.relative_to(path)) for p in _walk(path, recursive, problems)]
+            jobs += [Job(p, outdir / p.relative_to(path)) for p in _walk(path, recursive, problems, skip)]
         elif path.exists():
             jobs.append(Job(path, outdir / path.name))
         elif glob.has_magic(text):
@@ -99,7 +102,7 @@ def plan(inputs: Iterable[str | Path], outdir: Path, *, recursive: bool = False)
             matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
             files = [p for p in matches if p.is_file() and _is_image_name(p)]
             for folder in (p for p in matches if p.is_dir()):
-                files += list(_walk(folder, recursive, problems))
+                files += list(_walk(folder, recursive, problems, skip))
             if not files:
                 problems.append(Problem(path, "no image files match"))
             jobs += [Job(p, outdir / p.relative_to(root)) for p in files]
