@@ -1,6 +1,6 @@
 """Peak memory (RSS) and speed of `genmedia image denoise` on one large photo. Prints a table.
 
-    python bench/image_memory.py [--megapixels 40] [--format jpg] [--tile 512]
+    python bench/image_memory.py [--megapixels 40] [--format jpg] [--tile 1024]
 
 Makes a noisy color picture of about `--megapixels` (the demo landscape tiled, plus sigma 20
 noise), denoises it in a fresh process and reads that process's peak resident set size.
@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--megapixels", type=float, default=40.0)
     parser.add_argument("--format", default="jpg", choices=["jpg", "png", "tif"])
-    parser.add_argument("--tile", type=int, default=512)
+    parser.add_argument("--tile", type=int, default=1024)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / f"big.{args.format}"

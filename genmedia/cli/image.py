@@ -62,7 +62,7 @@ def image() -> None:
 @click.option("--skip-existing", is_flag=True, help="Leave outputs that exist alone (count them as skipped).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Files processed at once (the CPU cores are shared between them).")
-@click.option("--tile", type=click.IntRange(64, 8192), default=512, show_default=True,
+@click.option("--tile", type=click.IntRange(64, 8192), default=1024, show_default=True,
               help="Tile size in pixels; memory use grows with its square.")
 @click.option("--max-pixels", type=click.IntRange(1), default=None,
               help="Refuse images with more pixels than this (decompression-bomb guard; default 120 million).")

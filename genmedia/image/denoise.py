@@ -12,7 +12,7 @@ from genmedia.image.noise import estimate_sigma
 from genmedia.registry import ModelInfo, get_model
 from genmedia.runtime import OnnxModel
 
-DEFAULT_TILE = 512
+DEFAULT_TILE = 1024
 MARGIN = 32  # context on each side of a tile; its output there is dropped, so tiles meet without seams
 
 

@@ -30,7 +30,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 class DenoiserConfig:
     """Network and optimisation settings; stored in every checkpoint and in the model metadata."""
 
-    widths: tuple[int, ...] = (32, 64, 128, 256)  # channels per level; level 0 is half resolution
+    widths: tuple[int, ...] = (32, 64, 128, 256)  # channels per level; level 0 is at 1/fold resolution
+    fold: int = 2  # the image is folded into fold x fold pixel blocks before level 0
     convs: int = 2  # 3x3 convolutions per block
     batch: int = 16
     patch: int = 96
@@ -50,7 +51,7 @@ class DenoiserConfig:
     @property
     def multiple(self) -> int:
         """Height and width must be multiples of this (the run time pads to it)."""
-        return 2 ** len(self.widths)
+        return self.fold * 2 ** (len(self.widths) - 1)
 
 
 def _block(cin: int, cout: int, n: int) -> nn.Sequential:
@@ -63,24 +64,24 @@ def _block(cin: int, cout: int, n: int) -> nn.Sequential:
 class UNetDenoiser(nn.Module):
     """image (B, 3, H, W) in [0, 1] and sigma (B, 1) on the 0-1 scale -> denoised image.
 
-    The image is folded into 2x2 pixel blocks first (as FFDNet does), so the first level works
-    at half resolution; each further level halves it again with a strided 2x2 convolution, and
-    the decoder adds the encoder's features back at every level (skip connections).
+    The image is folded into fold x fold pixel blocks first (2 x 2 as FFDNet does), so the first
+    level works at 1/fold resolution; each further level halves it again with a strided 2x2
+    convolution, and the decoder adds the encoder's features back at every level (skip connections).
     """
 
     def __init__(self, cfg: DenoiserConfig) -> None:
         super().__init__()
         self.cfg = cfg
         w = cfg.widths
-        self.head = _block(4 * 3 + 1, w[0], cfg.convs)
+        self.head = _block(cfg.fold**2 * 3 + 1, w[0], cfg.convs)
         self.down = nn.ModuleList(nn.Conv2d(w[i], w[i + 1], 2, stride=2) for i in range(len(w) - 1))
         self.enc = nn.ModuleList(_block(w[i + 1], w[i + 1], cfg.convs) for i in range(len(w) - 1))
         self.up = nn.ModuleList(nn.ConvTranspose2d(w[i + 1], w[i], 2, stride=2) for i in range(len(w) - 1))
         self.dec = nn.ModuleList(_block(w[i], w[i], cfg.convs) for i in range(len(w) - 1))
-        self.tail = nn.Conv2d(w[0], 4 * 3, 3, padding=1)
+        self.tail = nn.Conv2d(w[0], cfg.fold**2 * 3, 3, padding=1)
 
     def forward(self, image: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        folded = F.pixel_unshuffle(image, 2)
+        folded = F.pixel_unshuffle(image, self.cfg.fold)
         level_map = sigma.reshape(-1, 1, 1, 1) * torch.ones_like(folded[:, :1])
         h = self.head(torch.cat([folded, level_map], dim=1))
         skips = []
@@ -89,7 +90,7 @@ class UNetDenoiser(nn.Module):
             h = enc(down(h))
         for i in reversed(range(len(self.up))):
             h = self.dec[i](self.up[i](h) + skips[i])
-        return image - F.pixel_shuffle(self.tail(h), 2)
+        return image - F.pixel_shuffle(self.tail(h), self.cfg.fold)
 
 
 def split_of(name: str) -> str:
