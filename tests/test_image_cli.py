@@ -220,7 +220,7 @@ def test_quiet_prints_only_errors(tmp_path: Path) -> None:
     assert result.exit_code == 0 and result.stderr == ""
 
 
-def test_eval_reports_psnr_and_ssim_per_image_and_mean(tmp_path: Path) -> None:
+def test_eval_reports_psnr_and_ssim_per_image_and_mean(tmp_path: Path, monkeypatch) -> None:
     clean = tmp_path / "clean"
     clean.mkdir()
     Image.fromarray(scene()).save(clean / "x.png")
@@ -234,6 +234,8 @@ def test_eval_reports_psnr_and_ssim_per_image_and_mean(tmp_path: Path) -> None:
         assert row["psnr"] > row["noisy_psnr"] + 3 and 0 < row["ssim"] <= 1
         assert abs(row["estimated_sigma"] - row["sigma"]) < 0.25 * row["sigma"] + 2
     assert run("image", "eval", clean, "--sigma", "15,50", "--json").stdout == result.stdout  # seeded noise
+    monkeypatch.chdir(clean)  # the folder being evaluated may be the current one
+    assert json.loads(run("image", "eval", ".", "--sigma", "15,50", "--json").stdout)["images"] == report["images"]
     text = run("image", "eval", clean, "--sigma", "25", "--quantised")
     assert "8-bit clipped" in text.stdout and "PSNR" in text.stdout
 

@@ -138,13 +138,13 @@ class _NoBar:
 @click.option("--json", "as_json", is_flag=True, help="Print per-image scores and means as JSON.")
 def eval_(clean_dir, sigmas, quantised, noise_level, seed, limit, model, as_json) -> None:
     """Add seeded Gaussian noise to the clean images in CLEAN_DIR, denoise blind, report PSNR and SSIM."""
-    from genmedia.image.batch import plan
+    from genmedia.image.batch import find_images
     from genmedia.image.denoise import Denoiser
     from genmedia.image.evaluate import evaluate, score_dicts, summarise
 
     denoiser = Denoiser.load(model)
-    jobs, problems = plan([clean_dir], Path("."))
-    files = [job.source for job in jobs][:limit]
+    found, problems = find_images(clean_dir)
+    files = found[:limit]
     if problems or not files:
         raise click.ClickException(f"{clean_dir}: no readable images")
 

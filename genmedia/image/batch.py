@@ -68,6 +68,12 @@ def _walk(folder: Path, recursive: bool, problems: list[Problem], skip: Path | N
             yield path
 
 
+def find_images(folder: Path, *, recursive: bool = False) -> tuple[list[Path], list[Problem]]:
+    """The image files in `folder` by name, and the sub-folders that could not be read."""
+    problems: list[Problem] = []
+    return list(_walk(Path(folder), recursive, problems)), problems
+
+
 def _glob_root(pattern: str) -> Path:
     """The folder part of a glob before its first wildcard."""
     parts = Path(pattern).parts
