@@ -23,7 +23,7 @@ from genmedia.levels.check import check_playable
 from genmedia.levels.metrics import evaluate
 from genmedia.levels.model import LevelModel
 from genmedia.levels.tiles import read_level
-from genmedia.registry import get_model
+from genmedia.registry import get_model, write_metadata
 from genmedia.resources import resource_dir
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared/data/vglc/Super Mario Bros/Processed"
@@ -90,7 +90,7 @@ def main() -> None:
         meta["metrics"] = {k: generated[k] for k in ("playable", "broken_structures", "kl_2x2", "kl_3x3",
                                                      "novelty", "diversity")}
         meta["metrics"]["measured_with"] = " ".join(sample[:-2] + ["-o", "OUT"]) + " && genmedia level eval OUT --json"
-        info.metadata_path.write_text(json.dumps(meta, indent=2) + "\n")
+        write_metadata(info.metadata_path, meta, overwrite=True)
         print(f"recorded in {info.metadata_path}")
 
 

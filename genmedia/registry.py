@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from genmedia.errors import ModelError
+from genmedia.fileio import write_text_atomic
 from genmedia.resources import resource_dir
 
 METADATA_VERSION = 1
@@ -95,6 +96,11 @@ def get_model(name: str | Path | None, *, task: str) -> ModelInfo:
     if info.task != task:
         raise ModelError(f"{info.metadata_path}: model {info.name!r} is a {info.task} model, not a {task} model")
     return info
+
+
+def write_metadata(path: Path, meta: dict[str, Any], *, overwrite: bool = False) -> Path:
+    """Write a model's metadata JSON (indented, newline-terminated) atomically."""
+    return write_text_atomic(Path(path), json.dumps(meta, indent=2) + "\n", overwrite=overwrite)
 
 
 def sha256_file(path: Path) -> str:

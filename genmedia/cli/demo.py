@@ -67,7 +67,7 @@ def _images(folder: Path, *, overwrite: bool) -> str:
     noisy = read_photo(examples / "landscape-noisy.png")
     clean = read_photo(examples / "landscape-clean.png").pixels
     denoiser = Denoiser.load()
-    sigma = denoiser.estimate(noisy.pixels, noisy.peak)
+    sigma = denoiser.estimate(noisy.pixels)
     result = denoiser.denoise(noisy.pixels, sigma=sigma)
     write_photo(folder / "landscape-denoised.png", noisy, result, overwrite=overwrite)
     before_after(noisy.pixels, result, box=(200, 150, 440, 300), scale=2).save_to(folder / "before-after.png",

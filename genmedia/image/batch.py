@@ -140,7 +140,7 @@ def denoise_file(denoiser: Denoiser, job: Job, *, noise_level: float | None = No
         return Result(job, "failed", f"output {job.target} already exists (use --overwrite or --skip-existing)")
     try:
         photo = read_photo(job.source, max_pixels=max_pixels)
-        sigma = noise_level if noise_level is not None else denoiser.estimate(photo.pixels, photo.peak)
+        sigma = noise_level if noise_level is not None else denoiser.estimate(photo.pixels)
         clean = denoiser.denoise(photo.pixels, sigma=sigma, tile=tile)
         write_photo(job.target, photo, clean, overwrite=overwrite)
     except InputError as exc:

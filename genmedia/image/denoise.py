@@ -47,9 +47,9 @@ class Denoiser:
     def load(cls, name: str | None = None, *, threads: int | None = None) -> Denoiser:
         return cls(get_model(name, task="denoise"), threads=threads)
 
-    def estimate(self, pixels: np.ndarray, peak: float) -> float:
-        """The estimated noise sigma (0-255 scale) of an integer image (H, W, C)."""
-        return estimate_sigma(pixels, peak=peak)
+    def estimate(self, pixels: np.ndarray) -> float:
+        """The estimated noise sigma (0-255 scale) of an image as `denoise` takes it."""
+        return estimate_sigma(pixels, peak=peak_of(pixels.dtype))
 
     def denoise(self, pixels: np.ndarray, *, sigma: float | None = None, tile: int = DEFAULT_TILE) -> np.ndarray:
         """Denoise an image (H, W, C) of uint8, uint16 (C = 1 or 3) or float32 in [0, 1].
@@ -60,9 +60,9 @@ class Denoiser:
         """
         if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
             raise ValueError(f"expected an (H, W, 1|3) image, got shape {pixels.shape}")
-        peak = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(pixels.dtype, 1.0)
+        peak = peak_of(pixels.dtype)
         if sigma is None:
-            sigma = self.estimate(pixels, peak)
+            sigma = self.estimate(pixels)
         sigma = float(np.clip(sigma, 0.0, self.sigma_max))
         if tile < self.multiple:
             raise ValueError(f"tile size must be at least {self.multiple}")
@@ -87,6 +87,11 @@ class Denoiser:
             y = y.transpose(1, 2, 0)[t.y0 - y0:t.y1 - y0, t.x0 - x0:t.x1 - x0]
             out[t.y0:t.y1, t.x0:t.x1] = _store(y, pixels.dtype, peak)
         return out
+
+
+def peak_of(dtype: np.dtype) -> float:
+    """The value of full white: 255 for uint8, 65535 for uint16, 1.0 for floats."""
+    return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype), 1.0)
 
 
 def _store(values: np.ndarray, dtype: np.dtype, peak: float) -> np.ndarray:

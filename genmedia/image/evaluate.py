@@ -92,8 +92,7 @@ def evaluate(denoiser: Denoiser, files: Iterable[Path], sigmas: Iterable[float],
         clean = photo.pixels
         for sigma in sigmas:
             noisy = add_noise(clean, sigma, seed=noise_seed(Path(path).name, sigma, seed), quantise=quantise)
-            peak = 255.0 if quantise else 1.0
-            estimated = denoiser.estimate(noisy, peak)
+            estimated = denoiser.estimate(noisy)
             out = denoiser.denoise(noisy, sigma=noise_level if noise_level is not None else estimated)
             scale = 1.0 if quantise else 255.0
             score = Score(Path(path).name, float(sigma), round(estimated, 3),

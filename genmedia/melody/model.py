@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -115,14 +114,13 @@ def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, st
     return model.decode(path)
 
 
-
 def attach_prior(metadata_path: Path, data_dir: Path, *, bandwidth: float, command: str) -> dict:
     """Fit the kernel density prior on the training split of `data_dir` with the model's own (ONNX)
     encoder; write its means to `NAME.prior.npy` beside the model and record it (file, sha256,
     bandwidth, command) in the model's metadata, rewritten atomically. Return the prior's entry."""
-    from genmedia.fileio import write_atomic, write_text_atomic
+    from genmedia.fileio import write_atomic
     from genmedia.melody.data import read_folder, windows
-    from genmedia.registry import load_info, sha256_file
+    from genmedia.registry import load_info, sha256_file, write_metadata
 
     info = load_info(Path(metadata_path))
     model = MelodyModel(info)
@@ -139,5 +137,5 @@ def attach_prior(metadata_path: Path, data_dir: Path, *, bandwidth: float, comma
     meta["prior"] = {"type": "kernel-density", "bandwidth": bandwidth,
                      "fitted_on": f"posterior means of {len(prior.means)} of the {len(train)} training windows "
                                   f"of {data_dir}", "command": command}
-    write_text_atomic(info.metadata_path, json.dumps(meta, indent=2) + "\n", overwrite=True)
+    write_metadata(info.metadata_path, meta, overwrite=True)
     return meta["prior"]

@@ -41,7 +41,6 @@ class KernelPrior:
         return (self.means[picks] + rng.standard_normal((count, self.means.shape[1])) * scale).astype(np.float32)
 
 
-
 def load_prior(info: ModelInfo, latent: int, kind: str = "fitted") -> NormalPrior | KernelPrior:
     """The model's fitted prior (if it has one and `kind` is 'fitted'), else N(0, I).
 

@@ -20,10 +20,10 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
+from genmedia.image.io import SUFFIXES
 from genmedia.training.export import Graph, export_model
 from genmedia.training.loop import fit
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
 @dataclass
@@ -100,7 +100,7 @@ def split_of(name: str) -> str:
 
 def read_training_images(folder: Path, *, split: str | None = None) -> list[np.ndarray]:
     """Every image in `folder` as an RGB uint8 array (gray ones repeated to 3 channels)."""
-    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in SUFFIXES)
     images = []
     for path in files:
         if split is not None and split_of(path.name) != split:

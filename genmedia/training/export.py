@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import warnings
@@ -14,8 +13,8 @@ import onnx
 import torch
 
 from genmedia import __version__
-from genmedia.fileio import write_atomic, write_text_atomic
-from genmedia.registry import METADATA_VERSION, sha256_file
+from genmedia.fileio import write_atomic
+from genmedia.registry import METADATA_VERSION, sha256_file, write_metadata
 
 ONNX_OPSET = 17
 
@@ -85,5 +84,4 @@ def export_model(*, name: str, task: str, out_dir: Path, graphs: list[Graph], me
                           "opset": ONNX_OPSET, "python": platform.python_version(), "cpus": os.cpu_count()},
     }
     meta_path = out_dir / f"{name}.json"
-    write_text_atomic(meta_path, json.dumps(meta, indent=2) + "\n", overwrite=overwrite)
-    return meta_path
+    return write_metadata(meta_path, meta, overwrite=overwrite)
