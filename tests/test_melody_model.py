@@ -104,6 +104,22 @@ def test_hierarchical_decoder_restarts_each_bar_from_its_embedding(tiny16):
     assert changed[32:48].all() and not changed[:32].any() and not changed[48:].any()
 
 
+def test_scheduled_sampling_feeds_the_given_inputs_one_step_late(tiny):
+    """With scheduled sampling the decoder reads `inputs` (its own samples), not the targets:
+    changing input k changes the logits from step k + 1 on, and nothing before."""
+    model, _ = tiny
+    z = torch.randn(2, model.cfg.latent)
+    tokens = torch.randint(0, model.cfg.vocab, (2, model.cfg.steps))
+    inputs = tokens.clone()
+    inputs[:, 10] = (tokens[:, 10] + 7) % model.cfg.vocab
+    with torch.no_grad():
+        base = model.decode_teacher_forced(z, tokens)
+        mixed = model.decode_teacher_forced(z, tokens, inputs)
+        assert torch.equal(mixed, model.decode_teacher_forced(z, inputs))
+    changed = (base - mixed).abs().amax(dim=(0, 2)) > 1e-6
+    assert not changed[:11].any() and changed[11]
+
+
 def test_sampling_is_seeded(tiny):
     from genmedia.melody.model import MelodyModel, sample_melodies
 
@@ -144,16 +160,18 @@ def test_music_commands(tiny, corpus, tmp_path):
 
 def test_train_melody_cli(corpus, tmp_path):
     out = tmp_path / "models"
-    result = CliRunner().invoke(cli, ["train", "melody", "--data", str(corpus), "--preset", "tiny", "--out", str(out)],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["train", "melody", "--data", str(corpus), "--preset", "tiny", "--out", str(out),
+                                      "--scheduled-sampling", "0.5"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     meta = json.loads((out / "melody-2bar.json").read_text())
     assert meta["task"] == "melody"
     assert set(meta["files"]) == {"encoder", "decoder_init", "decoder_step", "prior"}
     assert meta["prior"]["type"] == "kernel-density" and meta["prior"]["bandwidth"] == 0.3
     assert meta["prior"]["command"] == meta["training"]["command"]
-    assert meta["regularisation"] == {"beta": 0.2, "free_bits_nats": 32.0, "kl_warmup_steps": 1}
-    assert meta["training"]["command"] == f"genmedia train melody --data {corpus} --out {out} --preset tiny"
+    assert meta["regularisation"] == {"beta": 0.2, "free_bits_nats": 128.0, "kl_warmup_steps": 1,
+                                      "scheduled_sampling": 0.5}
+    assert meta["training"]["command"] == (f"genmedia train melody --data {corpus} --out {out} --preset tiny "
+                                           "--scheduled-sampling 0.5")
     assert set(meta["metrics"]) >= {"greedy_accuracy_train"}
 
 

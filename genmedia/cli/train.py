@@ -83,10 +83,13 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
 @click.option("--steps", "train_steps", type=click.IntRange(1), default=None, help="Optimiser steps.")
 @click.option("--beta", type=click.FloatRange(0.0), default=None, help="KL weight after warm-up.")
 @click.option("--free-bits", type=click.FloatRange(0.0), default=None, help="Nats of KL per example left unpenalised.")
+@click.option("--scheduled-sampling", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Share of decoder inputs taken from its own samples (ramped up over the first half).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
 @overwrite_option
-def train_melody(data, name, out, preset, train_steps, beta, free_bits, seed, checkpoint, overwrite) -> None:
+def train_melody(data, name, out, preset, train_steps, beta, free_bits, scheduled_sampling, seed, checkpoint,
+                 overwrite) -> None:
     """Train a melody VAE (2-bar flat, or 16-bar hierarchical) on a folder of MIDI files and export it."""
     from genmedia.training import require_torch
 
@@ -99,7 +102,7 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, seed, ch
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = MelodyVAEConfig.preset(preset)
     config.seed = seed
-    override(config, train_steps=train_steps, beta=beta, free_bits=free_bits)
+    override(config, train_steps=train_steps, beta=beta, free_bits=free_bits, scheduled_sampling=scheduled_sampling)
     windows, summary = load_melody_data(data, config.steps)
     if "train" not in windows:
         raise click.ClickException(f"{data}: no training melodies found")

@@ -37,22 +37,27 @@ class MelodyVAEConfig:
     dec_layers: int = 1
     latent: int = 64
     batch: int = 64
-    train_steps: int = 6000
+    train_steps: int = 8000
     lr: float = 2e-3
     beta: float = 0.2  # KL weight after warm-up
-    free_bits: float = 32.0  # nats of KL per example left unpenalised (MusicVAE's free bits)
+    free_bits: float = 128.0  # nats of KL per example left unpenalised (MusicVAE's free bits)
     kl_warmup: int = 2000  # steps over which the KL weight ramps from 0 to beta
     transpose: int = 5  # training examples are shifted by up to +-this many semitones
     conductor_hidden: int = 0  # 0: flat decoder; else the conductor LSTM's size (hierarchical decoder)
     bar_embed: int = 0  # size of the conductor's per-bar embedding (hierarchical only)
     bar_steps: int = 16  # tokens per bar for the hierarchical decoder (4/4 in 16ths)
     prior_bandwidth: float = 0.3  # of the fitted sampling prior (see genmedia.melody.prior)
+    # Scheduled sampling (parallel form, Duckworth et al. 2019): this share of the decoder's inputs
+    # are its own sampled predictions from a first teacher-forced pass, ramped up from 0 over the
+    # first half of training, so that greedy decoding learns to recover from its own mistakes.
+    scheduled_sampling: float = 0.0
     seed: int = 0
 
     PRESETS = {
         "default": {},
-        "16bar": {"steps": 256, "enc_hidden": 256, "dec_hidden": 256, "latent": 128, "conductor_hidden": 256,
-                  "bar_embed": 128, "batch": 32, "train_steps": 8000, "free_bits": 96.0, "kl_warmup": 3000},
+        "16bar": {"steps": 256, "enc_hidden": 128, "dec_hidden": 256, "latent": 256, "conductor_hidden": 256,
+                  "bar_embed": 128, "batch": 32, "train_steps": 6000, "free_bits": 256.0, "kl_warmup": 3000,
+                  "scheduled_sampling": 0.25},
         "tiny": {"embed": 8, "enc_hidden": 16, "dec_hidden": 16, "latent": 4, "batch": 8, "train_steps": 3,
                  "kl_warmup": 1},
         "tiny16": {"steps": 64, "embed": 8, "enc_hidden": 16, "dec_hidden": 16, "latent": 4, "batch": 4,
@@ -151,12 +156,15 @@ class MelodyVAE(nn.Module):
         """What the bar decoder sees: (B, 1, latent) flat, or (B, bars, bar_embed) from the conductor."""
         return z[:, None, :] if self.conductor is None else self.conductor(z)
 
-    def decode_teacher_forced(self, z: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """Logits (B, T, vocab); each segment (the whole window, or each bar) starts from its conditioning."""
+    def decode_teacher_forced(self, z: torch.Tensor, tokens: torch.Tensor,
+                              inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, T, vocab) when step t is fed `inputs[t - 1]` (default: the true `tokens`);
+        each segment (the whole window, or each bar) starts from its conditioning."""
+        inputs = tokens if inputs is None else inputs
         cond = self.conditioning(z)
         segments = cond.shape[1]
-        start = torch.full_like(tokens[:, :1], self.cfg.vocab)
-        prev = torch.cat([start, tokens[:, :-1]], dim=1).reshape(len(tokens) * segments, -1)
+        start = torch.full_like(inputs[:, :1], self.cfg.vocab)
+        prev = torch.cat([start, inputs[:, :-1]], dim=1).reshape(len(tokens) * segments, -1)
         flat = cond.reshape(len(tokens) * segments, -1)
         h, c = self.init(flat)
         logits, _, _ = self.step(prev, flat, h, c)
@@ -185,10 +193,17 @@ def load_melody_data(folder: Path, steps: int) -> tuple[dict[str, np.ndarray], d
     return data, summary
 
 
-def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float):
+def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float, sampling: float = 0.0):
+    """Loss on a batch; `sampling` is the share of decoder inputs replaced by the decoder's own samples."""
     mean, logvar = model.encoder(tokens)
     z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
-    logits = model.decode_teacher_forced(z, tokens)
+    inputs = tokens
+    if sampling > 0:
+        with torch.no_grad():
+            first = model.decode_teacher_forced(z, tokens)
+            own = torch.distributions.Categorical(logits=first).sample()
+        inputs = torch.where(torch.rand(tokens.shape) < sampling, own, tokens)
+    logits = model.decode_teacher_forced(z, tokens, inputs)
     recon = F.cross_entropy(logits.transpose(1, 2), tokens, reduction="sum") / len(tokens)
     kl = (0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)).sum(-1).mean()
     loss = recon + kl_weight * torch.clamp(kl, min=model.cfg.free_bits)
@@ -206,7 +221,9 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
 
     def batch_loss(step: int, rng: np.random.Generator):
         batch = transpose_batch(train_windows[rng.integers(0, len(train_windows), cfg.batch)], rng, cfg.transpose)
-        return vae_loss(model, torch.from_numpy(batch), cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)))
+        ramp = min(1.0, 2 * step / max(1, cfg.train_steps))
+        return vae_loss(model, torch.from_numpy(batch), cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)),
+                        cfg.scheduled_sampling * ramp)
 
     def report() -> str:
         return f" valid_greedy {greedy_accuracy(model, data['valid'][:512]):.4f}" if "valid" in data else ""
@@ -278,7 +295,8 @@ def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command
                        "size": cfg.vocab, "start_token": cfg.vocab, "steps_per_quarter": 4},
         "steps": cfg.steps, "bars": cfg.steps // 16,
         "latent": {"size": cfg.latent},
-        "regularisation": {"beta": cfg.beta, "free_bits_nats": cfg.free_bits, "kl_warmup_steps": cfg.kl_warmup},
+        "regularisation": {"beta": cfg.beta, "free_bits_nats": cfg.free_bits, "kl_warmup_steps": cfg.kl_warmup,
+                           "scheduled_sampling": cfg.scheduled_sampling},
         "training": {"data": str(data_dir), "split": "by tune: crc32(file name) % 10 == 0 test, == 1 valid",
                      **summary, "command": command, "config": asdict(cfg)},
         "metrics": metrics,
