@@ -1,6 +1,6 @@
 """Speed of the melody model: morph and sampling, model time and whole commands. Prints a table.
 
-    python bench/melody_speed.py [--repeats 5]
+    python bench/melody_speed.py [--model NAME] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -17,23 +17,26 @@ from genmedia.resources import resource_dir
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default=None, help="Melody model (default: the default one, melody-2bar).")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     examples = resource_dir("assets") / "melodies"
     a, b = (str(examples / f"example-{x}.mid") for x in "ab")
-    model = MelodyModel.load()
+    model = MelodyModel.load(args.model)
+    name = model.info.name
+    extra = ["--model", args.model] if args.model else []
     wa, wb = (model.window(read_melody(p), source=p) for p in (a, b))
     interpolate_melodies(model, wa, wb, steps=7)  # warm-up
     rows = [
-        ("7-step 2-bar morph, model time (encode + 7 greedy decodes)",
+        (f"7-step {name} morph, model time (encode + 7 greedy decodes)",
          timed(lambda: interpolate_melodies(model, wa, wb, steps=7), args.repeats)),
         ("100 samples, model time", timed(lambda: sample_melodies(model, count=100, seed=0), args.repeats)),
         ("genmedia music interpolate A B --steps 7 (whole process)",
-         command(["music", "interpolate", a, b, "--steps", "7"], args.repeats)),
+         command(["music", "interpolate", a, b, "--steps", "7", *extra], args.repeats)),
         ("genmedia music interpolate A B --steps 7 --wav (whole process)",
-         command(["music", "interpolate", a, b, "--steps", "7", "--wav"], args.repeats)),
+         command(["music", "interpolate", a, b, "--steps", "7", "--wav", *extra], args.repeats)),
         ("genmedia music sample --count 100 --seed 0 (whole process)",
-         command(["music", "sample", "--count", "100", "--seed", "0"], args.repeats)),
+         command(["music", "sample", "--count", "100", "--seed", "0", *extra], args.repeats)),
     ]
     print_table(rows, f"cpus {os.cpu_count()}, OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}, "
                       f"median of {args.repeats}")
