@@ -97,3 +97,43 @@ def test_train_without_torch_names_the_install_command(mini_corpus, monkeypatch)
     assert result.exit_code == 1
     assert "pip install 'genmedia[train]'" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this torch sees a CUDA GPU")
+@pytest.mark.parametrize("command", [["level", "--data", "MAPS"], ["melody", "--data", "MAPS"],
+                                     ["denoiser", "--gray", "MAPS", "--color", "MAPS"]])
+def test_training_on_a_missing_gpu_is_refused_in_one_line(mini_corpus, tmp_path, command):
+    args = ["train", *[str(mini_corpus) if a == "MAPS" else a for a in command], "--device", "cuda",
+            "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert result.output.startswith("error: --device cuda: this torch") and result.output.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(mini_corpus, tmp_path, monkeypatch):
+    """Stopped right after its first checkpoint and started again, a run ends where an
+    uninterrupted one does: model, optimiser, step and data stream all come back."""
+    from genmedia.training import loop
+    from genmedia.training.level_vae import LevelVAEConfig, load_level_data, train
+
+    data = load_level_data(mini_corpus)
+    cfg = LevelVAEConfig.preset("tiny")
+    cfg.steps = 6
+    whole = train(data, cfg, log_every=2)
+    real_save, ckpt = loop._save, tmp_path / "run.pt"
+
+    def save_then_stop(*args):
+        real_save(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "_save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train(data, cfg, checkpoint=ckpt, log_every=2)
+    assert torch.load(ckpt, weights_only=False)["step"] == 2
+    monkeypatch.setattr(loop, "_save", real_save)
+    lines = []
+    resumed = train(data, cfg, checkpoint=ckpt, log_every=2, log=lines.append)
+    assert lines[0] == f"resumed from {ckpt} at step 2"
+    for pa, pb in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(pa, pb)

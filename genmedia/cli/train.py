@@ -25,6 +25,12 @@ def checkpoint_option(func):
                         help="Checkpoint file: saved during training and resumed from if it exists.")(func)
 
 
+def device_option(func):
+    return click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+                        help="Where to train. The shipped models were trained on the CPU; a GPU run differs "
+                             "in the last digits.")(func)
+
+
 def override(config, **values) -> None:
     """Set each config field whose option was given (None means: keep the preset's value)."""
     for key, value in values.items():
@@ -51,12 +57,14 @@ def train() -> None:
 @click.option("--beta", type=click.FloatRange(0.0), default=None, help="KL weight.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
+@device_option
 @overwrite_option
-def train_level(data, legend, name, out, preset, steps, latent, beta, seed, checkpoint, overwrite) -> None:
+def train_level(data, legend, name, out, preset, steps, latent, beta, seed, checkpoint, device, overwrite) -> None:
     """Train the convolutional level VAE on a folder of tile maps and export it."""
-    from genmedia.training import require_torch
+    from genmedia.training import require_device, require_torch
 
     require_torch()
+    require_device(device)
     from genmedia.fileio import check_writable
     from genmedia.training.level_vae import LevelVAEConfig, export, load_level_data
     from genmedia.training.level_vae import train as fit
@@ -67,7 +75,7 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
     override(config, steps=steps, latent=latent, beta=beta)
     level_data = load_level_data(data, legend=legend)
     click.echo(f"training on {len(level_data.maps)} maps from {data} ({len(level_data.tiles.chars)} tiles)", err=True)
-    model = fit(level_data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True))
+    model = fit(level_data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device)
     command = replay_command(click.get_current_context())
     meta = export(model, level_data, name=name, out_dir=out, command=command, data_dir=data, overwrite=overwrite)
     click.echo(f"exported {meta}", err=True)
@@ -87,13 +95,15 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
               help="Share of decoder inputs taken from its own samples (ramped up over the first half).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
+@device_option
 @overwrite_option
 def train_melody(data, name, out, preset, train_steps, beta, free_bits, scheduled_sampling, seed, checkpoint,
-                 overwrite) -> None:
+                 device, overwrite) -> None:
     """Train a melody VAE (2-bar flat, or 16-bar hierarchical) on a folder of MIDI files and export it."""
-    from genmedia.training import require_torch
+    from genmedia.training import require_device, require_torch
 
     require_torch()
+    require_device(device)
     from genmedia.fileio import check_writable
     from genmedia.melody.model import attach_prior
     from genmedia.training.melody_vae import MelodyVAEConfig, export, greedy_accuracy, load_melody_data
@@ -107,7 +117,7 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, schedule
     if "train" not in windows:
         raise click.ClickException(f"{data}: no training melodies found")
     click.echo(f"training on {summary['windows']['train']} windows from {summary['tunes']['train']} tunes", err=True)
-    model = fit(windows, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True))
+    model = fit(windows, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device)
     metrics = {f"greedy_accuracy_{s}": round(greedy_accuracy(model, w), 4) for s, w in windows.items()}
     command = replay_command(click.get_current_context())
     meta = export(model, summary, name=name, out_dir=out, command=command, data_dir=data, metrics=metrics,
@@ -146,13 +156,15 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
 @click.option("--steps", "train_steps", type=click.IntRange(1), default=None, help="Optimiser steps.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
+@device_option
 @overwrite_option
-def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, seed, checkpoint,
+def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, seed, checkpoint, device,
                    overwrite) -> None:
     """Train the U-Net denoiser (blind, sigma 0-55, gray and color) and export it."""
-    from genmedia.training import require_torch
+    from genmedia.training import require_device, require_torch
 
     require_torch()
+    require_device(device)
     from genmedia.fileio import check_writable
     from genmedia.training.denoiser import DenoiserConfig, export, load_denoiser_data, validation_psnr
     from genmedia.training.denoiser import train as fit
@@ -163,7 +175,7 @@ def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_ste
     override(config, train_steps=train_steps)
     data = load_denoiser_data(gray_dir, color_dir, valid_gray)
     click.echo(f"training on {len(data.gray)} gray and {len(data.color)} color images", err=True)
-    model = fit(data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True))
+    model = fit(data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device)
     metrics = {f"valid_{kind}_psnr_sigma{s}": round(validation_psnr(model, images, float(s), limit=len(images)), 3)
                for kind, images in data.valid.items() for s in (15, 25, 50)}
     summary = {"gray": str(gray_dir), "color": str(color_dir), "valid_gray": str(valid_gray) if valid_gray else None,

@@ -9,6 +9,15 @@ from genmedia.errors import MissingExtraError
 TRAIN_INSTALL_HINT = "pip install 'genmedia[train]'  (CPU-only torch: pip install torch==2.13.0 onnx first)"
 
 
+def require_device(device: str) -> None:
+    """Raise `MissingExtraError` when torch cannot train on `device` ("cpu" always can)."""
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise MissingExtraError(f"--device cuda: this torch ({torch.__version__}) sees no CUDA GPU; "
+                                "use --device cpu, or install a CUDA build of torch on a machine with a GPU")
+
+
 def require_torch() -> None:
     """Raise `MissingExtraError` naming the install command when torch or onnx is missing."""
     missing = [name for name in ("torch", "onnx") if importlib.util.find_spec(name) is None]

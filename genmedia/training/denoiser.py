@@ -22,8 +22,7 @@ from torch.nn import functional as F
 
 from genmedia.image.io import SUFFIXES
 from genmedia.training.export import Graph, export_model
-from genmedia.training.loop import fit
-
+from genmedia.training.loop import batch_device, fit
 
 
 @dataclass
@@ -172,14 +171,15 @@ def validation_psnr(model: UNetDenoiser, images: list[np.ndarray], sigma: float,
     """Mean PSNR (dB) denoising the first `limit` images with seeded AWGN at `sigma` (non-blind)."""
     was = model.training
     model.eval()
+    device = batch_device(model)
     rng = np.random.default_rng(seed)
     scores = []
     m = model.cfg.multiple
     for image in images[:limit]:
         h, w = (image.shape[0] // m) * m, (image.shape[1] // m) * m
-        x = torch.from_numpy(image[:h, :w].transpose(2, 0, 1).astype(np.float32)[None] / 255.0)
+        x = torch.from_numpy(image[:h, :w].transpose(2, 0, 1).astype(np.float32)[None] / 255.0).to(device)
         noise = torch.from_numpy(rng.standard_normal((1, 1 if _is_gray(image) else 3, h, w)).astype(np.float32))
-        y = model(x + noise * sigma / 255.0, torch.full((1, 1), sigma / 255.0)).clamp(0, 1)
+        y = model(x + noise.to(device) * sigma / 255.0, torch.full((1, 1), sigma / 255.0, device=device)).clamp(0, 1)
         scores.append(10 * np.log10(1.0 / F.mse_loss(y[:, :1] if _is_gray(image) else y,
                                                      x[:, :1] if _is_gray(image) else x).item()))
     model.train(was)
@@ -191,14 +191,15 @@ def _is_gray(image: np.ndarray) -> bool:
 
 
 def train(data: DenoiserData, cfg: DenoiserConfig, *, checkpoint: Path | None = None,
-          log: Callable[[str], None] = lambda _: None, log_every: int = 500) -> UNetDenoiser:
-    """Train (resuming from `checkpoint` if it exists; saving to it every `log_every` steps)."""
+          log: Callable[[str], None] = lambda _: None, log_every: int = 500, device: str = "cpu") -> UNetDenoiser:
+    """Train on `device` (resuming from `checkpoint` if it exists; saving to it every `log_every`
+    steps); the trained model comes back on the CPU."""
     torch.manual_seed(cfg.seed)
     model = UNetDenoiser(cfg)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
     def batch_loss(step: int, rng: np.random.Generator):
-        clean, noisy, sigma = make_batch(data, cfg, rng)
+        clean, noisy, sigma = (t.to(batch_device(model)) for t in make_batch(data, cfg, rng))
         out = model(noisy, sigma)
         loss = F.l1_loss(out, clean)
         mse = F.mse_loss(out.detach().clamp(0, 1), clean).item()
@@ -209,8 +210,8 @@ def train(data: DenoiserData, cfg: DenoiserConfig, *, checkpoint: Path | None = 
                        for name, images in data.valid.items())
 
     fit(model, optimiser, batch_loss, steps=cfg.train_steps, lr=cfg.lr, seed=cfg.seed, checkpoint=checkpoint,
-        log=log, log_every=log_every, report=report)
-    return model.eval()
+        log=log, log_every=log_every, report=report, device=device)
+    return model.cpu().eval()
 
 
 def export(model: UNetDenoiser, *, name: str, out_dir: Path, command: str, data: dict, metrics: dict,

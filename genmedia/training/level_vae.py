@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from genmedia.levels.prior import ExemplarPrior
 from genmedia.levels.tiles import TileSet, read_corpus
 from genmedia.training.export import Graph, export_model
-from genmedia.training.loop import fit
+from genmedia.training.loop import batch_device, fit
 
 COLUMNS_PER_LATENT = 8  # three stride-2 stages along the width
 
@@ -197,8 +197,8 @@ def corrupt_tiles(batch: torch.Tensor, share: float) -> torch.Tensor:
     if share <= 0:
         return batch
     b, v, h, w = batch.shape
-    flip = torch.rand(b, 1, h, w) < share
-    noise = F.one_hot(torch.randint(0, v, (b, h, w)), v).permute(0, 3, 1, 2).float()
+    flip = torch.rand(b, 1, h, w, device=batch.device) < share
+    noise = F.one_hot(torch.randint(0, v, (b, h, w), device=batch.device), v).permute(0, 3, 1, 2).float()
     return torch.where(flip, noise, batch)
 
 
@@ -225,8 +225,9 @@ def _fit_width(cfg: LevelVAEConfig, data: LevelData) -> None:
 
 
 def train(data: LevelData, cfg: LevelVAEConfig, *, checkpoint: Path | None = None,
-          log: Callable[[str], None] = lambda _: None, log_every: int = 100) -> LevelVAE:
-    """Train (resuming from `checkpoint` if it exists; saving to it every `log_every` steps)."""
+          log: Callable[[str], None] = lambda _: None, log_every: int = 100, device: str = "cpu") -> LevelVAE:
+    """Train on `device` (resuming from `checkpoint` if it exists; saving to it every `log_every`
+    steps); the trained model comes back on the CPU."""
     torch.manual_seed(cfg.seed)
     cfg.vocab, cfg.rows_padded = len(data.tiles.chars), data.maps[0].shape[0]
     _fit_width(cfg, data)
@@ -234,11 +235,11 @@ def train(data: LevelData, cfg: LevelVAEConfig, *, checkpoint: Path | None = Non
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
 
     def batch_loss(step: int, rng: np.random.Generator):
-        return vae_loss(model, sample_batch(data, cfg, rng), cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)))
+        return vae_loss(model, sample_batch(data, cfg, rng).to(batch_device(model)), cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)))
 
     fit(model, optimiser, batch_loss, steps=cfg.steps, lr=cfg.lr, seed=cfg.seed, checkpoint=checkpoint, log=log,
-        log_every=log_every)
-    return model.eval()
+        log_every=log_every, device=device)
+    return model.cpu().eval()
 
 
 def _whole_steps(m: np.ndarray) -> np.ndarray:

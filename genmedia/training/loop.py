@@ -17,19 +17,30 @@ BatchLoss = Callable[[int, np.random.Generator], tuple[torch.Tensor, dict[str, f
 
 def fit(model: nn.Module, optimiser: torch.optim.Optimizer, batch_loss: BatchLoss, *, steps: int, lr: float,
         seed: int, checkpoint: Path | None = None, log: Callable[[str], None] = lambda _: None,
-        log_every: int = 100, report: Callable[[], str] = lambda: "") -> None:
+        log_every: int = 100, report: Callable[[], str] = lambda: "", device: str = "cpu") -> None:
     """Run `steps` optimiser steps of `batch_loss(step, rng)`, resuming from `checkpoint` if it exists.
 
     The learning rate decays from `lr` to 0 on a cosine; gradients are clipped to norm 1. Every
     `log_every` steps the stats (and `report()`) are logged and the checkpoint, which holds the
-    model, optimiser, step, data RNG state and `model.cfg`, is saved atomically.
+    model, optimiser, step, the data RNG's and torch's RNG states and `model.cfg`, is saved
+    atomically, so a resumed run ends with the same weights as one never stopped (on one device).
+
+    The model is moved to `device` ("cpu", "cuda", ...); `batch_loss` builds its tensors there
+    (`batch_device(model)` tells where). A checkpoint resumes on any device.
     """
+    model.to(device)  # in place: the optimiser's parameters move with it
     step, rng = 0, np.random.default_rng(seed)
     if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         step, rng.bit_generator.state = state["step"], state["rng"]
+        # The models draw noise from torch too (reparameterisation, corruption, scheduled sampling).
+        # Checkpoints written before torch's state was saved resume with a fresh torch stream.
+        if "torch_rng" in state:
+            torch.set_rng_state(state["torch_rng"].cpu())
+        if state.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
         log(f"resumed from {checkpoint} at step {step}")
     started = time.monotonic()
     while step < steps:
@@ -50,10 +61,17 @@ def fit(model: nn.Module, optimiser: torch.optim.Optimizer, batch_loss: BatchLos
                 _save(checkpoint, model, optimiser, step, rng)
 
 
+def batch_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters are, and so where its batches must be made."""
+    return next(model.parameters()).device
+
+
 def _save(path: Path, model: nn.Module, optimiser: torch.optim.Optimizer, step: int,
           rng: np.random.Generator) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                "rng": rng.bit_generator.state, "config": asdict(model.cfg)}, tmp)
+                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "config": asdict(model.cfg)}, tmp)
     tmp.replace(path)

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from genmedia.melody.data import read_folder, windows
 from genmedia.melody.midi import MAX_PITCH, MIN_PITCH, VOCAB
 from genmedia.training.export import Graph, export_model
-from genmedia.training.loop import fit
+from genmedia.training.loop import batch_device, fit
 
 
 @dataclass
@@ -202,7 +202,7 @@ def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float, sampling:
         with torch.no_grad():
             first = model.decode_teacher_forced(z, tokens)
             own = torch.distributions.Categorical(logits=first).sample()
-        inputs = torch.where(torch.rand(tokens.shape) < sampling, own, tokens)
+        inputs = torch.where(torch.rand(tokens.shape, device=tokens.device) < sampling, own, tokens)
     logits = model.decode_teacher_forced(z, tokens, inputs)
     recon = F.cross_entropy(logits.transpose(1, 2), tokens, reduction="sum") / len(tokens)
     kl = (0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)).sum(-1).mean()
@@ -212,8 +212,9 @@ def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float, sampling:
 
 
 def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path | None = None,
-          log: Callable[[str], None] = lambda _: None, log_every: int = 200) -> MelodyVAE:
-    """Train (resuming from `checkpoint` if it exists; saving to it every `log_every` steps)."""
+          log: Callable[[str], None] = lambda _: None, log_every: int = 200, device: str = "cpu") -> MelodyVAE:
+    """Train on `device` (resuming from `checkpoint` if it exists; saving to it every `log_every`
+    steps); the trained model comes back on the CPU."""
     torch.manual_seed(cfg.seed)
     model = MelodyVAE(cfg)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -222,22 +223,22 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
     def batch_loss(step: int, rng: np.random.Generator):
         batch = transpose_batch(train_windows[rng.integers(0, len(train_windows), cfg.batch)], rng, cfg.transpose)
         ramp = min(1.0, 2 * step / max(1, cfg.train_steps))
-        return vae_loss(model, torch.from_numpy(batch), cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)),
+        return vae_loss(model, torch.from_numpy(batch).to(batch_device(model)), cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)),
                         cfg.scheduled_sampling * ramp)
 
     def report() -> str:
         return f" valid_greedy {greedy_accuracy(model, data['valid'][:512]):.4f}" if "valid" in data else ""
 
     fit(model, optimiser, batch_loss, steps=cfg.train_steps, lr=cfg.lr, seed=cfg.seed, checkpoint=checkpoint,
-        log=log, log_every=log_every, report=report)
-    return model.eval()
+        log=log, log_every=log_every, report=report, device=device)
+    return model.cpu().eval()
 
 
 @torch.no_grad()
 def greedy_decode(model: MelodyVAE, z: torch.Tensor, steps: int) -> torch.Tensor:
     cond = model.conditioning(z)
     per_segment = steps // cond.shape[1]
-    prev = torch.full((len(z), 1), model.cfg.vocab, dtype=torch.long)
+    prev = torch.full((len(z), 1), model.cfg.vocab, dtype=torch.long, device=z.device)
     out = []
     for segment in range(cond.shape[1]):
         bar = cond[:, segment]
@@ -254,7 +255,7 @@ def greedy_accuracy(model: MelodyVAE, tokens: np.ndarray) -> float:
     """Per-step token accuracy of greedy decoding from the posterior mean."""
     was = model.training
     model.eval()
-    x = torch.from_numpy(tokens)
+    x = torch.from_numpy(tokens).to(batch_device(model))
     acc = (greedy_decode(model, model.encoder(x)[0], x.shape[1]) == x).float().mean().item()
     model.train(was)
     return acc
