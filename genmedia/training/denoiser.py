@@ -214,15 +214,21 @@ def train(data: DenoiserData, cfg: DenoiserConfig, *, checkpoint: Path | None = 
     return model.cpu().eval()
 
 
+def denoiser_graph(model: UNetDenoiser) -> Graph:
+    """The denoiser as one ONNX graph: image (B, 3, H, W) and sigma (B, 1) -> denoised, any B, H, W."""
+    m = model.cfg.multiple
+    return Graph("denoiser", model, (torch.rand(1, 3, 2 * m, 3 * m), torch.full((1, 1), 0.1)),
+                 ["image", "sigma"], ["denoised"],
+                 {"image": {0: "batch", 2: "height", 3: "width"}, "sigma": {0: "batch"},
+                  "denoised": {0: "batch", 2: "height", 3: "width"}})
+
+
 def export(model: UNetDenoiser, *, name: str, out_dir: Path, command: str, data: dict, metrics: dict,
            overwrite: bool = False) -> Path:
     """Export the denoiser (dynamic batch, height and width) with its metadata."""
     cfg = model.cfg
     m = cfg.multiple
-    graphs = [Graph("denoiser", model, (torch.rand(1, 3, 2 * m, 3 * m), torch.full((1, 1), 0.1)),
-                    ["image", "sigma"], ["denoised"],
-                    {"image": {0: "batch", 2: "height", 3: "width"}, "sigma": {0: "batch"},
-                     "denoised": {0: "batch", 2: "height", 3: "width"}})]
+    graphs = [denoiser_graph(model)]
     metadata = {
         "description": "Blind AWGN denoiser for gray and color photos: U-Net with skip connections and a "
                        "residual output, noise-level map input",
