@@ -1,0 +1,49 @@
+"""The shipped melody model as users meet it: the project's example melodies in, morphs and samples out.
+
+Runs on ONNX Runtime alone (no torch). The margins sit below what the shipped model measures
+(noted beside each), so a retrained model that still does the job passes and a broken one fails.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genmedia.melody.metrics import distinct, in_key_share, notes_per_2_bars, token_accuracy, token_distance
+from genmedia.melody.midi import read_melody
+from genmedia.melody.model import MelodyModel, interpolate_melodies, sample_melodies
+from genmedia.resources import resource_dir
+
+
+@pytest.fixture(scope="module")
+def model() -> MelodyModel:
+    return MelodyModel.load(None)
+
+
+@pytest.fixture(scope="module")
+def examples(model) -> tuple[np.ndarray, np.ndarray]:
+    folder = resource_dir("assets") / "melodies"
+    return tuple(model.window(read_melody(folder / f"example-{x}.mid"), source=x) for x in "ab")
+
+
+def test_the_examples_come_back_from_their_latents(model, examples):
+    for window in examples:
+        assert token_accuracy(model.decode(model.encode(window[None])), window[None]) >= 0.9  # shipped: 1.0, 1.0
+
+
+def test_a_morph_leaves_a_and_reaches_b_step_by_step(model, examples):
+    a, b = examples
+    morph = interpolate_melodies(model, a, b, steps=7)
+    to_a, to_b = [token_distance(s, a) for s in morph], [token_distance(s, b) for s in morph]
+    assert to_a[0] <= 0.1 and to_b[-1] <= 0.1  # shipped: 0.0 and 0.0
+    assert all(x <= y for x, y in zip(to_a, to_a[1:])), to_a  # shipped: 0, .34, .47, .47, .5, .5, .5
+    assert all(x >= y for x, y in zip(to_b, to_b[1:])), to_b  # shipped: .5, .41, .41, .38, .25, 0, 0
+    assert all((s >= 2).any() for s in morph)
+
+
+def test_samples_are_tuneful_varied_and_seeded(model):
+    samples = sample_melodies(model, count=50, seed=0)
+    assert np.mean([in_key_share(s) for s in samples]) >= 0.9  # shipped: 0.954
+    assert 5 <= np.mean([notes_per_2_bars(s) for s in samples]) <= 20  # shipped: 11.8
+    assert distinct(samples) >= 45  # shipped: 50
+    assert np.array_equal(samples, sample_melodies(model, count=50, seed=0))
