@@ -67,7 +67,8 @@ def main() -> None:
     image = np.random.default_rng(0).random((1, 3, args.size, args.size), dtype=np.float32)
     sigma = np.full((1, 1), 25 / 255, dtype=np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        shipped_name = f"shipped: widths {'/'.join(map(str, base['widths']))}, fold {base['fold']}"
+        cfg = DenoiserConfig(**base)  # fields added since it was trained take their defaults
+        shipped_name = f"shipped: widths {'/'.join(map(str, cfg.widths))}, fold {cfg.fold}"
         candidates = {shipped_name: {}, **CANDIDATES}
         for index, (name, change) in enumerate(candidates.items()):
             cfg = DenoiserConfig(**{**base, **change})
