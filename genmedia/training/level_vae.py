@@ -235,7 +235,8 @@ def train(data: LevelData, cfg: LevelVAEConfig, *, checkpoint: Path | None = Non
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
 
     def batch_loss(step: int, rng: np.random.Generator):
-        return vae_loss(model, sample_batch(data, cfg, rng).to(batch_device(model)), cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)))
+        batch = sample_batch(data, cfg, rng).to(batch_device(model))
+        return vae_loss(model, batch, cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)))
 
     fit(model, optimiser, batch_loss, steps=cfg.steps, lr=cfg.lr, seed=cfg.seed, checkpoint=checkpoint, log=log,
         log_every=log_every, device=device)
