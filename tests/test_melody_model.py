@@ -169,7 +169,7 @@ def test_train_melody_cli(corpus, tmp_path):
     assert meta["prior"]["type"] == "kernel-density" and meta["prior"]["bandwidth"] == 0.3
     assert meta["prior"]["command"] == meta["training"]["command"]
     assert meta["regularisation"] == {"beta": 0.2, "free_bits_nats": 128.0, "kl_warmup_steps": 1,
-                                      "scheduled_sampling": 0.5}
+                                      "scheduled_sampling": 0.5, "bag_of_notes_weight": 0.0}
     assert meta["training"]["command"] == (f"genmedia train melody --data {corpus} --out {out} --preset tiny "
                                            "--scheduled-sampling 0.5")
     assert set(meta["metrics"]) >= {"greedy_accuracy_train"}
@@ -204,3 +204,24 @@ def test_fitted_prior_samples_around_the_training_latents(corpus, tmp_path):
     broken = CliRunner().invoke(cli, ["music", "sample", "--model", str(out / "m.json"), "--seed", "1", "-o",
                                       str(tmp_path / "s")])
     assert broken.exit_code == 1 and "sha256 does not match" in broken.output
+
+
+def test_bag_of_notes_loss_scores_each_bar_from_its_own_embedding():
+    """Uniform predictions cost log(vocab) per token; the loss reaches the encoder through the
+    conductor even when the decoder is blind to z (its purpose: a short path to the latent)."""
+    from genmedia.training.melody_vae import MelodyVAE, MelodyVAEConfig, bag_of_notes_loss
+
+    cfg = MelodyVAEConfig.preset("tiny16")
+    cfg.bag_of_notes = 1.0
+    model = MelodyVAE(cfg)
+    tokens = torch.randint(0, cfg.vocab, (3, cfg.steps))
+    with torch.no_grad():
+        model.bag.weight.zero_()
+        model.bag.bias.zero_()
+        assert float(bag_of_notes_loss(model, torch.randn(3, cfg.latent), tokens)) == pytest.approx(
+            cfg.steps * np.log(cfg.vocab), rel=1e-5)
+    model = MelodyVAE(cfg)
+    mean, _ = model.encoder(tokens)
+    bag_of_notes_loss(model, mean, tokens).backward()
+    assert model.step.rnn.weight_ih_l0.grad is None  # the decoder took no part
+    assert model.encoder.head.weight.grad.abs().sum() > 0
