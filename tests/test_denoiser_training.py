@@ -115,3 +115,18 @@ def test_batches_hold_gray_and_color_with_the_right_noise(tmp_path):
     assert not torch.equal(noise[~gray][:, 0], noise[~gray][:, 2])
     ratio = noise.std(dim=(1, 2, 3)) / sigma[:, 0]
     assert 0.8 < float(ratio[sigma[:, 0] > 0.05].mean()) < 1.2
+
+
+def test_cli_sizes_the_network_and_records_it_replayably(tmp_path):
+    gray, color = image_folders(tmp_path)
+    out = tmp_path / "models"
+    args = ["train", "denoiser", "--gray", str(gray), "--color", str(color), "--preset", "tiny", "--name", "d",
+            "--out", str(out), "--widths", "6,12,24", "--batch", "3"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "d.json").read_text())
+    assert meta["training"]["config"]["widths"] == [6, 12, 24] and meta["training"]["config"]["batch"] == 3
+    assert meta["input"]["multiple"] == 2 * 2**2  # fold 2, two halvings
+    assert meta["training"]["command"].endswith("--batch 3 --widths 6,12,24")
+    bad = CliRunner().invoke(cli, [*args[:-4], "--widths", "6,x"])
+    assert bad.exit_code == 2 and "'6,x' is not a comma-separated list of channel counts" in bad.output

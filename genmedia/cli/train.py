@@ -16,7 +16,8 @@ def replay_command(ctx: click.Context) -> str:
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
         if isinstance(param, click.Option) and value is not None and value != param.default and value is not False:
-            words += [param.opts[-1]] if param.is_flag else [param.opts[-1], str(value)]
+            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)  # as --widths reads it
+            words += [param.opts[-1]] if param.is_flag else [param.opts[-1], text]
     return shlex.join(words)
 
 
@@ -29,6 +30,19 @@ def device_option(func):
     return click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
                         help="Where to train. The shipped models were trained on the CPU; a GPU run differs "
                              "in the last digits.")(func)
+
+
+def parse_widths(ctx, param, value):
+    """'48,96,192,384' -> (48, 96, 192, 384): channels per U-Net level, at least two levels."""
+    if value is None:
+        return None
+    try:
+        widths = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of channel counts") from None
+    if len(widths) < 2 or min(widths) < 1:
+        raise click.BadParameter(f"{value!r}: give at least two positive channel counts")
+    return widths
 
 
 def override(config, **values) -> None:
@@ -93,11 +107,12 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
 @click.option("--free-bits", type=click.FloatRange(0.0), default=None, help="Nats of KL per example left unpenalised.")
 @click.option("--scheduled-sampling", type=click.FloatRange(0.0, 1.0), default=None,
               help="Share of decoder inputs taken from its own samples (ramped up over the first half).")
+@click.option("--batch", type=click.IntRange(1), default=None, help="Windows per optimiser step.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
 @device_option
 @overwrite_option
-def train_melody(data, name, out, preset, train_steps, beta, free_bits, scheduled_sampling, seed, checkpoint,
+def train_melody(data, name, out, preset, train_steps, beta, free_bits, scheduled_sampling, batch, seed, checkpoint,
                  device, overwrite) -> None:
     """Train a melody VAE (2-bar flat, or 16-bar hierarchical) on a folder of MIDI files and export it."""
     from genmedia.training import require_device, require_torch
@@ -112,7 +127,8 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, schedule
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = MelodyVAEConfig.preset(preset)
     config.seed = seed
-    override(config, train_steps=train_steps, beta=beta, free_bits=free_bits, scheduled_sampling=scheduled_sampling)
+    override(config, train_steps=train_steps, beta=beta, free_bits=free_bits, scheduled_sampling=scheduled_sampling,
+             batch=batch)
     windows, summary = load_melody_data(data, config.steps)
     if "train" not in windows:
         raise click.ClickException(f"{data}: no training melodies found")
@@ -154,12 +170,16 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
 @click.option("--preset", type=click.Choice(["default", "tiny"]), default="default", show_default=True)
 @click.option("--steps", "train_steps", type=click.IntRange(1), default=None, help="Optimiser steps.")
+@click.option("--batch", type=click.IntRange(1), default=None, help="Patches per optimiser step.")
+@click.option("--widths", callback=parse_widths, default=None,
+              help="Channels per U-Net level, e.g. 48,96,192,384 (bench/denoiser_size.py times them).")
+@click.option("--fold", type=click.IntRange(1), default=None, help="Pixel block side folded into channels first.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
 @device_option
 @overwrite_option
-def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, seed, checkpoint, device,
-                   overwrite) -> None:
+def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, batch, widths, fold, seed,
+                   checkpoint, device, overwrite) -> None:
     """Train the U-Net denoiser (blind, sigma 0-55, gray and color) and export it."""
     from genmedia.training import require_device, require_torch
 
@@ -172,7 +192,7 @@ def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_ste
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = DenoiserConfig.preset(preset)
     config.seed = seed
-    override(config, train_steps=train_steps)
+    override(config, train_steps=train_steps, batch=batch, widths=widths, fold=fold)
     data = load_denoiser_data(gray_dir, color_dir, valid_gray)
     click.echo(f"training on {len(data.gray)} gray and {len(data.color)} color images", err=True)
     model = fit(data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device)
