@@ -28,8 +28,8 @@ def checkpoint_option(func):
 
 def device_option(func):
     return click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
-                        help="Where to train. The shipped models were trained on the CPU; a GPU run differs "
-                             "in the last digits.")(func)
+                        help="Where to train. The shipped models were trained on the CPU; a GPU run is not "
+                             "bit-identical to a CPU run.")(func)
 
 
 def parse_widths(ctx, param, value):
