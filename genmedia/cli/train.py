@@ -75,10 +75,9 @@ def train() -> None:
 @overwrite_option
 def train_level(data, legend, name, out, preset, steps, latent, beta, seed, checkpoint, device, overwrite) -> None:
     """Train the convolutional level VAE on a folder of tile maps and export it."""
-    from genmedia.training import require_device, require_torch
+    from genmedia.training import require_torch
 
-    require_torch()
-    require_device(device)
+    require_torch(device)
     from genmedia.fileio import check_writable
     from genmedia.training.level_vae import LevelVAEConfig, export, load_level_data
     from genmedia.training.level_vae import train as fit
@@ -115,10 +114,9 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
 def train_melody(data, name, out, preset, train_steps, beta, free_bits, scheduled_sampling, batch, seed, checkpoint,
                  device, overwrite) -> None:
     """Train a melody VAE (2-bar flat, or 16-bar hierarchical) on a folder of MIDI files and export it."""
-    from genmedia.training import require_device, require_torch
+    from genmedia.training import require_torch
 
-    require_torch()
-    require_device(device)
+    require_torch(device)
     from genmedia.fileio import check_writable
     from genmedia.melody.model import attach_prior
     from genmedia.training.melody_vae import MelodyVAEConfig, export, greedy_accuracy, load_melody_data
@@ -181,10 +179,9 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
 def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, batch, widths, fold, seed,
                    checkpoint, device, overwrite) -> None:
     """Train the U-Net denoiser (blind, sigma 0-55, gray and color) and export it."""
-    from genmedia.training import require_device, require_torch
+    from genmedia.training import require_torch
 
-    require_torch()
-    require_device(device)
+    require_torch(device)
     from genmedia.fileio import check_writable
     from genmedia.training.denoiser import DenoiserConfig, export, load_denoiser_data, validation_psnr
     from genmedia.training.denoiser import train as fit

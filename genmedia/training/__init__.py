@@ -9,20 +9,17 @@ from genmedia.errors import MissingExtraError
 TRAIN_INSTALL_HINT = "pip install 'genmedia[train]'  (CPU-only torch: pip install torch==2.13.0 onnx first)"
 
 
-def require_device(device: str) -> None:
-    """Raise `MissingExtraError` when torch cannot train on `device` ("cpu" always can)."""
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise MissingExtraError(f"--device cuda: this torch ({torch.__version__}) sees no CUDA GPU; "
-                                "use --device cpu, or install a CUDA build of torch on a machine with a GPU")
-
-
-def require_torch() -> None:
-    """Raise `MissingExtraError` naming the install command when torch or onnx is missing."""
+def require_torch(device: str = "cpu") -> None:
+    """Raise `MissingExtraError` naming the install command when torch or onnx is missing, or
+    saying why torch cannot train on `device` ("cpu" always can)."""
     missing = [name for name in ("torch", "onnx") if importlib.util.find_spec(name) is None]
     if missing:
         raise MissingExtraError(
             f"training needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed; "
             f"install with: {TRAIN_INSTALL_HINT}"
         )
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise MissingExtraError(f"--device cuda: this torch ({torch.__version__}) sees no CUDA GPU; "
+                                "use --device cpu, or install a CUDA build of torch on a machine with a GPU")

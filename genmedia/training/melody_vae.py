@@ -183,12 +183,12 @@ class MelodyVAE(nn.Module):
         """What the bar decoder sees: (B, 1, latent) flat, or (B, bars, bar_embed) from the conductor."""
         return z[:, None, :] if self.conductor is None else self.conductor(z)
 
-    def decode_teacher_forced(self, z: torch.Tensor, tokens: torch.Tensor,
-                              inputs: torch.Tensor | None = None) -> torch.Tensor:
+    def decode_teacher_forced(self, z: torch.Tensor, tokens: torch.Tensor, inputs: torch.Tensor | None = None,
+                              *, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, T, vocab) when step t is fed `inputs[t - 1]` (default: the true `tokens`);
         each segment (the whole window, or each bar) starts from its conditioning."""
         inputs = tokens if inputs is None else inputs
-        cond = self.conditioning(z)
+        cond = self.conditioning(z) if cond is None else cond  # `cond`: conditioning(z), if already made
         segments = cond.shape[1]
         start = torch.full_like(inputs[:, :1], self.cfg.vocab)
         prev = torch.cat([start, inputs[:, :-1]], dim=1).reshape(len(tokens) * segments, -1)
@@ -224,28 +224,30 @@ def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float, sampling:
     """Loss on a batch; `sampling` is the share of decoder inputs replaced by the decoder's own samples."""
     mean, logvar = model.encoder(tokens)
     z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+    cond = model.conditioning(z)  # once a step: the sampling pass, the decoder and the bag loss share it
     inputs = tokens
     if sampling > 0:
         with torch.no_grad():
-            first = model.decode_teacher_forced(z, tokens)
+            first = model.decode_teacher_forced(z, tokens, cond=cond)
             own = torch.distributions.Categorical(logits=first).sample()
         inputs = torch.where(torch.rand(tokens.shape, device=tokens.device) < sampling, own, tokens)
-    logits = model.decode_teacher_forced(z, tokens, inputs)
+    logits = model.decode_teacher_forced(z, tokens, inputs, cond=cond)
     recon = F.cross_entropy(logits.transpose(1, 2), tokens, reduction="sum") / len(tokens)
     kl = (0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)).sum(-1).mean()
     loss = recon + kl_weight * torch.clamp(kl, min=model.cfg.free_bits)
     stats = {"recon": recon.item(), "kl": kl.item(), "acc": (logits.argmax(-1) == tokens).float().mean().item()}
     if model.bag is not None:
-        bag = bag_of_notes_loss(model, z, tokens)
+        bag = bag_of_notes_loss(model, z, tokens, cond=cond)
         loss = loss + model.cfg.bag_of_notes * bag
         stats["bag"] = bag.item()
     return loss, {"loss": loss.item(), **stats}
 
 
-def bag_of_notes_loss(model: MelodyVAE, z: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+def bag_of_notes_loss(model: MelodyVAE, z: torch.Tensor, tokens: torch.Tensor, *,
+                      cond: torch.Tensor | None = None) -> torch.Tensor:
     """Negative log-likelihood of each segment's tokens, order ignored, under one distribution
     predicted from that segment's conditioning (per example, summed over the window)."""
-    cond = model.conditioning(z)  # (B, segments, size)
+    cond = model.conditioning(z) if cond is None else cond  # (B, segments, size)
     log_p = F.log_softmax(model.bag(cond), dim=-1)  # (B, segments, vocab)
     per_segment = tokens.reshape(len(tokens), cond.shape[1], -1)  # (B, segments, steps per segment)
     return -log_p.gather(2, per_segment).sum() / len(tokens)
