@@ -24,3 +24,14 @@ class ModelError(GenmediaError):
 
 class MissingExtraError(GenmediaError):
     """An optional dependency (such as torch for training) is not installed."""
+
+
+class TrainingPaused(GenmediaError):
+    """Training stopped at its time limit after saving its checkpoint; the same command resumes it."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again (`until genmedia train ...; [ $? -ne 75 ]; do :; done`)
+
+    def __init__(self, step: int, steps: int, checkpoint: Path) -> None:
+        self.step, self.steps, self.checkpoint = step, steps, Path(checkpoint)
+        super().__init__(f"time limit reached at step {step} of {steps}; saved {checkpoint}, "
+                         "and the same command resumes from it")

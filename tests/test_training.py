@@ -137,3 +137,33 @@ def test_an_interrupted_run_resumes_to_the_same_weights(mini_corpus, tmp_path, m
     assert lines[0] == f"resumed from {ckpt} at step 2"
     for pa, pb in zip(whole.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(pa, pb)
+
+
+def test_max_minutes_pauses_with_status_75_and_the_same_command_finishes_the_run(mini_corpus, tmp_path,
+                                                                                   monkeypatch):
+    """A run cut into pieces by --max-minutes exports the same model as one run straight through,
+    and its recorded command is the straight run's (the option is not recorded)."""
+    from genmedia.training import loop
+
+    out, ckpt = tmp_path / "out", tmp_path / "run.pt"
+    base = ["train", "level", "--data", str(mini_corpus), "--preset", "tiny", "--steps", "6", "--name", "m"]
+    straight = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "straight")], catch_exceptions=False)
+    assert straight.exit_code == 0, straight.output
+
+    clock = iter(range(0, 10_000, 50))  # every look at the clock: 50 s later
+    monkeypatch.setattr(loop.time, "monotonic", lambda: next(clock))
+    args = [*base, "--out", str(out), "--checkpoint", str(ckpt), "--max-minutes", "2"]
+    first = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert first.exit_code == 75 and not out.exists()
+    assert first.output.splitlines()[-1] == (f"error: time limit reached at step 3 of 6; saved {ckpt}, "
+                                             "and the same command resumes from it")
+    second = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert second.exit_code == 0, second.output
+    assert f"resumed from {ckpt} at step 3" in second.output
+    meta, ref = (json.loads(p.read_text()) for p in (out / "m.json", tmp_path / "straight" / "m.json"))
+    assert meta["training"]["command"] == (ref["training"]["command"].replace(str(tmp_path / "straight"), str(out))
+                                           + f" --checkpoint {ckpt}")
+    assert {k: v["sha256"] for k, v in meta["files"].items()} == {k: v["sha256"] for k, v in ref["files"].items()}
+
+    refused = CliRunner().invoke(cli, [*base, "--max-minutes", "1"])
+    assert refused.exit_code == 2 and "--max-minutes needs --checkpoint" in refused.output

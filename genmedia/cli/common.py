@@ -19,7 +19,7 @@ class GenmediaGroup(click.Group):
             return super().invoke(ctx)
         except GenmediaError as exc:
             click.echo(f"error: {exc}", err=True)
-            ctx.exit(1)
+            ctx.exit(getattr(exc, "exit_code", 1))
         except OSError as exc:  # disk full, permissions on an output folder, ...
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(f"error: {where}{exc.strerror or exc}", err=True)

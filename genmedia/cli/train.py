@@ -10,11 +10,16 @@ import click
 from genmedia.cli.common import GenmediaGroup, overwrite_option
 
 
+UNRECORDED = {"max_minutes"}  # options that do not change the trained model
+
+
 def replay_command(ctx: click.Context) -> str:
     """The command line that repeats this run: every option whose value differs from its default."""
     words = ["genmedia", *ctx.command_path.split()[1:]]
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
+        if param.name in UNRECORDED:
+            continue
         if isinstance(param, click.Option) and value is not None and value != param.default and value is not False:
             text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)  # as --widths reads it
             words += [param.opts[-1]] if param.is_flag else [param.opts[-1], text]
@@ -24,6 +29,19 @@ def replay_command(ctx: click.Context) -> str:
 def checkpoint_option(func):
     return click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         help="Checkpoint file: saved during training and resumed from if it exists.")(func)
+
+
+def max_minutes_option(func):
+    return click.option("--max-minutes", type=click.FloatRange(0.0, min_open=True), default=None,
+                        help="Stop training after this many minutes, saving the checkpoint (needs --checkpoint), and exit with "
+                             "status 75; the same command then resumes, to the same weights as one long run.")(func)
+
+
+def time_limit(max_minutes: float | None, checkpoint: Path | None) -> float | None:
+    """--max-minutes in seconds; refused without a checkpoint to resume from."""
+    if max_minutes is not None and checkpoint is None:
+        raise click.UsageError("--max-minutes needs --checkpoint, to resume from")
+    return None if max_minutes is None else 60.0 * max_minutes
 
 
 def device_option(func):
@@ -71,13 +89,16 @@ def train() -> None:
 @click.option("--beta", type=click.FloatRange(0.0), default=None, help="KL weight.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
+@max_minutes_option
 @device_option
 @overwrite_option
-def train_level(data, legend, name, out, preset, steps, latent, beta, seed, checkpoint, device, overwrite) -> None:
+def train_level(data, legend, name, out, preset, steps, latent, beta, seed, checkpoint, max_minutes, device,
+                overwrite) -> None:
     """Train the convolutional level VAE on a folder of tile maps and export it."""
     from genmedia.training import require_torch
 
     require_torch(device)
+    limit = time_limit(max_minutes, checkpoint)
     from genmedia.fileio import check_writable
     from genmedia.training.level_vae import LevelVAEConfig, export, load_level_data
     from genmedia.training.level_vae import train as fit
@@ -88,7 +109,8 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
     override(config, steps=steps, latent=latent, beta=beta)
     level_data = load_level_data(data, legend=legend)
     click.echo(f"training on {len(level_data.maps)} maps from {data} ({len(level_data.tiles.chars)} tiles)", err=True)
-    model = fit(level_data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device)
+    model = fit(level_data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device,
+                time_limit=limit)
     command = replay_command(click.get_current_context())
     meta = export(model, level_data, name=name, out_dir=out, command=command, data_dir=data, overwrite=overwrite)
     click.echo(f"exported {meta}", err=True)
@@ -111,14 +133,16 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
               help="Hierarchical models: steps over which windows grow from 2 bars to full length (0: off).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
+@max_minutes_option
 @device_option
 @overwrite_option
 def train_melody(data, name, out, preset, train_steps, beta, free_bits, scheduled_sampling, batch, bar_curriculum,
-                 seed, checkpoint, device, overwrite) -> None:
+                 seed, checkpoint, max_minutes, device, overwrite) -> None:
     """Train a melody VAE (2-bar flat, or 16-bar hierarchical) on a folder of MIDI files and export it."""
     from genmedia.training import require_torch
 
     require_torch(device)
+    limit = time_limit(max_minutes, checkpoint)
     from genmedia.fileio import check_writable
     from genmedia.melody.model import attach_prior
     from genmedia.training.melody_vae import MelodyVAEConfig, export, greedy_accuracy, load_melody_data
@@ -133,7 +157,8 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, schedule
     if "train" not in windows:
         raise click.ClickException(f"{data}: no training melodies found")
     click.echo(f"training on {summary['windows']['train']} windows from {summary['tunes']['train']} tunes", err=True)
-    model = fit(windows, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device)
+    model = fit(windows, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device,
+                time_limit=limit)
     metrics = {f"greedy_accuracy_{s}": round(greedy_accuracy(model, w), 4) for s, w in windows.items()}
     command = replay_command(click.get_current_context())
     meta = export(model, summary, name=name, out_dir=out, command=command, data_dir=data, metrics=metrics,
@@ -176,14 +201,16 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
 @click.option("--fold", type=click.IntRange(1), default=None, help="Pixel block side folded into channels first.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
+@max_minutes_option
 @device_option
 @overwrite_option
 def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, batch, widths, fold, seed,
-                   checkpoint, device, overwrite) -> None:
+                   checkpoint, max_minutes, device, overwrite) -> None:
     """Train the U-Net denoiser (blind, sigma 0-55, gray and color) and export it."""
     from genmedia.training import require_torch
 
     require_torch(device)
+    limit = time_limit(max_minutes, checkpoint)
     from genmedia.fileio import check_writable
     from genmedia.training.denoiser import DenoiserConfig, export, load_denoiser_data, validation_psnr
     from genmedia.training.denoiser import train as fit
@@ -194,7 +221,8 @@ def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_ste
     override(config, train_steps=train_steps, batch=batch, widths=widths, fold=fold)
     data = load_denoiser_data(gray_dir, color_dir, valid_gray)
     click.echo(f"training on {len(data.gray)} gray and {len(data.color)} color images", err=True)
-    model = fit(data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device)
+    model = fit(data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device,
+                time_limit=limit)
     metrics = {f"valid_{kind}_psnr_sigma{s}": round(validation_psnr(model, images, float(s), limit=len(images)), 3)
                for kind, images in data.valid.items() for s in (15, 25, 50)}
     summary = {"gray": str(gray_dir), "color": str(color_dir), "valid_gray": str(valid_gray) if valid_gray else None,

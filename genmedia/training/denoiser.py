@@ -191,9 +191,10 @@ def _is_gray(image: np.ndarray) -> bool:
 
 
 def train(data: DenoiserData, cfg: DenoiserConfig, *, checkpoint: Path | None = None,
-          log: Callable[[str], None] = lambda _: None, log_every: int = 500, device: str = "cpu") -> UNetDenoiser:
+          log: Callable[[str], None] = lambda _: None, log_every: int = 500, device: str = "cpu",
+          time_limit: float | None = None) -> UNetDenoiser:
     """Train on `device` (resuming from `checkpoint` if it exists; saving to it every `log_every`
-    steps); the trained model comes back on the CPU."""
+    steps; past `time_limit` seconds it pauses, as `fit` does); the trained model comes back on the CPU."""
     torch.manual_seed(cfg.seed)
     model = UNetDenoiser(cfg)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -210,7 +211,7 @@ def train(data: DenoiserData, cfg: DenoiserConfig, *, checkpoint: Path | None = 
                        for name, images in data.valid.items())
 
     fit(model, optimiser, batch_loss, steps=cfg.train_steps, lr=cfg.lr, seed=cfg.seed, checkpoint=checkpoint,
-        log=log, log_every=log_every, report=report, device=device)
+        log=log, log_every=log_every, report=report, device=device, time_limit=time_limit)
     return model.cpu().eval()
 
 

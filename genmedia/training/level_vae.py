@@ -225,9 +225,10 @@ def _fit_width(cfg: LevelVAEConfig, data: LevelData) -> None:
 
 
 def train(data: LevelData, cfg: LevelVAEConfig, *, checkpoint: Path | None = None,
-          log: Callable[[str], None] = lambda _: None, log_every: int = 100, device: str = "cpu") -> LevelVAE:
+          log: Callable[[str], None] = lambda _: None, log_every: int = 100, device: str = "cpu",
+          time_limit: float | None = None) -> LevelVAE:
     """Train on `device` (resuming from `checkpoint` if it exists; saving to it every `log_every`
-    steps); the trained model comes back on the CPU."""
+    steps; past `time_limit` seconds it pauses, as `fit` does); the trained model comes back on the CPU."""
     torch.manual_seed(cfg.seed)
     cfg.vocab, cfg.rows_padded = len(data.tiles.chars), data.maps[0].shape[0]
     _fit_width(cfg, data)
@@ -239,7 +240,7 @@ def train(data: LevelData, cfg: LevelVAEConfig, *, checkpoint: Path | None = Non
         return vae_loss(model, batch, cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)))
 
     fit(model, optimiser, batch_loss, steps=cfg.steps, lr=cfg.lr, seed=cfg.seed, checkpoint=checkpoint, log=log,
-        log_every=log_every, device=device)
+        log_every=log_every, device=device, time_limit=time_limit)
     return model.cpu().eval()
 
 

@@ -12,12 +12,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from genmedia.errors import TrainingPaused
+
 BatchLoss = Callable[[int, np.random.Generator], tuple[torch.Tensor, dict[str, float]]]
 
 
 def fit(model: nn.Module, optimiser: torch.optim.Optimizer, batch_loss: BatchLoss, *, steps: int, lr: float,
         seed: int, checkpoint: Path | None = None, log: Callable[[str], None] = lambda _: None,
-        log_every: int = 100, report: Callable[[], str] = lambda: "", device: str = "cpu") -> None:
+        log_every: int = 100, report: Callable[[], str] = lambda: "", device: str = "cpu",
+        time_limit: float | None = None) -> None:
     """Run `steps` optimiser steps of `batch_loss(step, rng)`, resuming from `checkpoint` if it exists.
 
     The learning rate decays from `lr` to 0 on a cosine; gradients are clipped to norm 1. Every
@@ -27,7 +30,13 @@ def fit(model: nn.Module, optimiser: torch.optim.Optimizer, batch_loss: BatchLos
 
     The model is moved to `device` ("cpu", "cuda", ...); `batch_loss` builds its tensors there
     (`batch_device(model)` tells where). A checkpoint resumes on any device.
+
+    With `time_limit` (seconds, needs `checkpoint`), a run that goes past it saves its checkpoint
+    and raises `TrainingPaused`; calling `fit` again goes on from there, to the same final weights
+    as a run never paused.
     """
+    if time_limit is not None and checkpoint is None:
+        raise ValueError("a time limit needs a checkpoint to resume from")
     model.to(device)  # in place: the optimiser's parameters move with it
     step, rng = 0, np.random.default_rng(seed)
     if checkpoint is not None and checkpoint.exists():
@@ -59,6 +68,10 @@ def fit(model: nn.Module, optimiser: torch.optim.Optimizer, batch_loss: BatchLos
                 + f" lr {rate:.2e} {time.monotonic() - started:.0f}s")
             if checkpoint is not None:
                 _save(checkpoint, model, optimiser, step, rng)
+        elif time_limit is not None and time.monotonic() - started > time_limit:
+            _save(checkpoint, model, optimiser, step, rng)
+            log(f"step {step}/{steps}: time limit reached, checkpoint saved")
+            raise TrainingPaused(step, steps, checkpoint)
 
 
 def batch_device(model: nn.Module) -> torch.device:

@@ -289,9 +289,10 @@ def bag_of_notes_loss(model: MelodyVAE, z: torch.Tensor, tokens: torch.Tensor, *
 
 
 def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path | None = None,
-          log: Callable[[str], None] = lambda _: None, log_every: int = 200, device: str = "cpu") -> MelodyVAE:
+          log: Callable[[str], None] = lambda _: None, log_every: int = 200, device: str = "cpu",
+          time_limit: float | None = None) -> MelodyVAE:
     """Train on `device` (resuming from `checkpoint` if it exists; saving to it every `log_every`
-    steps); the trained model comes back on the CPU."""
+    steps; past `time_limit` seconds it pauses, as `fit` does); the trained model comes back on the CPU."""
     torch.manual_seed(cfg.seed)
     model = MelodyVAE(cfg)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -320,7 +321,7 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
         return line
 
     fit(model, optimiser, batch_loss, steps=cfg.train_steps, lr=cfg.lr, seed=cfg.seed, checkpoint=checkpoint,
-        log=log, log_every=log_every, report=report, device=device)
+        log=log, log_every=log_every, report=report, device=device, time_limit=time_limit)
     return model.cpu().eval()
 
 
