@@ -33,8 +33,9 @@ def checkpoint_option(func):
 
 def max_minutes_option(func):
     return click.option("--max-minutes", type=click.FloatRange(0.0, min_open=True), default=None,
-                        help="Stop training after this many minutes, saving the checkpoint (needs --checkpoint), and exit with "
-                             "status 75; the same command then resumes, to the same weights as one long run.")(func)
+                        help="Stop training after this many minutes, saving the checkpoint (needs --checkpoint), "
+                             "and exit with status 75; the same command then resumes, to the same weights as one "
+                             "long run.")(func)
 
 
 def time_limit(max_minutes: float | None, checkpoint: Path | None) -> float | None:
