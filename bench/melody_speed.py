@@ -28,8 +28,10 @@ def main() -> None:
     wa, wb = (model.window(read_melody(p), source=p) for p in (a, b))
     interpolate_melodies(model, wa, wb, steps=7)  # warm-up
     rows = [
-        (f"7-step {name} morph, model time (encode + 7 greedy decodes)",
+        (f"7-step {name} morph, model time (encode, 49 greedy decodes, 7 chosen)",
          timed(lambda: interpolate_melodies(model, wa, wb, steps=7), args.repeats)),
+        (f"7-step {name} morph, evenly spaced (encode + 7 greedy decodes)",
+         timed(lambda: interpolate_melodies(model, wa, wb, steps=7, oversample=1), args.repeats)),
         ("100 samples, model time", timed(lambda: sample_melodies(model, count=100, seed=0), args.repeats)),
         ("genmedia music interpolate A B --steps 7 (whole process)",
          command(["music", "interpolate", a, b, "--steps", "7", *extra], args.repeats)),

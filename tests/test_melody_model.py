@@ -143,6 +143,11 @@ def test_music_commands(tiny, corpus, tmp_path):
     assert names == ["morph.mid", "morph.wav", "step-00.mid", "step-01.mid", "step-02.mid", "step-03.mid"]
     with wave.open(str(tmp_path / "m" / "morph.wav")) as w:
         assert w.getframerate() == 44100 and w.getnframes() > 44100 * 4 * 60 / 120  # 4 steps of 2 bars at 120 BPM
+    even = run.invoke(cli, ["music", "interpolate", str(a), str(b), "--model", meta, "--steps", "4", "--oversample",
+                            "1", "-o", str(tmp_path / "m1")], catch_exceptions=False)
+    assert even.exit_code == 0, even.output
+    for end in ("step-00.mid", "step-03.mid"):  # the ends are the same decodes, however the steps are chosen
+        assert (tmp_path / "m1" / end).read_bytes() == (tmp_path / "m" / end).read_bytes()
     bad = tmp_path / "bad.mid"
     bad.write_text("not midi")
     failed = run.invoke(cli, ["music", "interpolate", str(bad), str(b), "--model", meta, "-o", str(tmp_path / "x")])

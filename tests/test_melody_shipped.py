@@ -11,7 +11,8 @@ import pytest
 
 from genmedia.melody.metrics import distinct, in_key_share, notes_per_2_bars, token_accuracy, token_distance
 from genmedia.melody.midi import read_melody
-from genmedia.melody.model import MelodyModel, interpolate_melodies, sample_melodies
+from genmedia.latent import slerp
+from genmedia.melody.model import MelodyModel, interpolate_melodies, monotone_steps, sample_melodies
 from genmedia.resources import resource_dir
 
 
@@ -36,9 +37,29 @@ def test_a_morph_leaves_a_and_reaches_b_step_by_step(model, examples):
     morph = interpolate_melodies(model, a, b, steps=7)
     to_a, to_b = [token_distance(s, a) for s in morph], [token_distance(s, b) for s in morph]
     assert to_a[0] <= 0.1 and to_b[-1] <= 0.1  # shipped: 0.0 and 0.0
-    assert all(x <= y for x, y in zip(to_a, to_a[1:])), to_a  # shipped: 0, .34, .47, .47, .5, .5, .5
-    assert all(x >= y for x, y in zip(to_b, to_b[1:])), to_b  # shipped: .5, .41, .41, .38, .25, 0, 0
+    assert all(x <= y for x, y in zip(to_a, to_a[1:])), to_a  # shipped: 0, .19, .19, .44, .5, .5, .5
+    assert all(x >= y for x, y in zip(to_b, to_b[1:])), to_b  # shipped: .5, .44, .44, .41, .25, .12, 0
     assert all((s >= 2).any() for s in morph)
+    even = interpolate_melodies(model, a, b, steps=7, oversample=1)  # the plain evenly spaced path
+    assert np.array_equal(even[[0, -1]], morph[[0, -1]])  # same ends: the decodes of A's and B's latents
+    assert np.array_equal(even, model.decode(np.stack([slerp(*model.encode(np.stack([a, b])), t)
+                                                       for t in np.linspace(0, 1, 7)])))
+
+
+def test_monotone_steps_skip_a_wobble_and_spread_evenly():
+    ts = np.linspace(0, 1, 9)
+    to_a = np.linspace(0, 0.4, 9)
+    assert list(monotone_steps(to_a, to_a[::-1], 3, ts)) == [0, 4, 8]  # an even path: even steps
+    assert list(monotone_steps(to_a, to_a[::-1], 5, ts)) == [0, 2, 4, 6, 8]
+    wobbly_a, wobbly_b = to_a.copy(), to_a[::-1].copy()
+    wobbly_a[4], wobbly_b[4] = 0.05, 0.35  # point 4 falls back towards A
+    chosen = monotone_steps(wobbly_a, wobbly_b, 3, ts)
+    assert chosen[0] == 0 and chosen[-1] == 8 and chosen[1] in (3, 5)
+    chosen = monotone_steps(wobbly_a, wobbly_b, 6, ts)
+    assert 4 not in chosen and list(chosen) == sorted(set(chosen))
+    assert all(np.diff(wobbly_a[chosen]) >= 0) and all(np.diff(wobbly_b[chosen]) <= 0)
+    same = np.zeros(9)  # A and B alike: no distances to go by, so the positions on the path decide
+    assert list(monotone_steps(same, same, 3, ts)) == [0, 4, 8]
 
 
 def test_samples_are_tuneful_varied_and_seeded(model):

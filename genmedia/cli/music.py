@@ -53,17 +53,21 @@ def sample(model, count, temperature, prior, seed, tempo, program, wav, outdir, 
 @click.argument("b", type=midi_path)
 @click.option("--model", default=None, help=MODEL_HELP)
 @click.option("--steps", type=click.IntRange(2, 100), default=7, show_default=True)
+@click.option("--oversample", type=click.IntRange(1, 32), default=8, show_default=True,
+              help="Decode the path at this many times the steps and pick the steps that move from A to B "
+                   "step by step; 1 decodes evenly spaced points of the path.")
 @tempo_option
 @program_option
 @click.option("--wav", is_flag=True, help="Also write morph.wav, the whole morph as audio.")
 @outdir_option
 @overwrite_option
-def interpolate(a, b, model, steps, tempo, program, wav, outdir, overwrite) -> None:
+def interpolate(a, b, model, steps, oversample, tempo, program, wav, outdir, overwrite) -> None:
     """Morph melody A into melody B: OUTDIR/step-00.mid ... and morph.mid (all steps in a row).
 
     Encodes the first bars of each melody (as many as the model covers, from the first bar
     with a note), interpolates the latent means spherically and decodes greedily, so no seed
-    is involved. The tempo defaults to A's.
+    is involved. The steps are chosen among the decodes of a finer path so that each is further
+    from A and nearer to B than the one before, wherever the path allows. The tempo defaults to A's.
     """
     from genmedia.melody.midi import read_melody
     from genmedia.melody.model import MelodyModel, interpolate_melodies
@@ -71,7 +75,8 @@ def interpolate(a, b, model, steps, tempo, program, wav, outdir, overwrite) -> N
 
     vae = MelodyModel.load(model)
     mel_a, mel_b = read_melody(a), read_melody(b)
-    morph = interpolate_melodies(vae, vae.window(mel_a, source=a), vae.window(mel_b, source=b), steps=steps)
+    morph = interpolate_melodies(vae, vae.window(mel_a, source=a), vae.window(mel_b, source=b), steps=steps,
+                                 oversample=oversample)
     write_melody_morph(outdir, morph, tempo=tempo or mel_a.tempo, program=program, wav=wav, overwrite=overwrite)
     click.echo(f"wrote {steps} steps and morph.mid{' and morph.wav' if wav else ''} to {outdir}", err=True)
 
