@@ -257,7 +257,8 @@ def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float, sampling:
     """Loss on a batch; `sampling` is the share of decoder inputs replaced by the decoder's own samples."""
     mean, logvar = model.encoder(tokens)
     z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
-    cond = model.conditioning(z, tokens.shape[1] // model.cfg.bar_steps)  # once a step: the sampling pass, the decoder and the bag loss share it
+    # Made once a step: the sampling pass, the decoder and the bag loss share it.
+    cond = model.conditioning(z, tokens.shape[1] // model.cfg.bar_steps)
     inputs = tokens
     if sampling > 0:
         with torch.no_grad():
