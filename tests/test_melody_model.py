@@ -90,8 +90,8 @@ def test_hierarchical_decoder_restarts_each_bar_from_its_embedding(tiny16):
         base = model.decode_teacher_forced(z, tokens)
         real = model.conductor.forward
 
-        def shifted(zz, count=None):
-            bars = real(zz, count).clone()
+        def shifted(zz):
+            bars = real(zz).clone()
             bars[:, 2] += 1.0
             return bars
 
@@ -230,53 +230,3 @@ def test_bag_of_notes_loss_scores_each_bar_from_its_own_embedding():
     bag_of_notes_loss(model, mean, tokens).backward()
     assert model.step.rnn.weight_ih_l0.grad is None  # the decoder took no part
     assert model.encoder.head.weight.grad.abs().sum() > 0
-
-
-def test_bar_curriculum_doubles_the_window_in_equal_phases():
-    from genmedia.training.melody_vae import MelodyVAEConfig
-
-    cfg = MelodyVAEConfig.preset("16bar")
-    cfg.bar_curriculum = 300
-    assert [cfg.curriculum_bars(s) for s in (0, 99, 100, 199, 200, 299, 300, 10_000)] == [2, 2, 4, 4, 8, 8, 16, 16]
-    cfg.bar_curriculum = 0
-    assert cfg.curriculum_bars(0) == 16
-    flat = MelodyVAEConfig.preset("default")
-    flat.bar_curriculum = 300
-    assert flat.curriculum_bars(0) == 2  # a flat model has no bars to grow
-
-
-def test_crop_bars_takes_whole_bars_and_re_articulates_a_held_note():
-    from genmedia.melody.midi import HOLD, REST
-    from genmedia.training.melody_vae import crop_bars
-
-    bar = 4
-    held = np.array([[5, HOLD, HOLD, HOLD, HOLD, HOLD, 7, HOLD, REST, HOLD, HOLD, HOLD, HOLD, HOLD, 9, 9]])
-    crops = {tuple(c) for c in (crop_bars(held, 1, bar, np.random.default_rng(s))[0] for s in range(40))}
-    assert crops == {(5, HOLD, HOLD, HOLD), (5, HOLD, 7, HOLD), (REST, HOLD, HOLD, HOLD), (REST, HOLD, 9, 9)}  # a held rest stays a rest
-    batch = np.arange(2 * 16).reshape(2, 16) + 2
-    crop = crop_bars(batch, 2, bar, np.random.default_rng(0))
-    assert crop.shape == (2, 8)
-    for row, out in zip(batch, crop):
-        start = int(np.nonzero(row == out[0])[0][0])
-        assert start % bar == 0 and np.array_equal(row[start:start + 8], out)
-    assert crop_bars(batch, 4, bar, np.random.default_rng(0)) is batch  # the full length: unchanged
-
-
-def test_training_with_a_curriculum_starts_on_two_bar_crops(corpus, monkeypatch):
-    """Early steps see 2-bar crops in a batch scaled to the same tokens; later steps the full windows."""
-    from genmedia.training import melody_vae
-    from genmedia.training.melody_vae import MelodyVAEConfig, load_melody_data, train
-
-    cfg = MelodyVAEConfig.preset("tiny16")
-    cfg.train_steps, cfg.bar_curriculum = 4, 2
-    data, _ = load_melody_data(corpus, cfg.steps)
-    shapes, real = [], melody_vae.vae_loss
-
-    def spy(model, tokens, *args):
-        shapes.append(tuple(tokens.shape))
-        return real(model, tokens, *args)
-
-    monkeypatch.setattr(melody_vae, "vae_loss", spy)
-    model = train(data, cfg)
-    assert shapes == [(8, 32), (8, 32), (4, 64), (4, 64)]
-    assert model.conditioning(torch.zeros(1, cfg.latent)).shape == (1, 4, cfg.bar_embed)  # full length after

@@ -130,15 +130,13 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
 @click.option("--scheduled-sampling", type=click.FloatRange(0.0, 1.0), default=None,
               help="Share of decoder inputs taken from its own samples (ramped up over the first half).")
 @click.option("--batch", type=click.IntRange(1), default=None, help="Windows per optimiser step.")
-@click.option("--bar-curriculum", type=click.IntRange(0), default=None,
-              help="Hierarchical models: steps over which windows grow from 2 bars to full length (0: off).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
 @max_minutes_option
 @device_option
 @overwrite_option
-def train_melody(data, name, out, preset, train_steps, beta, free_bits, scheduled_sampling, batch, bar_curriculum,
-                 seed, checkpoint, max_minutes, device, overwrite) -> None:
+def train_melody(data, name, out, preset, train_steps, beta, free_bits, scheduled_sampling, batch, seed, checkpoint,
+                 max_minutes, device, overwrite) -> None:
     """Train a melody VAE (2-bar flat, or 16-bar hierarchical) on a folder of MIDI files and export it."""
     from genmedia.training import require_torch
 
@@ -153,7 +151,7 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, schedule
     config = MelodyVAEConfig.preset(preset)
     config.seed = seed
     override(config, train_steps=train_steps, beta=beta, free_bits=free_bits, scheduled_sampling=scheduled_sampling,
-             batch=batch, bar_curriculum=bar_curriculum)
+             batch=batch)
     windows, summary = load_melody_data(data, config.steps)
     if "train" not in windows:
         raise click.ClickException(f"{data}: no training melodies found")

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genmedia.melody.data import read_folder, windows
-from genmedia.melody.midi import HOLD, MAX_PITCH, MIN_PITCH, REST, VOCAB
+from genmedia.melody.midi import MAX_PITCH, MIN_PITCH, VOCAB
 from genmedia.training.export import Graph, export_model
 from genmedia.training.loop import batch_device, fit
 
@@ -57,10 +57,6 @@ class MelodyVAEConfig:
     # predicts every token of a bar, in any order, from that bar's conditioning alone. It gives the
     # encoder and conductor a short gradient path, where otherwise the decoder learns to ignore z.
     bag_of_notes: float = 0.0
-    # Length curriculum (hierarchical only): over the first `bar_curriculum` steps the windows grow
-    # from 2 bars to the full length, doubling in equal phases (2, 4, 8 bars, then 16), with the
-    # batch scaled to keep the tokens per step and the free bits scaled per bar.
-    bar_curriculum: int = 0
     seed: int = 0
 
     PRESETS = {
@@ -91,17 +87,6 @@ class MelodyVAEConfig:
     def bars(self) -> int:
         return self.steps // self.bar_steps
 
-    def curriculum_bars(self, step: int) -> int:
-        """Bars per training window at optimiser step `step` (the full length without a curriculum)."""
-        phases = []
-        bars = 2
-        while bars < self.bars:
-            phases.append(bars)
-            bars *= 2
-        if not self.hierarchical or not self.bar_curriculum or not phases or step >= self.bar_curriculum:
-            return self.bars
-        return phases[step * len(phases) // self.bar_curriculum]
-
     @property
     def cond_size(self) -> int:
         """Size of the vector the bar decoder is conditioned on: z (flat) or a bar embedding."""
@@ -131,7 +116,7 @@ class Encoder(nn.Module):
         x = self.embed(tokens)
         if self.cfg.enc_bar_hidden:
             _, (h, _) = self.rnn(x.reshape(-1, self.cfg.bar_steps, x.shape[-1]))  # every bar of every window
-            bars = torch.cat([h[0], h[1]], dim=-1).reshape(-1, tokens.shape[1] // self.cfg.bar_steps, h.shape[-1] * 2)
+            bars = torch.cat([h[0], h[1]], dim=-1).reshape(-1, self.cfg.bars, h.shape[-1] * 2)
             _, (h, _) = self.bar_rnn(bars)
         else:
             _, (h, _) = self.rnn(x)
@@ -140,7 +125,7 @@ class Encoder(nn.Module):
 
 
 class Conductor(nn.Module):
-    """z (B, latent) -> one embedding per bar (B, bars, bar_embed); `bars` defaults to the model's."""
+    """z (B, latent) -> one embedding per bar (B, bars, bar_embed)."""
 
     def __init__(self, cfg: MelodyVAEConfig) -> None:
         super().__init__()
@@ -149,10 +134,9 @@ class Conductor(nn.Module):
         self.rnn = nn.LSTM(cfg.latent, cfg.conductor_hidden, batch_first=True)
         self.out = nn.Linear(cfg.conductor_hidden, cfg.bar_embed)
 
-    def forward(self, z: torch.Tensor, bars: int | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
         h, c = torch.tanh(self.init(z)).chunk(2, dim=-1)
-        bars = self.cfg.bars if bars is None else bars
-        y, _ = self.rnn(z[:, None, :].expand(-1, bars, -1), (h[None].contiguous(), c[None].contiguous()))
+        y, _ = self.rnn(z[:, None, :].expand(-1, self.cfg.bars, -1), (h[None].contiguous(), c[None].contiguous()))
         return torch.tanh(self.out(y))
 
 
@@ -195,17 +179,16 @@ class MelodyVAE(nn.Module):
         self.step = DecoderStep(cfg)
         self.bag = nn.Linear(cfg.cond_size, cfg.vocab) if cfg.bag_of_notes > 0 else None  # training only
 
-    def conditioning(self, z: torch.Tensor, bars: int | None = None) -> torch.Tensor:
+    def conditioning(self, z: torch.Tensor) -> torch.Tensor:
         """What the bar decoder sees: (B, 1, latent) flat, or (B, bars, bar_embed) from the conductor."""
-        return z[:, None, :] if self.conductor is None else self.conductor(z, bars)
+        return z[:, None, :] if self.conductor is None else self.conductor(z)
 
     def decode_teacher_forced(self, z: torch.Tensor, tokens: torch.Tensor, inputs: torch.Tensor | None = None,
                               *, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, T, vocab) when step t is fed `inputs[t - 1]` (default: the true `tokens`);
         each segment (the whole window, or each bar) starts from its conditioning."""
         inputs = tokens if inputs is None else inputs
-        if cond is None:  # else `cond` is conditioning(z), already made
-            cond = self.conditioning(z, tokens.shape[1] // self.cfg.bar_steps)
+        cond = self.conditioning(z) if cond is None else cond  # `cond`: conditioning(z), if already made
         segments = cond.shape[1]
         start = torch.full_like(inputs[:, :1], self.cfg.vocab)
         prev = torch.cat([start, inputs[:, :-1]], dim=1).reshape(len(tokens) * segments, -1)
@@ -228,22 +211,6 @@ def transpose_batch(batch: np.ndarray, rng: np.random.Generator, limit: int) -> 
     return out
 
 
-def crop_bars(batch: np.ndarray, bars: int, bar_steps: int, rng: np.random.Generator) -> np.ndarray:
-    """A random bar-aligned crop of `bars` bars from each window; a crop that starts inside a note
-    re-articulates it, as `genmedia.melody.data.windows` does."""
-    length = bars * bar_steps
-    if length >= batch.shape[1]:
-        return batch
-    starts = rng.integers(0, (batch.shape[1] - length) // bar_steps + 1, len(batch)) * bar_steps
-    out = np.stack([row[s:s + length] for row, s in zip(batch, starts)])
-    for row, crop, s in zip(batch, out, starts):
-        if crop[0] == HOLD:
-            before = row[:s + 1]
-            sounding = before[before != HOLD][-1]  # a window never starts with HOLD
-            crop[0] = sounding if sounding >= 2 else REST
-    return out
-
-
 def load_melody_data(folder: Path, steps: int) -> tuple[dict[str, np.ndarray], dict]:
     """Windows per split (train, valid, test) from a folder of MIDI files, and a summary."""
     by_split, skipped = read_folder(folder)
@@ -257,8 +224,7 @@ def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float, sampling:
     """Loss on a batch; `sampling` is the share of decoder inputs replaced by the decoder's own samples."""
     mean, logvar = model.encoder(tokens)
     z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
-    # Made once a step: the sampling pass, the decoder and the bag loss share it.
-    cond = model.conditioning(z, tokens.shape[1] // model.cfg.bar_steps)
+    cond = model.conditioning(z)  # once a step: the sampling pass, the decoder and the bag loss share it
     inputs = tokens
     if sampling > 0:
         with torch.no_grad():
@@ -268,8 +234,7 @@ def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float, sampling:
     logits = model.decode_teacher_forced(z, tokens, inputs, cond=cond)
     recon = F.cross_entropy(logits.transpose(1, 2), tokens, reduction="sum") / len(tokens)
     kl = (0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)).sum(-1).mean()
-    free_bits = model.cfg.free_bits * tokens.shape[1] / model.cfg.steps  # per bar, for curriculum crops
-    loss = recon + kl_weight * torch.clamp(kl, min=free_bits)
+    loss = recon + kl_weight * torch.clamp(kl, min=model.cfg.free_bits)
     stats = {"recon": recon.item(), "kl": kl.item(), "acc": (logits.argmax(-1) == tokens).float().mean().item()}
     if model.bag is not None:
         bag = bag_of_notes_loss(model, z, tokens, cond=cond)
@@ -282,8 +247,7 @@ def bag_of_notes_loss(model: MelodyVAE, z: torch.Tensor, tokens: torch.Tensor, *
                       cond: torch.Tensor | None = None) -> torch.Tensor:
     """Negative log-likelihood of each segment's tokens, order ignored, under one distribution
     predicted from that segment's conditioning (per example, summed over the window)."""
-    if cond is None:  # (B, segments, size)
-        cond = model.conditioning(z, tokens.shape[1] // model.cfg.bar_steps)
+    cond = model.conditioning(z) if cond is None else cond  # (B, segments, size)
     log_p = F.log_softmax(model.bag(cond), dim=-1)  # (B, segments, vocab)
     per_segment = tokens.reshape(len(tokens), cond.shape[1], -1)  # (B, segments, steps per segment)
     return -log_p.gather(2, per_segment).sum() / len(tokens)
@@ -298,28 +262,15 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
     model = MelodyVAE(cfg)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     train_windows = data["train"]
-    trained_bars = [cfg.bars]  # the window length of the latest step, for the report
 
     def batch_loss(step: int, rng: np.random.Generator):
-        bars = trained_bars[0] = cfg.curriculum_bars(step)
-        batch = train_windows[rng.integers(0, len(train_windows), cfg.batch * cfg.bars // bars)]
-        if bars < cfg.bars:
-            batch = crop_bars(batch, bars, cfg.bar_steps, rng)
-        batch = transpose_batch(batch, rng, cfg.transpose)
+        batch = transpose_batch(train_windows[rng.integers(0, len(train_windows), cfg.batch)], rng, cfg.transpose)
         ramp = min(1.0, 2 * step / max(1, cfg.train_steps))
         return vae_loss(model, torch.from_numpy(batch).to(batch_device(model)), cfg.beta * min(1.0, step / max(1, cfg.kl_warmup)),
                         cfg.scheduled_sampling * ramp)
 
     def report() -> str:
-        if "valid" not in data:
-            return ""
-        valid = data["valid"][:512]
-        line = f" valid_greedy {greedy_accuracy(model, valid):.4f}"
-        bars = trained_bars[0]
-        if bars < cfg.bars:  # also on crops as long as the windows being trained on
-            crops = crop_bars(valid, bars, cfg.bar_steps, np.random.default_rng(0))
-            line += f" valid_greedy_{bars}bar {greedy_accuracy(model, crops):.4f}"
-        return line
+        return f" valid_greedy {greedy_accuracy(model, data['valid'][:512]):.4f}" if "valid" in data else ""
 
     fit(model, optimiser, batch_loss, steps=cfg.train_steps, lr=cfg.lr, seed=cfg.seed, checkpoint=checkpoint,
         log=log, log_every=log_every, report=report, device=device, time_limit=time_limit)
