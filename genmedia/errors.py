@@ -8,6 +8,8 @@ from pathlib import Path
 class GenmediaError(Exception):
     """Base class for every error genmedia reports to a user without a traceback."""
 
+    exit_code = 1  # the CLI's exit status for it
+
 
 class InputError(GenmediaError):
     """A user-supplied file cannot be used; the message names the file and the problem."""

@@ -12,14 +12,15 @@ from genmedia.errors import GenmediaError
 
 
 class GenmediaGroup(click.Group):
-    """A group whose commands report library errors as one `error: ...` line and exit 1."""
+    """A group whose commands report library errors as one `error: ...` line and exit with the
+    error's `exit_code` (1; 75 for training paused at its time limit)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except GenmediaError as exc:
             click.echo(f"error: {exc}", err=True)
-            ctx.exit(getattr(exc, "exit_code", 1))
+            ctx.exit(exc.exit_code)
         except OSError as exc:  # disk full, permissions on an output folder, ...
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(f"error: {where}{exc.strerror or exc}", err=True)

@@ -122,8 +122,6 @@ def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, st
     points = (steps - 1) * oversample + 1
     ts = np.linspace(0.0, 1.0, points)
     decoded = model.decode(np.stack([slerp(za, zb, float(t)) for t in ts]))
-    if oversample == 1:
-        return decoded
     to_a = np.array([token_distance(x, a) for x in decoded])
     to_b = np.array([token_distance(x, b) for x in decoded])
     return decoded[monotone_steps(to_a, to_b, steps, ts)]
@@ -138,7 +136,9 @@ def monotone_steps(to_a: np.ndarray, to_b: np.ndarray, steps: int, ts: np.ndarra
     total = to_a + to_b
     progress = np.where(total > 0, to_a / np.where(total > 0, total, 1.0), ts)
     # jump[j, i]: penalty for going from point j to a later point i (infinite backwards or in place)
-    jump = 100.0 * (np.maximum(0.0, to_a[:, None] - to_a[None, :]) + np.maximum(0.0, to_b[None, :] - to_b[:, None]))
+    falls_from_a = np.maximum(0.0, to_a[:, None] - to_a[None, :])
+    rises_to_b = np.maximum(0.0, to_b[None, :] - to_b[:, None])
+    jump = 100.0 * (falls_from_a + rises_to_b)
     jump[np.tril_indices(n)] = np.inf
     cost = np.full(n, np.inf)
     cost[0] = 0.0
