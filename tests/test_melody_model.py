@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import wave
 
@@ -50,7 +51,29 @@ def tiny16(corpus, tmp_path_factory):
     return model, meta
 
 
-@pytest.mark.parametrize("which", ["tiny", "tiny16"])
+def staged_config():
+    """tiny16 trained in stages: a few steps of each (bar VAEs, conductor to bar latents, end to end)."""
+    from dataclasses import replace
+
+    from genmedia.training.melody_vae import MelodyVAEConfig
+
+    return replace(MelodyVAEConfig.preset("tiny16"), bar_pretrain=3, conductor_pretrain=3, train_steps=2)
+
+
+@pytest.fixture(scope="module")
+def tiny16s(corpus, tmp_path_factory):
+    """A hierarchical model trained in stages; its conductor emits bar latents (a linear output)."""
+    from genmedia.training.melody_vae import export, load_melody_data, train
+
+    cfg = staged_config()
+    data, summary = load_melody_data(corpus, cfg.steps)
+    model = train(data, cfg)
+    out = tmp_path_factory.mktemp("model16s")
+    meta = export(model, summary, name="tiny-melody-16s", out_dir=out, command="test", data_dir=corpus, metrics={})
+    return model, meta
+
+
+@pytest.mark.parametrize("which", ["tiny", "tiny16", "tiny16s"])
 def test_logits_parity_with_torch(which, request):
     from genmedia.melody.model import MelodyModel
 
@@ -67,10 +90,10 @@ def test_logits_parity_with_torch(which, request):
     got = ort.teacher_forced_logits(z, tokens)
     assert got.shape == expected.shape == (3, steps, model.cfg.vocab)
     assert np.abs(got - expected).max() <= 1e-4
-    assert ort.segments == (steps // 16 if which == "tiny16" else 1)
+    assert ort.segments == (1 if which == "tiny" else steps // 16)
 
 
-@pytest.mark.parametrize("which", ["tiny", "tiny16"])
+@pytest.mark.parametrize("which", ["tiny", "tiny16", "tiny16s"])
 def test_greedy_decoding_matches_torch(which, request):
     from genmedia.melody.model import MelodyModel
     from genmedia.training.melody_vae import greedy_decode
@@ -102,6 +125,63 @@ def test_hierarchical_decoder_restarts_each_bar_from_its_embedding(tiny16):
             model.conductor.forward = real
     changed = (base - moved).abs().amax(dim=(0, 2)) > 1e-6
     assert changed[32:48].all() and not changed[:32].any() and not changed[48:].any()
+
+
+def test_staged_model_records_its_stages_and_emits_unbounded_bar_latents(tiny16s):
+    model, meta = tiny16s
+    stages = json.loads(meta.read_text())["training"]["stages"]
+    assert [stages[k]["steps"] for k in ("bar_vae", "conductor_to_bar_latents", "end_to_end")] == [3, 3, 2]
+    conductor = copy.deepcopy(model.conductor)
+    with torch.no_grad():
+        conductor.out.bias.fill_(3.0)
+        bars = conductor(torch.randn(4, model.cfg.latent))
+    assert bars.min() > 1.0  # not squashed by tanh: a bar latent may lie anywhere
+
+
+def test_each_training_stage_moves_only_its_own_part(corpus, tmp_path):
+    """Stage 1 trains the bar encoder and decoder; stage 2 only the upper encoder and the conductor;
+    stage 3 everything but the training-only bar head."""
+    from genmedia.training.melody_vae import MelodyVAE, load_melody_data, train
+
+    cfg = staged_config()
+    data, _ = load_melody_data(corpus, cfg.steps)
+    ckpt = tmp_path / "run.pt"
+    train(data, cfg, checkpoint=ckpt)
+
+    torch.manual_seed(cfg.seed)
+    start = MelodyVAE(cfg).state_dict()
+    after = [torch.load(tmp_path / f"run.{s}.pt", weights_only=False)["model"] for s in ("bars", "conductor")]
+    after.append(torch.load(ckpt, weights_only=False)["model"])
+    stage2 = ("encoder.bar_rnn.", "encoder.head.", "conductor.")
+
+    def moved(a, b):
+        return {k.split(".")[0] + ("." + k.split(".")[1] if k.startswith("encoder") else "")
+                for k in a if not torch.equal(a[k], b[k])}
+
+    assert moved(start, after[0]) == {"encoder.embed", "encoder.rnn", "bar_head", "init", "step"}
+    assert moved(after[0], after[1]) == {k.rstrip(".") for k in stage2}
+    assert moved(after[1], after[2]) == {"encoder.embed", "encoder.rnn", "encoder.bar_rnn", "encoder.head",
+                                         "conductor", "init", "step"}
+
+
+def test_a_staged_run_paused_at_every_step_ends_with_the_same_weights(corpus, tmp_path):
+    """--max-minutes across the stages: each stage resumes from its own checkpoint."""
+    from genmedia.errors import TrainingPaused
+    from genmedia.training.melody_vae import load_melody_data, train
+
+    cfg = staged_config()
+    data, _ = load_melody_data(corpus, cfg.steps)
+    whole = train(data, cfg)
+    pauses = 0
+    while True:
+        try:
+            resumed = train(data, cfg, checkpoint=tmp_path / "run.pt", time_limit=0.0)
+            break
+        except TrainingPaused:
+            pauses += 1
+    assert pauses >= 3  # at least once in each stage
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
 
 
 def test_scheduled_sampling_feeds_the_given_inputs_one_step_late(tiny):

@@ -124,19 +124,24 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
 @click.option("--preset", type=click.Choice(["default", "16bar", "tiny", "tiny16"]), default="default",
               show_default=True, help="default: the 2-bar model; 16bar: the hierarchical 16-bar model.")
-@click.option("--steps", "train_steps", type=click.IntRange(1), default=None, help="Optimiser steps.")
+@click.option("--steps", "train_steps", type=click.IntRange(1), default=None,
+              help="Optimiser steps (of the end-to-end stage, for a model trained in stages).")
 @click.option("--beta", type=click.FloatRange(0.0), default=None, help="KL weight after warm-up.")
 @click.option("--free-bits", type=click.FloatRange(0.0), default=None, help="Nats of KL per example left unpenalised.")
 @click.option("--scheduled-sampling", type=click.FloatRange(0.0, 1.0), default=None,
               help="Share of decoder inputs taken from its own samples (ramped up over the first half).")
 @click.option("--batch", type=click.IntRange(1), default=None, help="Windows per optimiser step.")
+@click.option("--bar-pretrain", type=click.IntRange(0), default=None,
+              help="Hierarchical models: steps of stage 1, each bar its own VAE (0: train end to end only).")
+@click.option("--conductor-pretrain", type=click.IntRange(0), default=None,
+              help="Hierarchical models: steps of stage 2, the conductor learning to emit the bar latents.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
 @max_minutes_option
 @device_option
 @overwrite_option
-def train_melody(data, name, out, preset, train_steps, beta, free_bits, scheduled_sampling, batch, seed, checkpoint,
-                 max_minutes, device, overwrite) -> None:
+def train_melody(data, name, out, preset, train_steps, beta, free_bits, scheduled_sampling, batch, bar_pretrain,
+                 conductor_pretrain, seed, checkpoint, max_minutes, device, overwrite) -> None:
     """Train a melody VAE (2-bar flat, or 16-bar hierarchical) on a folder of MIDI files and export it."""
     from genmedia.training import require_torch
 
@@ -151,7 +156,9 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, schedule
     config = MelodyVAEConfig.preset(preset)
     config.seed = seed
     override(config, train_steps=train_steps, beta=beta, free_bits=free_bits, scheduled_sampling=scheduled_sampling,
-             batch=batch)
+             batch=batch, bar_pretrain=bar_pretrain, conductor_pretrain=conductor_pretrain)
+    if config.bar_pretrain and not config.hierarchical:
+        raise click.UsageError("--bar-pretrain needs a hierarchical model (--preset 16bar or tiny16)")
     windows, summary = load_melody_data(data, config.steps)
     if "train" not in windows:
         raise click.ClickException(f"{data}: no training melodies found")

@@ -23,7 +23,8 @@ def fit(model: nn.Module, optimiser: torch.optim.Optimizer, batch_loss: BatchLos
         time_limit: float | None = None) -> None:
     """Run `steps` optimiser steps of `batch_loss(step, rng)`, resuming from `checkpoint` if it exists.
 
-    The learning rate decays from `lr` to 0 on a cosine; gradients are clipped to norm 1. Every
+    The learning rate decays from `lr` to 0 on a cosine; the gradients of the optimiser's parameters
+    (which may be part of the model: a training stage) are clipped to norm 1. Every
     `log_every` steps the stats (and `report()`) are logged and the checkpoint, which holds the
     model, optimiser, step, the data RNG's and torch's RNG states and `model.cfg`, is saved
     atomically, so a resumed run ends with the same weights as one never stopped (on one device).
@@ -51,6 +52,7 @@ def fit(model: nn.Module, optimiser: torch.optim.Optimizer, batch_loss: BatchLos
         if state.get("cuda_rng") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
         log(f"resumed from {checkpoint} at step {step}")
+    params = [p for group in optimiser.param_groups for p in group["params"]]  # a stage may train a part
     started = time.monotonic()
     while step < steps:
         rate = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
@@ -60,7 +62,7 @@ def fit(model: nn.Module, optimiser: torch.optim.Optimizer, batch_loss: BatchLos
         loss, stats = batch_loss(step, rng)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        nn.utils.clip_grad_norm_(params, 1.0)
         optimiser.step()
         step += 1
         if step % log_every == 0 or step == steps:
