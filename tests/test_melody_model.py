@@ -310,3 +310,19 @@ def test_bag_of_notes_loss_scores_each_bar_from_its_own_embedding():
     bag_of_notes_loss(model, mean, tokens).backward()
     assert model.step.rnn.weight_ih_l0.grad is None  # the decoder took no part
     assert model.encoder.head.weight.grad.abs().sum() > 0
+
+
+def test_cli_trains_in_stages_and_records_them(corpus, tmp_path):
+    out, ckpt = tmp_path / "out", tmp_path / "run.pt"
+    args = ["train", "melody", "--data", str(corpus), "--preset", "tiny16", "--steps", "2", "--bar-pretrain", "3",
+            "--conductor-pretrain", "2", "--name", "m", "--out", str(out), "--checkpoint", str(ckpt)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert [line.split(":")[0] for line in result.output.splitlines() if line.startswith("stage")] == [
+        "stage 1 of 3", "stage 2 of 3", "stage 3 of 3"]
+    meta = json.loads((out / "m.json").read_text())
+    assert meta["training"]["command"].endswith("--steps 2 --bar-pretrain 3 --conductor-pretrain 2 "
+                                                f"--checkpoint {ckpt}")
+    assert [torch.load(tmp_path / f"run.{s}.pt", weights_only=False)["step"] for s in ("bars", "conductor")] == [3, 2]
+    flat = CliRunner().invoke(cli, [*args[:4], "--preset", "tiny", "--bar-pretrain", "3", "--out", str(tmp_path / "f")])
+    assert flat.exit_code == 2 and "--bar-pretrain needs a hierarchical model" in flat.output

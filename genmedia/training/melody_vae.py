@@ -345,7 +345,7 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
     def staged_path(suffix: str) -> Path | None:
         return None if checkpoint is None else checkpoint.with_name(f"{checkpoint.stem}.{suffix}{checkpoint.suffix}")
 
-    if cfg.staged:
+    if cfg.staged and not (checkpoint is not None and checkpoint.exists()):  # else stage 3 is under way
         warmup = max(1, cfg.bar_pretrain // 4)
         log(f"stage 1 of 3: each bar its own VAE, {cfg.bar_pretrain} steps")
         stage([p for n, p in model.named_parameters() if n.startswith(("encoder.embed.", "encoder.rnn.", "bar_head.",
