@@ -6,6 +6,9 @@ turns z into one embedding per bar, and the same bar decoder writes each bar fro
 embedding (state reset from it at the bar line; the first input of a bar is the previous
 bar's last token). Either way the decoder is exported as one step with explicit state and
 looped in numpy at run time; the conductor is its own small graph.
+
+The 16-bar model is trained in three stages (`MelodyVAEConfig.bar_pretrain`): bar VAEs, then the
+conductor fitted to their latents, then end to end.
 """
 
 from __future__ import annotations
