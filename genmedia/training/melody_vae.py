@@ -68,8 +68,9 @@ class MelodyVAEConfig:
     # encoder's upper BiLSTM and the conductor learn to put each bar's embedding inside that bar's
     # stage-1 posterior (its Gaussian log-likelihood), which is cheap: no token is decoded. Then
     # `train_steps` of the usual end-to-end loss. The conductor's output is then linear: it emits
-    # bar latents. Without it the bar decoder, which must learn everything through the latent,
-    # learns about four times slower than a flat one (see README).
+    # bar latents. Trained end to end from the start, a bar decoder that must take everything from
+    # the latent learns to ignore it (on 2-bar windows it learnt about four times slower than the
+    # flat decoder, and the 16-bar model stayed at 0.62 valid greedy accuracy for 3000 steps).
     bar_pretrain: int = 0
     bar_free_bits: float = 64.0
     pretrain_batch: int = 16  # windows per stage-1 step (each gives `bars` bar examples)
@@ -87,7 +88,7 @@ class MelodyVAEConfig:
         # greedy accuracy for 3000 steps on 2 CPU cores; in stages it passes that within minutes.
         "16bar": {"steps": 256, "enc_hidden": 128, "enc_bar_hidden": 256, "dec_hidden": 256, "latent": 256,
                   "conductor_hidden": 256, "bar_embed": 64, "free_bits": 1024.0, "bar_pretrain": 5000,
-                  "pretrain_batch": 16, "conductor_pretrain": 3000, "conductor_batch": 64, "train_steps": 3000,
+                  "pretrain_batch": 16, "conductor_pretrain": 3000, "conductor_batch": 64, "train_steps": 5000,
                   "batch": 32, "lr": 5e-4},
         "tiny": {"embed": 8, "enc_hidden": 16, "dec_hidden": 16, "latent": 4, "batch": 8, "train_steps": 3,
                  "kl_warmup": 1},
