@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -322,6 +323,11 @@ def bag_of_notes_loss(model: MelodyVAE, z: torch.Tensor, tokens: torch.Tensor, *
     return -log_p.gather(2, per_segment).sum() / len(tokens)
 
 
+def parameters(*modules: nn.Module) -> list[nn.Parameter]:
+    """The parameters of the part of a model that a training stage trains."""
+    return [p for module in modules for p in module.parameters()]
+
+
 def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path | None = None,
           log: Callable[[str], None] = lambda _: None, log_every: int = 200, device: str = "cpu",
           time_limit: float | None = None) -> MelodyVAE:
@@ -352,13 +358,12 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
     if cfg.staged and not (checkpoint is not None and checkpoint.exists()):  # else stage 3 is under way
         warmup = max(1, cfg.bar_pretrain // 4)
         log(f"stage 1 of 3: each bar its own VAE, {cfg.bar_pretrain} steps")
-        stage([p for n, p in model.named_parameters() if n.startswith(("encoder.embed.", "encoder.rnn.", "bar_head.",
-                                                                        "init.", "step."))],
+        stage(parameters(model.encoder.embed, model.encoder.rnn, model.init, model.step, model.bar_head),
               lambda step, rng: bar_vae_loss(model, batch(rng, cfg.pretrain_batch), cfg.beta * min(1.0, step / warmup)),
-              cfg.bar_pretrain, cfg.pretrain_lr, staged_path("bars"), bar_greedy_accuracy, "valid_bar_greedy")
+              cfg.bar_pretrain, cfg.pretrain_lr, staged_path("bars"), partial(greedy_accuracy, bars_alone=True),
+              "valid_bar_greedy")
         log(f"stage 2 of 3: encoder and conductor to the bar latents, {cfg.conductor_pretrain} steps")
-        stage([p for n, p in model.named_parameters() if n.startswith(("encoder.bar_rnn.", "encoder.head.",
-                                                                        "conductor."))],
+        stage(parameters(model.encoder.bar_rnn, model.encoder.head, model.conductor),
               lambda step, rng: conductor_loss(model, batch(rng, cfg.conductor_batch), cfg.beta),
               cfg.conductor_pretrain, cfg.conductor_lr, staged_path("conductor"), greedy_accuracy)
         log(f"stage 3 of 3: end to end, {cfg.train_steps} steps")
@@ -391,27 +396,19 @@ def greedy_decode(model: MelodyVAE, z: torch.Tensor, steps: int, *, cond: torch.
 
 
 @torch.no_grad()
-def greedy_accuracy(model: MelodyVAE, tokens: np.ndarray) -> float:
-    """Per-step token accuracy of greedy decoding from the posterior mean."""
+def greedy_accuracy(model: MelodyVAE, tokens: np.ndarray, *, bars_alone: bool = False) -> float:
+    """Per-step token accuracy of greedy decoding from the posterior mean. With `bars_alone` (staged
+    training, stage 1) each bar is decoded from its own bar latent's mean instead: the bar decoder's
+    own ceiling, before the conductor must supply those latents."""
     was = model.training
     model.eval()
     x = torch.from_numpy(tokens).to(batch_device(model))
-    acc = (greedy_decode(model, model.encoder(x)[0], x.shape[1]) == x).float().mean().item()
+    if bars_alone:
+        decoded = greedy_decode(model, None, x.shape[1], cond=model.bar_posterior(x)[1])
+    else:
+        decoded = greedy_decode(model, model.encoder(x)[0], x.shape[1])
     model.train(was)
-    return acc
-
-
-@torch.no_grad()
-def bar_greedy_accuracy(model: MelodyVAE, tokens: np.ndarray) -> float:
-    """Staged training, stage 1: per-step accuracy of greedy decoding of each bar from its own
-    latent mean (the bar decoder's own ceiling, before the conductor must supply that latent)."""
-    was = model.training
-    model.eval()
-    x = torch.from_numpy(tokens).to(batch_device(model))
-    _, mean, _ = model.bar_posterior(x)
-    acc = (greedy_decode(model, None, x.shape[1], cond=mean) == x).float().mean().item()
-    model.train(was)
-    return acc
+    return (decoded == x).float().mean().item()
 
 
 def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command: str, data_dir: Path,
