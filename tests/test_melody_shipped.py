@@ -106,3 +106,22 @@ def test_the_16_bar_model_samples_whole_tuneful_tunes(model16):
     assert 5 <= np.mean([notes_per_2_bars(s) for s in samples]) <= 20  # shipped: 10.0
     assert all((s[192:] >= 2).any() for s in samples)  # the last four bars are written too
     assert distinct(samples) == 20
+
+
+def test_a_16_bar_morph_of_short_melodies_is_as_long_as_they_are(model16, tmp_path):
+    """The 4-bar examples are padded with rests to the model's 16 bars; the morph is cut back to 4
+    bars, so no step has notes in bars its inputs never had."""
+    from click.testing import CliRunner
+
+    from genmedia.cli import cli
+
+    folder = resource_dir("assets") / "melodies"
+    a, b = (folder / f"example-{x}.mid" for x in "ab")
+    result = CliRunner().invoke(cli, ["music", "interpolate", str(a), str(b), "--model", "melody-16bar",
+                                      "--steps", "5", "-o", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    steps = [read_melody(tmp_path / f"step-{k:02d}.mid").tokens for k in range(5)]
+    assert all(len(s) <= 64 and (s >= 2).any() for s in steps), [len(s) for s in steps]
+    window = model16.window(read_melody(a), source=a)
+    assert token_distance(steps[0], window[:len(steps[0])]) <= 0.35  # shipped: 0.27
+    assert len(read_melody(tmp_path / "morph.mid").tokens) <= 5 * 64

@@ -50,7 +50,8 @@ def _melodies(folder: Path, *, overwrite: bool) -> str:
     vae = MelodyModel.load()
     paths = [resource_dir("assets") / "melodies" / f"example-{x}.mid" for x in "ab"]
     melodies = [read_melody(p) for p in paths]
-    morph = interpolate_melodies(vae, *(vae.window(m, source=p) for m, p in zip(melodies, paths)), steps=5)
+    morph = interpolate_melodies(vae, *(vae.window(m, source=p) for m, p in zip(melodies, paths)), steps=5,
+                                 length=max(vae.covered(m) for m in melodies))
     written = write_melody_morph(folder, morph, tempo=melodies[0].tempo, program=0, wav=True, stem="morph",
                                  overwrite=overwrite)
     return f"melodies: a 5-step morph between example-a and example-b (MIDI and WAV): {len(written)} files in {folder}"

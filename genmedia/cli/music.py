@@ -66,7 +66,7 @@ def interpolate(a, b, model, steps, oversample, tempo, program, wav, outdir, ove
 
     Encodes the first bars of each melody (as many as the model covers, from the first bar
     with a note), interpolates the latent means spherically and decodes greedily, so no seed
-    is involved. The steps are chosen among the decodes of a finer path so that each is further
+    is involved. Each step is as long as the longer input, up to the model's length. The steps are chosen among the decodes of a finer path so that each is further
     from A and nearer to B than the one before, wherever the path allows. The tempo defaults to A's.
     """
     from genmedia.melody.midi import read_melody
@@ -76,7 +76,7 @@ def interpolate(a, b, model, steps, oversample, tempo, program, wav, outdir, ove
     vae = MelodyModel.load(model)
     mel_a, mel_b = read_melody(a), read_melody(b)
     morph = interpolate_melodies(vae, vae.window(mel_a, source=a), vae.window(mel_b, source=b), steps=steps,
-                                 oversample=oversample)
+                                 oversample=oversample, length=max(vae.covered(mel_a), vae.covered(mel_b)))
     write_melody_morph(outdir, morph, tempo=tempo or mel_a.tempo, program=program, wav=wav, overwrite=overwrite)
     click.echo(f"wrote {steps} steps and morph.mid{' and morph.wav' if wav else ''} to {outdir}", err=True)
 

@@ -19,6 +19,7 @@ REST, HOLD = 0, 1
 MIN_PITCH, MAX_PITCH = 48, 95  # C3..B6, four octaves; the Nottingham melodies span 55-88
 VOCAB = 2 + MAX_PITCH - MIN_PITCH + 1
 STEPS_PER_QUARTER = 4
+BAR_STEPS = 4 * STEPS_PER_QUARTER  # a bar of the models' grid: 4/4 in sixteenths, whatever the file's signature
 MIN_TEMPO, MAX_TEMPO = 20.0, 400.0  # BPM; outside this a file's tempo is taken as broken
 MAX_MIDI_BYTES = 16 * 1024 * 1024
 META_TYPES = ("set_tempo", "time_signature", "key_signature")

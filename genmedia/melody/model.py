@@ -9,7 +9,7 @@ import numpy as np
 from genmedia.errors import InputError
 from genmedia.latent import slerp
 from genmedia.melody.metrics import token_distance
-from genmedia.melody.midi import REST, Melody
+from genmedia.melody.midi import BAR_STEPS, REST, Melody
 from genmedia.melody.prior import KernelPrior, load_prior
 from genmedia.registry import ModelInfo, get_model
 from genmedia.runtime import OnnxModel
@@ -27,6 +27,7 @@ class MelodyModel:
         decoder = meta.get("decoder", {"kind": "flat"})
         # A hierarchical decoder writes `segments` bars, each from its own conductor embedding.
         self.segments: int = decoder["bars"] if decoder["kind"] == "hierarchical" else 1
+        self.bar_steps: int = decoder.get("steps_per_bar", BAR_STEPS)
         self.encoder = OnnxModel(info.file("encoder"))
         self.conductor = OnnxModel(info.file("conductor")) if self.segments > 1 else None
         self.init = OnnxModel(info.file("decoder_init"))
@@ -89,6 +90,14 @@ class MelodyModel:
         window[: len(tokens)] = tokens
         return window
 
+    def covered(self, melody: Melody) -> int:
+        """How many steps of the window hold the melody: its length rounded up to whole bars of the
+        model's grid, at most the model's length. A morph or reconstruction of a melody shorter than
+        the model is cut to this, so that the rests the window was padded with are not decoded into
+        bars the input never had."""
+        bars = -(-len(melody.tokens) // self.bar_steps)
+        return int(min(self.steps, max(1, bars) * self.bar_steps))
+
 
 def sample_melodies(model: MelodyModel, *, count: int, seed: int, temperature: float = 1.0,
                     prior: str = "fitted") -> np.ndarray:
@@ -109,8 +118,9 @@ def fit_prior(model: MelodyModel, windows: np.ndarray, *, bandwidth: float, exem
 
 
 def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, steps: int,
-                         oversample: int = 8) -> np.ndarray:
-    """Greedy decodes (steps, model.steps) along the spherical path between the latent means of a and b.
+                         oversample: int = 8, length: int | None = None) -> np.ndarray:
+    """Greedy decodes (steps, length) along the spherical path between the latent means of windows a
+    and b, cut to their first `length` steps (all of them by default; see `MelodyModel.covered`).
 
     The path is decoded at `(steps - 1) * oversample + 1` evenly spaced points, and the steps are
     chosen among them by `monotone_steps`: the first and last points always, and between them a
@@ -121,9 +131,10 @@ def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, st
     za, zb = model.encode(np.stack([a, b]))
     points = (steps - 1) * oversample + 1
     ts = np.linspace(0.0, 1.0, points)
-    decoded = model.decode(np.stack([slerp(za, zb, float(t)) for t in ts]))
-    to_a = np.array([token_distance(x, a) for x in decoded])
-    to_b = np.array([token_distance(x, b) for x in decoded])
+    length = model.steps if length is None else length
+    decoded = model.decode(np.stack([slerp(za, zb, float(t)) for t in ts]))[:, :length]
+    to_a = np.array([token_distance(x, a[:length]) for x in decoded])
+    to_b = np.array([token_distance(x, b[:length]) for x in decoded])
     return decoded[monotone_steps(to_a, to_b, steps, ts)]
 
 
