@@ -116,6 +116,27 @@ def test_folder_is_mirrored_with_formats_and_modes_kept(tmp_path: Path) -> None:
     assert digest(src) == before  # inputs untouched
 
 
+def test_sixteen_bit_color_tiff_is_denoised_at_sixteen_bits(tmp_path: Path) -> None:
+    from genmedia.image.io import read_photo
+    from genmedia.image.tiff16 import write_tiff16
+
+    clean = scene().astype(np.float64) * 257
+    noisy = np.clip(clean + np.random.default_rng(1).normal(0, 20 * 257, clean.shape), 0, 65535).astype(np.uint16)
+    (tmp_path / "in").mkdir()
+    write_tiff16(tmp_path / "in" / "scan.tif", noisy, None,
+                 {"compression": "tiff_adobe_deflate", "tiffinfo": {271: "genmedia test scanner"}, "dpi": (600, 600)})
+    result = run("image", "denoise", tmp_path / "in", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    out = read_photo(tmp_path / "out" / "scan.tif")
+    assert out.mode == "RGB;16" and out.pixels.dtype == np.uint16
+    assert out.info["tiffinfo"] == {271: "genmedia test scanner"} and out.info["compression"] == "tiff_adobe_deflate"
+    assert (out.pixels % 257 != 0).mean() > 0.5  # the low byte is the model's, not a copy of the high byte
+    def rmse(x: np.ndarray) -> float:
+        return float(np.sqrt(np.mean((x.astype(np.float64) - clean) ** 2)))
+
+    assert rmse(out.pixels) < 0.6 * rmse(noisy)
+
+
 def test_without_recursive_sub_folders_are_left_out(tmp_path: Path) -> None:
     src = make_inputs(tmp_path)
     assert run("image", "denoise", src, "-o", tmp_path / "out").exit_code == 0

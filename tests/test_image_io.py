@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
+from PIL.TiffImagePlugin import IFDRational
 
 from genmedia.errors import InputError
 from genmedia.image.io import read_photo, write_photo
@@ -103,6 +104,82 @@ def test_jpeg_keeps_quality_tables_subsampling_exif_and_icc(tmp_path: Path) -> N
         from PIL import JpegImagePlugin
 
         assert JpegImagePlugin.get_sampling(b) == JpegImagePlugin.get_sampling(a) == 1
+
+
+def tiff16_by_hand(path: Path, pixels: np.ndarray) -> None:
+    """An uncompressed big-endian ("MM") 16-bit RGB TIFF in one strip, written field by field."""
+    import struct
+
+    height, width, _ = pixels.shape
+    data = pixels.astype(">u2").tobytes()
+    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 3, 8 + 2 + 12 * 10 + 4), (259, 3, 1, 1),
+               (262, 3, 1, 2), (273, 4, 1, 8 + 2 + 12 * 10 + 4 + 6), (277, 3, 1, 3), (278, 4, 1, height),
+               (279, 4, 1, len(data)), (284, 3, 1, 1)]
+    ifd = struct.pack(">H", len(entries))
+    for tag, kind, count, value in entries:
+        packed = struct.pack(">HH", value, 0) if kind == 3 and count == 1 else struct.pack(">I", value)
+        ifd += struct.pack(">HHI", tag, kind, count) + packed
+    path.write_bytes(b"MM\x00\x2a" + struct.pack(">I", 8) + ifd + struct.pack(">I", 0)
+                     + struct.pack(">HHH", 16, 16, 16) + data)
+
+
+def sixteen_bit_pixels(shape=(30, 41)) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    pixels = np.stack([x * 1500, y * 2000, (x + y) * 900], axis=-1) + rng.integers(0, 300, (*shape, 3))
+    return pixels.astype(np.uint16)
+
+
+@pytest.mark.parametrize("compression", [None, "tiff_adobe_deflate"])
+@pytest.mark.parametrize("alpha", [False, True])
+def test_sixteen_bit_color_tiff_keeps_every_bit_and_its_tags(tmp_path: Path, alpha: bool, compression) -> None:
+    from genmedia.image.tiff16 import EXIF_IFD, write_tiff16
+
+    pixels = sixteen_bit_pixels((300, 41))  # several strips
+    a = (np.arange(41)[None, :] * 1600 + np.zeros((300, 1))).astype(np.uint16) if alpha else None
+    info = {"icc_profile": srgb_icc(), "dpi": (300, 300), "tiffinfo": {271: "genmedia test camera"},
+            "tiff_ifds": {EXIF_IFD: {0x829A: IFDRational(1, 250), 0x8827: 400}}}  # exposure, ISO
+    if compression:
+        info["compression"] = compression
+    write_tiff16(tmp_path / "in.tif", pixels, a, info)
+    with Image.open(tmp_path / "in.tif") as im:  # Pillow (libtiff when compressed) reads the high bytes
+        assert im.mode == ("RGBA" if alpha else "RGB")
+        assert np.array_equal(np.asarray(im)[..., :3], (pixels >> 8).astype(np.uint8))
+        assert im.info["icc_profile"] == srgb_icc() and round(im.info["dpi"][0]) == 300
+    photo = read_photo(tmp_path / "in.tif")
+    assert photo.pixels.dtype == np.uint16 and photo.peak == 65535 and photo.mode.endswith(";16")
+    assert np.array_equal(photo.pixels, pixels)
+    assert (photo.alpha is None) == (not alpha) and (not alpha or np.array_equal(photo.alpha, a))
+    write_photo(tmp_path / "out.tif", photo, 65535 - photo.pixels)
+    again = read_photo(tmp_path / "out.tif")
+    assert np.array_equal(again.pixels, 65535 - pixels) and again.info == photo.info
+    assert not alpha or np.array_equal(again.alpha, a)
+    with Image.open(tmp_path / "out.tif") as out:
+        assert out.tag_v2[271] == "genmedia test camera"
+        assert dict(out.getexif().get_ifd(EXIF_IFD)) == {0x829A: 1 / 250, 0x8827: 400}
+        assert out.info.get("compression", "raw") == (compression or "raw")
+
+
+def test_big_endian_sixteen_bit_tiff_reads_exactly(tmp_path: Path) -> None:
+    pixels = sixteen_bit_pixels()
+    tiff16_by_hand(tmp_path / "mm.tif", pixels)
+    with Image.open(tmp_path / "mm.tif") as im:
+        assert im.mode == "RGB" and np.array_equal(np.asarray(im), (pixels >> 8).astype(np.uint8))
+    assert np.array_equal(read_photo(tmp_path / "mm.tif").pixels, pixels)
+
+
+@pytest.mark.parametrize("compression", [None, "tiff_lzw"])
+def test_tiff_keeps_descriptive_tags_and_exif(tmp_path: Path, compression) -> None:
+    tags = {270: "a test picture", 271: "genmedia test camera", 272: "model 1", 306: "2026:01:02 03:04:05",
+            315: "someone", 33432: "(c) someone"}
+    exif = {} if compression else {0x8769: {0x829A: IFDRational(1, 250)}}  # libtiff cannot write EXIF directories
+    Image.fromarray(photo_like()).save(tmp_path / "in.tif", tiffinfo={**tags, **exif},
+                                       **({"compression": compression} if compression else {}))
+    photo = read_photo(tmp_path / "in.tif")
+    write_photo(tmp_path / "out.tif", photo, photo.pixels)
+    with Image.open(tmp_path / "out.tif") as out:
+        assert {tag: out.tag_v2.get(tag) for tag in tags} == tags
+        assert dict(out.getexif().get_ifd(0x8769)) == {k: v for d in exif.values() for k, v in d.items()}
 
 
 @pytest.mark.parametrize("fmt,suffix,options", [

@@ -1,9 +1,13 @@
 """Read photos as float arrays and write results back in the same format, mode, bit depth and metadata.
 
 What is kept: format (PNG, JPEG, TIFF, WebP, BMP), size, mode (gray stays gray), bit depth
-(8-bit, 16-bit gray PNG and TIFF, and 16-bit color PNG through `genmedia.image.png16`), alpha
-(passed through untouched), EXIF, the ICC profile, DPI, JPEG quantisation tables and chroma
-subsampling (so the quality stays the input's), TIFF compression and WebP losslessness.
+(8-bit, 16-bit gray PNG and TIFF, and 16-bit color PNG and TIFF through `genmedia.image.png16` and
+`genmedia.image.tiff16`), alpha (passed through untouched), EXIF, the ICC profile, DPI, JPEG
+quantisation tables and chroma subsampling (so the quality stays the input's), TIFF compression,
+descriptive tags (make, model, date, artist, copyright, ...) and EXIF/GPS directories, and WebP
+losslessness. Two limits, both in TIFF: a compressed 8-bit or 16-bit gray TIFF is written by
+libtiff, which cannot take EXIF/GPS directories, so those are dropped there; a compressed 16-bit
+color TIFF comes back Deflate-compressed whatever its compression was.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
 from genmedia.errors import InputError
 from genmedia.fileio import write_atomic
-from genmedia.image import png16
+from genmedia.image import png16, tiff16
 
 FORMATS = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
 SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp"}
@@ -117,6 +121,9 @@ def read_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pho
             if fmt == "PNG" and im.mode in ("RGB", "RGBA") and png16.is_png16_color(path):
                 photo.pixels, photo.alpha = png16.read_png16(path)
                 photo.mode = f"{im.mode};16"
+            elif tiff16.is_tiff16_color(im):
+                photo.pixels, photo.alpha = tiff16.read_tiff16(path, _open)
+                photo.mode = f"{im.mode};16"
         except ValueError as exc:
             raise InputError(path, str(exc)) from None
         except (OSError, SyntaxError) as exc:
@@ -150,6 +157,7 @@ def _save_info(im: Image.Image, fmt: str) -> dict[str, Any]:
         compression = im.info.get("compression")
         if compression and compression != "raw":
             info["compression"] = compression
+        info.update(tiff16.metadata(im))
     elif fmt == "WEBP":
         info["quality"] = 95  # lossy WebP does not record its quality; lossless is detected in read_photo
     elif fmt == "PNG":
@@ -206,10 +214,13 @@ def photo_to_image(photo: Photo, pixels: np.ndarray) -> Image.Image:
 def write_photo(path: str | Path, photo: Photo, pixels: np.ndarray, *, overwrite: bool = False) -> Path:
     """Write `pixels` as `photo` was stored (format, mode, depth, metadata), atomically."""
     if photo.mode in ("RGB;16", "RGBA;16"):
-        return write_atomic(Path(path), lambda tmp: png16.write_png16(tmp, pixels, photo.alpha, photo.info),
-                            overwrite=overwrite)
+        writer = png16.write_png16 if photo.format == "PNG" else tiff16.write_tiff16
+        return write_atomic(Path(path), lambda tmp: writer(tmp, pixels, photo.alpha, photo.info), overwrite=overwrite)
     image = photo_to_image(photo, pixels)
     options = dict(photo.info)
+    ifds = options.pop("tiff_ifds", {})
+    if ifds and "compression" not in options:  # libtiff, which writes compressed TIFF, refuses them
+        options["tiffinfo"] = {**options.get("tiffinfo", {}), **ifds}
     if photo.format == "JPEG" and image.mode not in ("L", "RGB", "CMYK"):
         image = image.convert("RGB")
     return write_atomic(Path(path), lambda tmp: image.save(tmp, format=photo.format, **options), overwrite=overwrite)
