@@ -52,12 +52,14 @@ def tiny16(corpus, tmp_path_factory):
 
 
 def staged_config():
-    """tiny16 trained in stages: a few steps of each (bar VAEs, conductor to bar latents, end to end)."""
+    """tiny16 trained in stages: a few steps of each (bar VAEs, conductor to bar latents, end to end),
+    with every bar's encoding pooled into the latent as the 16-bar preset does."""
     from dataclasses import replace
 
     from genmedia.training.melody_vae import MelodyVAEConfig
 
-    return replace(MelodyVAEConfig.preset("tiny16"), bar_pretrain=3, conductor_pretrain=3, train_steps=2)
+    return replace(MelodyVAEConfig.preset("tiny16"), bar_pretrain=3, conductor_pretrain=3, train_steps=2,
+                   enc_bar_pool=3)
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +154,7 @@ def test_each_training_stage_moves_only_its_own_part(corpus, tmp_path):
     start = MelodyVAE(cfg).state_dict()
     after = [torch.load(tmp_path / f"run.{s}.pt", weights_only=False)["model"] for s in ("bars", "conductor")]
     after.append(torch.load(ckpt, weights_only=False)["model"])
-    stage2 = ("encoder.bar_rnn.", "encoder.head.", "conductor.")
+    stage2 = ("encoder.bar_rnn.", "encoder.head.", "encoder.pool.", "conductor.")
 
     def moved(a, b):
         return {k.split(".")[0] + ("." + k.split(".")[1] if k.startswith("encoder") else "")
@@ -161,7 +163,35 @@ def test_each_training_stage_moves_only_its_own_part(corpus, tmp_path):
     assert moved(start, after[0]) == {"encoder.embed", "encoder.rnn", "bar_head", "init", "step"}
     assert moved(after[0], after[1]) == {k.rstrip(".") for k in stage2}
     assert moved(after[1], after[2]) == {"encoder.embed", "encoder.rnn", "encoder.bar_rnn", "encoder.head",
-                                         "conductor", "init", "step"}
+                                         "encoder.pool", "conductor", "init", "step"}
+
+
+def test_bar_pooling_starts_at_zero_and_leaves_stage_1_as_it_was(corpus, tmp_path):
+    """The encoder's pooling of every bar starts as a zero map drawn from its own stream: the model
+    encodes as one without it, and stage 1 (which does not train it) ends with the same weights."""
+    from dataclasses import replace
+
+    from genmedia.training.melody_vae import MelodyVAE, load_melody_data, train
+
+    cfg = staged_config()
+    plain = replace(cfg, enc_bar_pool=0)
+    tokens = torch.randint(0, cfg.vocab, (3, cfg.steps))
+    models = []
+    for c in (cfg, plain):
+        torch.manual_seed(c.seed)
+        models.append(MelodyVAE(c))
+    with torch.no_grad():
+        assert torch.equal(models[0].encoder(tokens)[0], models[1].encoder(tokens)[0])
+    data, _ = load_melody_data(corpus, cfg.steps)
+    for c, name in ((cfg, "pool"), (plain, "plain")):
+        train(data, replace(c, conductor_pretrain=0, train_steps=0), checkpoint=tmp_path / f"{name}.pt")
+    pooled, alone = (torch.load(tmp_path / f"{n}.bars.pt", weights_only=False)["model"] for n in ("pool", "plain"))
+    assert set(pooled) - set(alone) == {k for k in pooled if k.startswith("encoder.pool.")} != set()
+    for key, value in alone.items():
+        assert torch.equal(pooled[key], value), key
+    with torch.no_grad():
+        models[0].encoder.pool[-1].weight.fill_(0.1)
+        assert not torch.equal(models[0].encoder(tokens)[0], models[1].encoder(tokens)[0])
 
 
 def test_a_staged_run_paused_at_every_step_ends_with_the_same_weights(corpus, tmp_path):

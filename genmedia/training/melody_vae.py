@@ -73,6 +73,12 @@ class MelodyVAEConfig:
     # the latent learns to ignore it (on 2-bar windows it learnt about four times slower than the
     # flat decoder, and the 16-bar model stayed at 0.62 valid greedy accuracy for 3000 steps).
     bar_pretrain: int = 0
+    # Hierarchical encoder: > 0 projects the upper BiLSTM's output at every bar to this size and adds a
+    # linear map of their concatenation to the latent head, so every bar reaches z directly. The final
+    # states alone favour the bars they end on: the 16-bar model reconstructed its first bar at 0.93 and
+    # its middle bars at 0.72. The map starts at zero, and its layers draw their initial weights from
+    # their own seeded stream, so the other layers start (and a staged run's stage 1 ends) as without it.
+    enc_bar_pool: int = 0
     bar_free_bits: float = 64.0
     pretrain_batch: int = 16  # windows per stage-1 step (each gives `bars` bar examples)
     pretrain_lr: float = 2e-3  # stage 1 (`lr` is stage 3's)
@@ -139,6 +145,14 @@ class Encoder(nn.Module):
             self.bar_rnn = nn.LSTM(top, cfg.enc_bar_hidden, batch_first=True, bidirectional=True)
             top = 2 * cfg.enc_bar_hidden
         self.head = nn.Linear(top, 2 * cfg.latent)
+        self.pool = None
+        if cfg.enc_bar_hidden and cfg.enc_bar_pool:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(cfg.seed + 1)
+                self.pool = nn.Sequential(nn.Linear(top, cfg.enc_bar_pool), nn.Tanh(), nn.Flatten(1),
+                                          nn.Linear(cfg.bars * cfg.enc_bar_pool, 2 * cfg.latent))
+            nn.init.zeros_(self.pool[-1].weight)
+            nn.init.zeros_(self.pool[-1].bias)
 
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.cfg.enc_bar_hidden:
@@ -154,8 +168,11 @@ class Encoder(nn.Module):
 
     def from_bars(self, bars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Hierarchical encoder, upper level: the bars' summaries -> latent mean and log-variance."""
-        _, (h, _) = self.bar_rnn(bars)
-        return self.head(torch.cat([h[0], h[1]], dim=-1)).chunk(2, dim=-1)
+        y, (h, _) = self.bar_rnn(bars)
+        out = self.head(torch.cat([h[0], h[1]], dim=-1))
+        if self.pool is not None:
+            out = out + self.pool(y)
+        return out.chunk(2, dim=-1)
 
 
 class Conductor(nn.Module):
@@ -363,7 +380,8 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
               cfg.bar_pretrain, cfg.pretrain_lr, staged_path("bars"), partial(greedy_accuracy, bars_alone=True),
               "valid_bar_greedy")
         log(f"stage 2 of 3: encoder and conductor to the bar latents, {cfg.conductor_pretrain} steps")
-        stage(parameters(model.encoder.bar_rnn, model.encoder.head, model.conductor),
+        upper = [m for m in (model.encoder.bar_rnn, model.encoder.head, model.encoder.pool) if m is not None]
+        stage(parameters(*upper, model.conductor),
               lambda step, rng: conductor_loss(model, batch(rng, cfg.conductor_batch), cfg.beta),
               cfg.conductor_pretrain, cfg.conductor_lr, staged_path("conductor"), greedy_accuracy)
         log(f"stage 3 of 3: end to end, {cfg.train_steps} steps")
@@ -437,7 +455,8 @@ def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command
         graphs.insert(1, Graph("conductor", model.conductor, (torch.zeros(1, cfg.latent),), ["z"], ["bars"],
                                {"z": {0: "batch"}, "bars": {0: "batch"}}))
     encoder = ({"kind": "hierarchical", "bar_hidden": cfg.enc_hidden, "hidden": cfg.enc_bar_hidden,
-                "steps_per_bar": cfg.bar_steps} if cfg.enc_bar_hidden else {"kind": "flat", "hidden": cfg.enc_hidden})
+                "steps_per_bar": cfg.bar_steps, "bar_pool": cfg.enc_bar_pool} if cfg.enc_bar_hidden
+               else {"kind": "flat", "hidden": cfg.enc_hidden})
     decoder = ({"kind": "hierarchical", "bars": cfg.bars, "steps_per_bar": cfg.bar_steps,
                 "conductor_hidden": cfg.conductor_hidden, "bar_embedding": cfg.bar_embed}
                if cfg.hierarchical else {"kind": "flat"})
