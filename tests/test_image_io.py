@@ -66,29 +66,32 @@ def test_sixteen_bit_gray_keeps_its_precision(tmp_path: Path) -> None:
         assert np.array_equal(np.asarray(out), values)
 
 
+def check_sixteen_bits_round_trip(src: Path, out: Path, pixels: np.ndarray, alpha: np.ndarray | None) -> None:
+    """read_photo gives every bit of `src`; the inverted pixels written to `out` read back exactly, with
+    the same alpha and metadata."""
+    photo = read_photo(src)
+    assert photo.pixels.dtype == np.uint16 and photo.peak == 65535 and photo.mode.endswith(";16")
+    assert np.array_equal(photo.pixels, pixels)
+    assert (photo.alpha is None) == (alpha is None) and (alpha is None or np.array_equal(photo.alpha, alpha))
+    write_photo(out, photo, 65535 - photo.pixels)
+    again = read_photo(out)
+    assert np.array_equal(again.pixels, 65535 - pixels) and again.info == photo.info
+    assert alpha is None or np.array_equal(again.alpha, alpha)
+
+
 @pytest.mark.parametrize("alpha", [False, True])
 def test_sixteen_bit_color_png_keeps_every_bit(tmp_path: Path, alpha: bool) -> None:
     from genmedia.image.png16 import write_png16
 
-    rng = np.random.default_rng(3)
-    y, x = np.mgrid[:30, :41]
-    pixels = (np.stack([x * 1500, y * 2000, (x + y) * 900], axis=-1) + rng.integers(0, 300, (30, 41, 3)))
-    pixels = pixels.astype(np.uint16)
-    a = (x * 1600).astype(np.uint16) if alpha else None
+    pixels = sixteen_bit_pixels()
+    a = (np.mgrid[:30, :41][1] * 1600).astype(np.uint16) if alpha else None
     # Our writer (Paeth-filtered rows) gives a file Pillow reads as the high bytes of every sample.
     write_png16(tmp_path / "in.png", pixels, a, {"icc_profile": srgb_icc(), "dpi": (300, 300)})
     with Image.open(tmp_path / "in.png") as im:
         assert im.mode == ("RGBA" if alpha else "RGB")
         assert np.array_equal(np.asarray(im)[..., :3], (pixels >> 8).astype(np.uint8))
         assert im.info["icc_profile"] == srgb_icc() and round(im.info["dpi"][0]) == 300
-    photo = read_photo(tmp_path / "in.png")
-    assert photo.pixels.dtype == np.uint16 and photo.peak == 65535 and photo.mode.endswith(";16")
-    assert np.array_equal(photo.pixels, pixels)
-    assert (photo.alpha is None) == (not alpha) and (not alpha or np.array_equal(photo.alpha, a))
-    write_photo(tmp_path / "out.png", photo, 65535 - photo.pixels)
-    again = read_photo(tmp_path / "out.png")
-    assert np.array_equal(again.pixels, 65535 - pixels) and again.info["icc_profile"] == srgb_icc()
-    assert not alpha or np.array_equal(again.alpha, a)
+    check_sixteen_bits_round_trip(tmp_path / "in.png", tmp_path / "out.png", pixels, a)
 
 
 def test_jpeg_keeps_quality_tables_subsampling_exif_and_icc(tmp_path: Path) -> None:
@@ -146,14 +149,7 @@ def test_sixteen_bit_color_tiff_keeps_every_bit_and_its_tags(tmp_path: Path, alp
         assert im.mode == ("RGBA" if alpha else "RGB")
         assert np.array_equal(np.asarray(im)[..., :3], (pixels >> 8).astype(np.uint8))
         assert im.info["icc_profile"] == srgb_icc() and round(im.info["dpi"][0]) == 300
-    photo = read_photo(tmp_path / "in.tif")
-    assert photo.pixels.dtype == np.uint16 and photo.peak == 65535 and photo.mode.endswith(";16")
-    assert np.array_equal(photo.pixels, pixels)
-    assert (photo.alpha is None) == (not alpha) and (not alpha or np.array_equal(photo.alpha, a))
-    write_photo(tmp_path / "out.tif", photo, 65535 - photo.pixels)
-    again = read_photo(tmp_path / "out.tif")
-    assert np.array_equal(again.pixels, 65535 - pixels) and again.info == photo.info
-    assert not alpha or np.array_equal(again.alpha, a)
+    check_sixteen_bits_round_trip(tmp_path / "in.tif", tmp_path / "out.tif", pixels, a)
     with Image.open(tmp_path / "out.tif") as out:
         assert out.tag_v2[271] == "genmedia test camera"
         assert dict(out.getexif().get_ifd(EXIF_IFD)) == {0x829A: 1 / 250, 0x8827: 400}

@@ -48,7 +48,12 @@ def read_png16(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             im.tile = [ImageFile._Tile(tile.codec_name, tile.extents, tile.offset, f"{mode};{rawmode_end}")]
             im.load()
             halves.append(np.asarray(im))
-    values = (halves[0].astype(np.uint16) << 8) | halves[1].astype(np.uint16)
+    return join_bytes(*halves)
+
+
+def join_bytes(high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The high and low bytes of every sample (H, W, 3 or 4) -> pixels (H, W, 3) uint16 and alpha or None."""
+    values = (high.astype(np.uint16) << 8) | low.astype(np.uint16)
     if values.shape[2] == 4:
         return values[..., :3].copy(), values[..., 3].copy()
     return values, None

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, TiffImagePlugin, TiffTags
 
+from genmedia.image.png16 import join_bytes
+
 # Descriptive tags kept from input to output: ImageDescription, Make, Model, Software, DateTime,
 # Artist, Copyright.
 TEXT_TAGS = (270, 271, 272, 305, 306, 315, 33432)
@@ -63,10 +65,7 @@ def read_tiff16(path: Path, open_image: Callable[[Path], Image.Image]) -> tuple[
                 im.tile = tiles
             im.load()
             halves.append(np.asarray(im))
-    values = (halves[0].astype(np.uint16) << 8) | halves[1].astype(np.uint16)
-    if values.shape[2] == 4:
-        return values[..., :3].copy(), values[..., 3].copy()
-    return values, None
+    return join_bytes(*halves)
 
 
 def metadata(im: Image.Image) -> dict[str, Any]:
