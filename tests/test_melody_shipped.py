@@ -71,7 +71,7 @@ def test_samples_are_tuneful_varied_and_seeded(model):
 
 
 # The 16-bar model's margins, below what it measures (noted beside each).
-MARGIN_16 = {"example": 0.7, "in_key": 0.9}
+MARGIN_16 = {"example": 0.9, "in_key": 0.9}
 
 
 @pytest.fixture(scope="module")
@@ -90,20 +90,20 @@ def test_the_16_bar_model_reads_writes_and_morphs_whole_tunes(model16):
     assert (model16.steps, model16.segments) == (256, 16)
     tune = sixteen_bars()
     back = model16.decode(model16.encode(tune[None]))
-    assert token_accuracy(back, tune[None]) >= MARGIN_16["example"]  # shipped: 0.801
+    assert token_accuracy(back, tune[None]) >= MARGIN_16["example"]  # shipped: 0.988
     other = np.concatenate([tune[128:], tune[:128]])  # the same bars, the halves swapped: B B A A
     morph = interpolate_melodies(model16, tune, other, steps=5)
     to_a, to_b = [token_distance(s, tune) for s in morph], [token_distance(s, other) for s in morph]
-    assert all(x <= y for x, y in zip(to_a, to_a[1:])), to_a  # shipped: .2, .23, .35, .38, .4
-    assert all(x >= y for x, y in zip(to_b, to_b[1:])), to_b  # shipped: .39, .38, .35, .2, .2
+    assert all(x <= y for x, y in zip(to_a, to_a[1:])), to_a  # shipped: .01, .09, .35, .41, .42
+    assert all(x >= y for x, y in zip(to_b, to_b[1:])), to_b  # shipped: .42, .42, .36, .14, .02
     assert to_a[-1] > to_a[0] + 0.1 and to_b[0] > to_b[-1] + 0.1
 
 
 def test_the_16_bar_model_samples_whole_tuneful_tunes(model16):
     samples = sample_melodies(model16, count=20, seed=0)
     assert samples.shape == (20, 256)
-    assert np.mean([in_key_share(s) for s in samples]) >= MARGIN_16["in_key"]  # shipped: 0.969
-    assert 5 <= np.mean([notes_per_2_bars(s) for s in samples]) <= 20  # shipped: 10.0
+    assert np.mean([in_key_share(s) for s in samples]) >= MARGIN_16["in_key"]  # shipped: 0.958
+    assert 5 <= np.mean([notes_per_2_bars(s) for s in samples]) <= 20  # shipped: 10.2
     assert all((s[192:] >= 2).any() for s in samples)  # the last four bars are written too
     assert distinct(samples) == 20
 
@@ -123,5 +123,5 @@ def test_a_16_bar_morph_of_short_melodies_is_as_long_as_they_are(model16, tmp_pa
     steps = [read_melody(tmp_path / f"step-{k:02d}.mid").tokens for k in range(5)]
     assert all(len(s) <= 64 and (s >= 2).any() for s in steps), [len(s) for s in steps]
     window = model16.window(read_melody(a), source=a)
-    assert token_distance(steps[0], window[:len(steps[0])]) <= 0.35  # shipped: 0.27
+    assert token_distance(steps[0], window[:len(steps[0])]) <= 0.1  # shipped: 0.0
     assert len(read_melody(tmp_path / "morph.mid").tokens) <= 5 * 64

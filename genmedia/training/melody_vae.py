@@ -93,10 +93,11 @@ class MelodyVAEConfig:
         # 2-bar model has per bar; then the conductor learns to emit those bar latents; then end to end
         # at a lower rate. Trained end to end from the start, this architecture stayed at 0.62 valid
         # greedy accuracy for 3000 steps on 2 CPU cores; in stages it passes that within minutes.
+        # Pooling every bar into the latent (`enc_bar_pool`) took stage 2 from 0.64 to 0.74.
         "16bar": {"steps": 256, "enc_hidden": 128, "enc_bar_hidden": 256, "dec_hidden": 256, "latent": 256,
-                  "conductor_hidden": 256, "bar_embed": 64, "free_bits": 1024.0, "bar_pretrain": 5000,
-                  "pretrain_batch": 16, "conductor_pretrain": 3000, "conductor_batch": 64, "train_steps": 5000,
-                  "batch": 32, "lr": 5e-4},
+                  "conductor_hidden": 256, "bar_embed": 64, "enc_bar_pool": 128, "free_bits": 1024.0,
+                  "bar_pretrain": 5000, "pretrain_batch": 16, "conductor_pretrain": 3000, "conductor_batch": 64,
+                  "train_steps": 9000, "batch": 32, "lr": 5e-4},
         "tiny": {"embed": 8, "enc_hidden": 16, "dec_hidden": 16, "latent": 4, "batch": 8, "train_steps": 3,
                  "kl_warmup": 1},
         "tiny16": {"steps": 64, "embed": 8, "enc_hidden": 16, "enc_bar_hidden": 12, "dec_hidden": 16, "latent": 4,
