@@ -43,15 +43,14 @@ def _levels(folder: Path, *, seed: int, overwrite: bool) -> str:
 
 def _melodies(folder: Path, *, overwrite: bool) -> str:
     from genmedia.melody.midi import read_melody
-    from genmedia.melody.model import MelodyModel, interpolate_melodies
+    from genmedia.melody.model import MelodyModel, morph_melodies
     from genmedia.melody.output import write_melody_morph
     from genmedia.resources import resource_dir
 
     vae = MelodyModel.load()
     paths = [resource_dir("assets") / "melodies" / f"example-{x}.mid" for x in "ab"]
     melodies = [read_melody(p) for p in paths]
-    morph = interpolate_melodies(vae, *(vae.window(m, source=p) for m, p in zip(melodies, paths)), steps=5,
-                                 length=max(vae.covered(m) for m in melodies))
+    morph = morph_melodies(vae, *melodies, steps=5, sources=tuple(paths))
     written = write_melody_morph(folder, morph, tempo=melodies[0].tempo, program=0, wav=True, stem="morph",
                                  overwrite=overwrite)
     return f"melodies: a 5-step morph between example-a and example-b (MIDI and WAV): {len(written)} files in {folder}"

@@ -66,17 +66,17 @@ def interpolate(a, b, model, steps, oversample, tempo, program, wav, outdir, ove
 
     Encodes the first bars of each melody (as many as the model covers, from the first bar
     with a note), interpolates the latent means spherically and decodes greedily, so no seed
-    is involved. Each step is as long as the longer input, up to the model's length. The steps are chosen among the decodes of a finer path so that each is further
-    from A and nearer to B than the one before, wherever the path allows. The tempo defaults to A's.
+    is involved. Each step is as long as the longer input, up to the model's length. The steps
+    are chosen among the decodes of a finer path so that each is further from A and nearer to B
+    than the one before, wherever the path allows. The tempo defaults to A's.
     """
     from genmedia.melody.midi import read_melody
-    from genmedia.melody.model import MelodyModel, interpolate_melodies
+    from genmedia.melody.model import MelodyModel, morph_melodies
     from genmedia.melody.output import write_melody_morph
 
     vae = MelodyModel.load(model)
     mel_a, mel_b = read_melody(a), read_melody(b)
-    morph = interpolate_melodies(vae, vae.window(mel_a, source=a), vae.window(mel_b, source=b), steps=steps,
-                                 oversample=oversample, length=max(vae.covered(mel_a), vae.covered(mel_b)))
+    morph = morph_melodies(vae, mel_a, mel_b, steps=steps, oversample=oversample, sources=(a, b))
     write_melody_morph(outdir, morph, tempo=tempo or mel_a.tempo, program=program, wav=wav, overwrite=overwrite)
     click.echo(f"wrote {steps} steps and morph.mid{' and morph.wav' if wav else ''} to {outdir}", err=True)
 

@@ -76,8 +76,7 @@ def metadata(im: Image.Image) -> dict[str, Any]:
     if text:
         out["tiffinfo"] = text
     exif = im.getexif()
-    ifds = {pointer: dict(exif.get_ifd(pointer)) for pointer in (EXIF_IFD, GPS_IFD) if pointer in exif}
-    ifds = {pointer: tags for pointer, tags in ifds.items() if tags}
+    ifds = {pointer: dict(exif.get_ifd(pointer)) for pointer in (EXIF_IFD, GPS_IFD) if exif.get_ifd(pointer)}
     if ifds:
         out["tiff_ifds"] = ifds
     return out
@@ -105,10 +104,9 @@ def write_tiff16(path: Path, pixels: np.ndarray, alpha: np.ndarray | None, info:
 
     ifd = TiffImagePlugin.ImageFileDirectory_v2(ifh=b"II\x2a\x00\x08\x00\x00\x00")
 
-    def put(tag: int, value: Any, kind: int | None = None) -> None:
+    def put(tag: int, value: Any, kind: int) -> None:
         ifd[tag] = value
-        if kind is not None:
-            ifd.tagtype[tag] = kind
+        ifd.tagtype[tag] = kind
 
     put(256, width, TiffTags.LONG)
     put(257, height, TiffTags.LONG)

@@ -138,6 +138,15 @@ def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, st
     return decoded[monotone_steps(to_a, to_b, steps, ts)]
 
 
+def morph_melodies(model: MelodyModel, a: Melody, b: Melody, *, steps: int, oversample: int = 8,
+                   sources: tuple[str | Path, str | Path] = ("A", "B")) -> np.ndarray:
+    """`interpolate_melodies` from two melodies as read: each encoded from its model-length window,
+    the morph as long as the longer of them (see `MelodyModel.covered`). `sources` name them in errors."""
+    windows = [model.window(m, source=s) for m, s in zip((a, b), sources)]
+    return interpolate_melodies(model, *windows, steps=steps, oversample=oversample,
+                                length=max(model.covered(a), model.covered(b)))
+
+
 def monotone_steps(to_a: np.ndarray, to_b: np.ndarray, steps: int, ts: np.ndarray) -> np.ndarray:
     """Indices of `steps` of the points of a path, the first and the last among them, that minimise
     (by dynamic programming) 100 x the total fall of the distance to A and rise of the distance to

@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genmedia.melody.data import read_folder, windows
-from genmedia.melody.midi import MAX_PITCH, MIN_PITCH, VOCAB
+from genmedia.melody.midi import BAR_STEPS, MAX_PITCH, MIN_PITCH, VOCAB
 from genmedia.training.export import Graph, export_model
 from genmedia.training.loop import batch_device, fit
 
@@ -52,7 +52,7 @@ class MelodyVAEConfig:
     # BiLSTM of this size reads the bars' summaries (a hierarchical encoder, for long windows)
     conductor_hidden: int = 0  # 0: flat decoder; else the conductor LSTM's size (hierarchical decoder)
     bar_embed: int = 0  # size of the conductor's per-bar embedding (hierarchical only)
-    bar_steps: int = 16  # tokens per bar for the hierarchical decoder (4/4 in 16ths)
+    bar_steps: int = BAR_STEPS  # tokens per bar for the hierarchical decoder (4/4 in 16ths)
     prior_bandwidth: float = 0.3  # of the fitted sampling prior (see genmedia.melody.prior)
     # Scheduled sampling (parallel form, Duckworth et al. 2019): this share of the decoder's inputs
     # are its own sampled predictions from a first teacher-forced pass, ramped up from 0 over the
