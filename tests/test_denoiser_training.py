@@ -130,3 +130,48 @@ def test_cli_sizes_the_network_and_records_it_replayably(tmp_path):
     assert meta["training"]["command"].endswith("--batch 3 --widths 6,12,24")
     bad = CliRunner().invoke(cli, [*args[:-4], "--widths", "6,x"])
     assert bad.exit_code == 2 and "'6,x' is not a comma-separated list of channel counts" in bad.output
+
+
+def test_init_widens_a_trained_denoiser_without_changing_what_it_computes(tiny):
+    from genmedia.training.denoiser import DenoiserConfig, UNetDenoiser, read_weights, widen_from
+
+    model, meta = tiny
+    onnx_file = Path(meta).parent / "tiny-den.denoiser.onnx"
+    x, sigma = torch.rand(2, 3, 16, 24), torch.full((2, 1), 0.1)
+    with torch.no_grad():
+        expected = model(x, sigma)
+    for source in (model.state_dict(), read_weights(onnx_file)):
+        wide = UNetDenoiser(DenoiserConfig(widths=(8, 12), convs=1))  # the tiny preset is (4, 8)
+        widen_from(wide, source)
+        with torch.no_grad():
+            assert torch.allclose(wide(x, sigma), expected, atol=1e-6)
+        # The extra channels are live: their weights differ from zero and carry gradient.
+        out = wide(x, sigma)
+        torch.nn.functional.l1_loss(out, x).backward()
+        assert wide.tail.weight.grad[:, 4:].abs().sum() > 0 and wide.head[0].weight[4:].abs().sum() > 0
+    with pytest.raises(ValueError, match="do not fit"):
+        widen_from(UNetDenoiser(DenoiserConfig(widths=(2, 8), convs=1)), model.state_dict())
+    with pytest.raises(ValueError, match="same levels"):
+        widen_from(UNetDenoiser(DenoiserConfig(widths=(4, 8, 16), convs=1)), model.state_dict())
+
+
+def test_cli_init_records_the_model_it_started_from(tmp_path, tiny):
+    _, meta = tiny
+    gray, color = image_folders(tmp_path)
+    start = Path(meta).parent / "tiny-den.denoiser.onnx"
+    out = tmp_path / "models"
+    args = ["train", "denoiser", "--gray", str(gray), "--color", str(color), "--preset", "tiny", "--name", "d",
+            "--out", str(out), "--widths", "6,8", "--lr", "0.0005", "--init", str(start)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out / "d.json").read_text())["training"]
+    assert recorded["command"].endswith(f"--widths 6,8 --lr 0.0005 --init {start}")
+    assert recorded["config"]["lr"] == 0.0005
+    import hashlib
+    assert recorded["init"]["sha256"] == hashlib.sha256(start.read_bytes()).hexdigest()
+    assert recorded["init"]["training"] == json.loads(Path(meta).read_text())["training"]
+    narrow = CliRunner().invoke(cli, [*args[:-6], "--overwrite", "--widths", "2,8", "--init", str(start)])
+    assert narrow.exit_code == 1 and f"{start}: head.0.weight: initial weights (4, 13, 3, 3) do not fit" in narrow.output
+    (tmp_path / "bad.onnx").write_text("not a model")
+    bad = CliRunner().invoke(cli, [*args[:-6], "--overwrite", "--init", str(tmp_path / "bad.onnx")])
+    assert bad.exit_code == 1 and "bad.onnx: not a denoiser's .onnx file or a training checkpoint" in bad.output

@@ -205,36 +205,50 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
 @click.option("--widths", callback=parse_widths, default=None,
               help="Channels per U-Net level, e.g. 48,96,192,384 (bench/denoiser_size.py times them).")
 @click.option("--fold", type=click.IntRange(1), default=None, help="Pixel block side folded into channels first.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
+              help="Peak learning rate (it decays to 0 on a cosine).")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Start from a trained denoiser (its .onnx file or a checkpoint) with the same levels and at most "
+                   "as many channels per level; the new channels start switched off.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
 @max_minutes_option
 @device_option
 @overwrite_option
-def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, batch, widths, fold, seed,
-                   checkpoint, max_minutes, device, overwrite) -> None:
+def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, batch, widths, fold, lr, init,
+                   seed, checkpoint, max_minutes, device, overwrite) -> None:
     """Train the U-Net denoiser (blind, sigma 0-55, gray and color) and export it."""
     from genmedia.training import require_torch
 
     require_torch(device)
     limit = time_limit(max_minutes, checkpoint)
     from genmedia.fileio import check_writable
-    from genmedia.training.denoiser import DenoiserConfig, export, load_denoiser_data, validation_psnr
+    from genmedia.errors import InputError
+    from genmedia.training.denoiser import DenoiserConfig, WeightsMismatch, export, init_lineage, load_denoiser_data
+    from genmedia.training.denoiser import read_weights, validation_psnr
     from genmedia.training.denoiser import train as fit
 
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = DenoiserConfig.preset(preset)
     config.seed = seed
-    override(config, train_steps=train_steps, batch=batch, widths=widths, fold=fold)
+    override(config, train_steps=train_steps, batch=batch, widths=widths, fold=fold, lr=lr)
+    # Read first: a bad file fails fast, and the export may overwrite the file it starts from.
+    weights, lineage = (None, None) if init is None else (read_weights(init), init_lineage(init))
     data = load_denoiser_data(gray_dir, color_dir, valid_gray)
     click.echo(f"training on {len(data.gray)} gray and {len(data.color)} color images", err=True)
-    model = fit(data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device,
-                time_limit=limit)
+    try:
+        model = fit(data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device,
+                    time_limit=limit, init=weights)
+    except WeightsMismatch as exc:
+        raise InputError(init, str(exc)) from None
     metrics = {f"valid_{kind}_psnr_sigma{s}": round(validation_psnr(model, images, float(s), limit=len(images)), 3)
                for kind, images in data.valid.items() for s in (15, 25, 50)}
     summary = {"gray": str(gray_dir), "color": str(color_dir), "valid_gray": str(valid_gray) if valid_gray else None,
                "split": "color: crc32(file name) % 10 == 0 held out for validation",
                "images": {"gray": len(data.gray), "color_train": len(data.color),
                           **{f"valid_{k}": len(v) for k, v in data.valid.items()}}}
+    if lineage is not None:
+        summary["init"] = lineage
     meta = export(model, name=name, out_dir=out, command=replay_command(click.get_current_context()), data=summary,
                   metrics=metrics, overwrite=overwrite)
     click.echo(f"exported {meta}", err=True)

@@ -20,6 +20,7 @@ from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 
+from genmedia.errors import InputError
 from genmedia.image.io import SUFFIXES
 from genmedia.training.export import Graph, export_model
 from genmedia.training.loop import batch_device, fit
@@ -90,6 +91,73 @@ class UNetDenoiser(nn.Module):
         for i in reversed(range(len(self.up))):
             h = self.dec[i](self.up[i](h) + skips[i])
         return image - F.pixel_shuffle(self.tail(h), self.cfg.fold)
+
+
+class WeightsMismatch(ValueError):
+    """Initial weights that do not fit the network being trained."""
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The weights of a trained denoiser: its exported ONNX file or a training checkpoint (.pt)."""
+    try:
+        if path.suffix.lower() == ".onnx":
+            import onnx
+            from onnx import numpy_helper
+
+            graph = onnx.load(str(path)).graph
+            weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
+        else:
+            weights = torch.load(path, weights_only=False, map_location="cpu")["model"]
+    except Exception:  # onnx, pickle and zip raise many kinds; all mean the same here
+        raise InputError(path, "not a denoiser's .onnx file or a training checkpoint") from None
+    if not weights:
+        raise InputError(path, "holds no weights")
+    return weights
+
+
+@torch.no_grad()
+def widen_from(model: UNetDenoiser, weights: dict[str, torch.Tensor]) -> None:
+    """Start `model` from a trained denoiser with the same levels and at most as many channels.
+
+    Each tensor is copied into the leading slice of the model's; the model's extra channels keep
+    their (seeded) initial weights, except that the weights carrying them into the old channels
+    start at zero. So the model starts out computing exactly what the trained one computes, and
+    training grows the extra channels into it (Net2Net-style widening).
+    """
+    state = model.state_dict()
+    if set(state) != set(weights):
+        raise WeightsMismatch("the initial weights are not a denoiser with the same levels and convolutions")
+    transposed = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, nn.ConvTranspose2d)}
+    for name, new in state.items():
+        old = weights[name]
+        if old.dim() != new.dim() or old.shape[2:] != new.shape[2:] or any(
+                a > b for a, b in zip(old.shape, new.shape)):
+            raise WeightsMismatch(f"{name}: initial weights {tuple(old.shape)} do not fit {tuple(new.shape)}")
+        new[tuple(slice(0, n) for n in old.shape)] = old
+        if new.dim() == 4:
+            out_dim, in_dim = (1, 0) if name in transposed else (0, 1)
+            index = [slice(None)] * 4
+            index[out_dim], index[in_dim] = slice(0, old.shape[out_dim]), slice(old.shape[in_dim], None)
+            new[tuple(index)] = 0.0
+    model.load_state_dict(state)
+
+
+def init_lineage(path: Path) -> dict:
+    """What a run that starts from `path` records about it: the file's name and sha256 and, for an
+    exported model, how that model was trained (so the chain of commands can be replayed)."""
+    import hashlib
+    import json
+
+    lineage = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    if path.suffix.lower() == ".onnx":
+        meta = next((m for m in path.parent.glob("*.json")
+                     if any(f.get("path") == path.name for f in json.loads(m.read_text()).get("files", {}).values())),
+                    None)
+        if meta is not None:
+            recorded = json.loads(meta.read_text())
+            lineage["training"] = recorded.get("training")
+            lineage["metrics"] = recorded.get("metrics")
+    return lineage
 
 
 def split_of(name: str) -> str:
@@ -192,11 +260,14 @@ def _is_gray(image: np.ndarray) -> bool:
 
 def train(data: DenoiserData, cfg: DenoiserConfig, *, checkpoint: Path | None = None,
           log: Callable[[str], None] = lambda _: None, log_every: int = 500, device: str = "cpu",
-          time_limit: float | None = None) -> UNetDenoiser:
+          time_limit: float | None = None, init: dict[str, torch.Tensor] | None = None) -> UNetDenoiser:
     """Train on `device` (resuming from `checkpoint` if it exists; saving to it every `log_every`
-    steps; past `time_limit` seconds it pauses, as `fit` does); the trained model comes back on the CPU."""
+    steps; past `time_limit` seconds it pauses, as `fit` does), starting from the weights `init`
+    (see `widen_from`) when given; the trained model comes back on the CPU."""
     torch.manual_seed(cfg.seed)
     model = UNetDenoiser(cfg)
+    if init is not None:
+        widen_from(model, init)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
     def batch_loss(step: int, rng: np.random.Generator):
