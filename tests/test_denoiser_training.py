@@ -175,3 +175,37 @@ def test_cli_init_records_the_model_it_started_from(tmp_path, tiny):
     (tmp_path / "bad.onnx").write_text("not a model")
     bad = CliRunner().invoke(cli, [*args[:-6], "--overwrite", "--init", str(tmp_path / "bad.onnx")])
     assert bad.exit_code == 1 and "bad.onnx: not a denoiser's .onnx file or a training checkpoint" in bad.output
+
+
+def test_bf16_training_runs_in_bfloat16_is_reproducible_and_exports_float32(tmp_path):
+    from genmedia.training.denoiser import DenoiserConfig, load_denoiser_data, train
+
+    data = load_denoiser_data(*image_folders(tmp_path), None)
+    fp32 = train(data, DenoiserConfig.preset("tiny"))
+    bf16 = [train(data, DenoiserConfig(**{**vars(DenoiserConfig.preset("tiny")), "precision": "bf16"}))
+            for _ in range(2)]
+    changed = False
+    for name, weight in fp32.state_dict().items():
+        assert torch.equal(bf16[0].state_dict()[name], bf16[1].state_dict()[name])  # reproducible
+        assert bf16[0].state_dict()[name].dtype == torch.float32  # the weights stay float32
+        changed |= not torch.equal(bf16[0].state_dict()[name], weight)
+    assert changed  # the passes really ran in bfloat16: the same seeds gave other weights
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
+        train(data, DenoiserConfig(**{**vars(DenoiserConfig.preset("tiny")), "precision": "fp16"}))
+
+
+def test_cli_precision_is_recorded_and_the_export_is_float32(tmp_path):
+    import onnx
+
+    gray, color = image_folders(tmp_path)
+    out = tmp_path / "models"
+    args = ["train", "denoiser", "--gray", str(gray), "--color", str(color), "--preset", "tiny", "--name", "d",
+            "--out", str(out), "--precision", "bf16"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out / "d.json").read_text())["training"]
+    assert recorded["command"].endswith("--preset tiny --precision bf16") and recorded["config"]["precision"] == "bf16"
+    graph = onnx.load(str(out / "d.denoiser.onnx")).graph
+    assert {t.data_type for t in graph.initializer} == {onnx.TensorProto.FLOAT}
+    bad = CliRunner().invoke(cli, [*args[:-1], "fp16"])
+    assert bad.exit_code == 2 and "'fp16' is not one of 'fp32', 'bf16'" in bad.output

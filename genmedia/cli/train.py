@@ -210,13 +210,16 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Start from a trained denoiser (its .onnx file or a checkpoint) with the same levels and at most "
                    "as many channels per level; the new channels start switched off.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default=None,
+              help="Arithmetic of the forward and backward passes [default: fp32]. bf16 (autocast; weights stay "
+                   "float32) is about twice as fast on CPUs with AVX512-BF16 or AMX; the export is float32.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
 @max_minutes_option
 @device_option
 @overwrite_option
 def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, batch, widths, fold, lr, init,
-                   seed, checkpoint, max_minutes, device, overwrite) -> None:
+                   precision, seed, checkpoint, max_minutes, device, overwrite) -> None:
     """Train the U-Net denoiser (blind, sigma 0-55, gray and color) and export it."""
     from genmedia.training import require_torch
 
@@ -231,7 +234,7 @@ def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_ste
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = DenoiserConfig.preset(preset)
     config.seed = seed
-    override(config, train_steps=train_steps, batch=batch, widths=widths, fold=fold, lr=lr)
+    override(config, train_steps=train_steps, batch=batch, widths=widths, fold=fold, lr=lr, precision=precision)
     # Read first: a bad file fails fast, and the export may overwrite the file it starts from.
     weights, lineage = (None, None) if init is None else (read_weights(init), init_lineage(init))
     data = load_denoiser_data(gray_dir, color_dir, valid_gray)

@@ -41,6 +41,9 @@ class DenoiserConfig:
     quantised: float = 0.5  # share of patches clipped and rounded to 8 bits after the noise is added
     gray: float = 0.3  # share of gray patches
     seed: int = 0
+    # "bf16": forward and backward in bfloat16 autocast, weights and optimiser in float32 (about 2x
+    # faster on CPUs with AVX512-BF16 or AMX, and on GPUs); the exported model is float32 either way.
+    precision: str = "fp32"
 
     @classmethod
     def preset(cls, name: str) -> DenoiserConfig:
@@ -91,6 +94,9 @@ class UNetDenoiser(nn.Module):
         for i in reversed(range(len(self.up))):
             h = self.dec[i](self.up[i](h) + skips[i])
         return image - F.pixel_shuffle(self.tail(h), self.cfg.fold)
+
+
+PRECISIONS = ("fp32", "bf16")
 
 
 class WeightsMismatch(ValueError):
@@ -270,10 +276,15 @@ def train(data: DenoiserData, cfg: DenoiserConfig, *, checkpoint: Path | None = 
         widen_from(model, init)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
+    if cfg.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {cfg.precision!r}")
+
     def batch_loss(step: int, rng: np.random.Generator):
-        clean, noisy, sigma = (t.to(batch_device(model)) for t in make_batch(data, cfg, rng))
-        out = model(noisy, sigma)
-        loss = F.l1_loss(out, clean)
+        device = batch_device(model)
+        clean, noisy, sigma = (t.to(device) for t in make_batch(data, cfg, rng))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+            out = model(noisy, sigma)
+        loss = F.l1_loss(out.float(), clean)
         mse = F.mse_loss(out.detach().clamp(0, 1), clean).item()
         return loss, {"l1": loss.item(), "psnr": 10 * np.log10(1.0 / max(mse, 1e-10))}
 
