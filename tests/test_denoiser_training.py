@@ -177,13 +177,14 @@ def test_cli_init_records_the_model_it_started_from(tmp_path, tiny):
     assert bad.exit_code == 1 and "bad.onnx: not a denoiser's .onnx file or a training checkpoint" in bad.output
 
 
-def test_bf16_training_runs_in_bfloat16_is_reproducible_and_exports_float32(tmp_path):
+def test_bf16_training_runs_in_bfloat16_is_reproducible_and_keeps_float32_weights(tmp_path):
+    from dataclasses import replace
+
     from genmedia.training.denoiser import DenoiserConfig, load_denoiser_data, train
 
     data = load_denoiser_data(*image_folders(tmp_path), None)
     fp32 = train(data, DenoiserConfig.preset("tiny"))
-    bf16 = [train(data, DenoiserConfig(**{**vars(DenoiserConfig.preset("tiny")), "precision": "bf16"}))
-            for _ in range(2)]
+    bf16 = [train(data, replace(DenoiserConfig.preset("tiny"), precision="bf16")) for _ in range(2)]
     changed = False
     for name, weight in fp32.state_dict().items():
         assert torch.equal(bf16[0].state_dict()[name], bf16[1].state_dict()[name])  # reproducible
@@ -191,7 +192,7 @@ def test_bf16_training_runs_in_bfloat16_is_reproducible_and_exports_float32(tmp_
         changed |= not torch.equal(bf16[0].state_dict()[name], weight)
     assert changed  # the passes really ran in bfloat16: the same seeds gave other weights
     with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
-        train(data, DenoiserConfig(**{**vars(DenoiserConfig.preset("tiny")), "precision": "fp16"}))
+        train(data, replace(DenoiserConfig.preset("tiny"), precision="fp16"))
 
 
 def test_cli_precision_is_recorded_and_the_export_is_float32(tmp_path):

@@ -26,6 +26,9 @@ from genmedia.training.export import Graph, export_model
 from genmedia.training.loop import batch_device, fit
 
 
+PRECISIONS = ("fp32", "bf16")  # DenoiserConfig.precision; the CLI lists them too, without importing torch
+
+
 @dataclass
 class DenoiserConfig:
     """Network and optimisation settings; stored in every checkpoint and in the model metadata."""
@@ -94,9 +97,6 @@ class UNetDenoiser(nn.Module):
         for i in reversed(range(len(self.up))):
             h = self.dec[i](self.up[i](h) + skips[i])
         return image - F.pixel_shuffle(self.tail(h), self.cfg.fold)
-
-
-PRECISIONS = ("fp32", "bf16")
 
 
 class WeightsMismatch(ValueError):
@@ -270,14 +270,13 @@ def train(data: DenoiserData, cfg: DenoiserConfig, *, checkpoint: Path | None = 
     """Train on `device` (resuming from `checkpoint` if it exists; saving to it every `log_every`
     steps; past `time_limit` seconds it pauses, as `fit` does), starting from the weights `init`
     (see `widen_from`) when given; the trained model comes back on the CPU."""
+    if cfg.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {cfg.precision!r}")
     torch.manual_seed(cfg.seed)
     model = UNetDenoiser(cfg)
     if init is not None:
         widen_from(model, init)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-
-    if cfg.precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {cfg.precision!r}")
 
     def batch_loss(step: int, rng: np.random.Generator):
         device = batch_device(model)
