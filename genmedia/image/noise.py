@@ -5,15 +5,31 @@ small patches, natural image content lives in a few large eigenvalues, while whi
 sigma^2 to every eigenvalue. Starting from all eigenvalues and dropping the largest one at a
 time, the first set whose mean equals its median (as many eigenvalues above the mean as below)
 is taken as noise only, and sigma^2 is its mean.
+
+In a one-channel image the patches have only 49 dimensions, and fine texture reaches the small
+eigenvalues too: on gray validation images the estimate read about 16.3 for sigma 15, and 5 to 6
+for clean images. So for those the estimate is refined as Liu, Tanaka and Okutomi do (2013): keep
+only the weakly textured patches, those whose summed squared neighbour differences are below what
+pure noise at the current estimate stays under 99% of the time, and estimate again from them,
+until the estimate settles. That brought the mean error on set12 and on gray held-out cbsd432
+images from 0.9-1.3 to 0.2-0.3 at sigma 15. Color patches (147 dimensions) already separate
+content from noise (mean error 0.05 at sigma 15); selecting patches there only trims the noise,
+so color keeps the plain estimate.
 """
 
 from __future__ import annotations
+
+import math
+from functools import lru_cache
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 PATCH = 7
 MAX_PATCHES = 20_000
+WEAK_QUANTILE = 0.99  # a noise-only patch counts as weakly textured this often
+MAX_ROUNDS = 5
+CLIPPED_SHARE = 0.001  # past this share of values at black or white, the noise is taken as clipped
 
 
 def estimate_sigma(pixels: np.ndarray, *, peak: float = 255.0, seed: int = 0) -> float:
@@ -30,14 +46,105 @@ def estimate_sigma(pixels: np.ndarray, *, peak: float = 255.0, seed: int = 0) ->
     ys = rng.integers(0, h - PATCH + 1, count)
     xs = rng.integers(0, w - PATCH + 1, count)
     windows = sliding_window_view(pixels, (PATCH, PATCH), axis=(0, 1))  # (h', w', C, PATCH, PATCH), no copy
-    patches = windows[ys, xs].reshape(count, -1).astype(np.float32) * np.float32(255.0 / peak)
-    patches -= patches.mean(axis=0, keepdims=True)
+    raw = windows[ys, xs]  # (count, C, PATCH, PATCH)
+    patches = raw.astype(np.float32) * np.float32(255.0 / peak)
+    sigma = _covariance_sigma(patches.reshape(count, -1))
+    if c == 1:
+        sigma = _weak_texture_sigma(patches, sigma)
+    if ((raw == 0) | (raw == peak)).mean() > CLIPPED_SHARE:
+        sigma = _declipped(sigma, patches.mean(axis=(2, 3)).ravel())
+    return sigma
+
+
+def _weak_texture_sigma(patches: np.ndarray, sigma: float) -> float:
+    """Liu et al.'s refinement of `sigma` from one-channel patches (N, 1, P, P)."""
+    c = patches.shape[1]
+    texture = _texture(patches)
+    unit = _noise_texture_quantile(c)
+    for _ in range(MAX_ROUNDS):
+        weak = texture < sigma**2 * unit
+        if weak.sum() < 5 * PATCH * PATCH * c:  # too few to estimate a covariance from
+            break
+        refined = _covariance_sigma(patches[weak].reshape(int(weak.sum()), -1))
+        settled = abs(refined - sigma) < 0.01
+        sigma = refined
+        if settled:
+            break
+    return sigma
+
+
+def _declipped(measured: float, means: np.ndarray) -> float:
+    """The sigma of Gaussian noise that, clipped to 0..255 around clean values whose local means
+    (after clipping) are `means`, has the mean variance `measured`^2.
+
+    Clipping narrows the noise near black and white: 8-bit files with sigma 50 read 44 on color
+    validation images, and the denoiser, told 44, left noise in (0.5 dB below what sigma 50 gives).
+    For a clean value mu the clipped noise's mean and variance have closed forms; each local mean
+    is mapped back through the first to the second, and sigma is found by bisection.
+    """
+    if measured <= 0.0:
+        return measured
+    mu = np.linspace(0.0, 255.0, 256)
+    # The local means as a histogram of 256 bins (at their centres of mass): the same mean
+    # variance to well under 0.1%, at a cost that does not grow with the number of patches.
+    bins = np.clip(np.rint(means), 0, 255).astype(np.intp)
+    weights = np.bincount(bins, minlength=256).astype(np.float64)
+    used = weights > 0
+    means = np.bincount(bins, weights=means, minlength=256)[used] / weights[used]
+    weights = weights[used] / weights.sum()
+
+    def mean_variance(sigma: float) -> float:
+        a, b = -mu / sigma, (255.0 - mu) / sigma
+        cdf_a, cdf_b, pdf_a, pdf_b = _cdf(a), _cdf(b), _pdf(a), _pdf(b)
+        inside = cdf_b - cdf_a
+        first = 255.0 * (1.0 - cdf_b) + mu * inside + sigma * (pdf_a - pdf_b)
+        second = (255.0**2 * (1.0 - cdf_b) + mu**2 * inside + 2.0 * mu * sigma * (pdf_a - pdf_b)
+                  + sigma**2 * (inside + a * pdf_a - b * pdf_b))
+        return float(np.dot(weights, np.interp(means, first, second - first**2)))
+
+    low, high = measured, 4.0 * measured
+    if mean_variance(high) < measured**2:
+        return high
+    for _ in range(30):
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if mean_variance(middle) < measured**2 else (low, middle)
+    return 0.5 * (low + high)
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _cdf(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + _erf(z / math.sqrt(2.0)).astype(np.float64))
+
+
+def _pdf(z: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+def _covariance_sigma(patches: np.ndarray) -> float:
+    """Chen et al.'s estimate from patches (N, D) on the 0-255 scale."""
+    patches = patches - patches.mean(axis=0, keepdims=True)
     # float32 products are enough for a covariance of values on the 0-255 scale (estimates move
     # by under 0.01) and take half the time of float64, which matters on small images.
-    eigen = np.sort(np.linalg.eigvalsh((patches.T @ patches).astype(np.float64) / count))
+    eigen = np.sort(np.linalg.eigvalsh((patches.T @ patches).astype(np.float64) / len(patches)))
     for end in range(len(eigen), 0, -1):
         tail = eigen[:end]
         tau = tail.mean()
         if np.sum(tail > tau) >= np.sum(tail < tau):
             return float(np.sqrt(max(tau, 0.0)))
     return float(np.sqrt(max(eigen[0], 0.0)))
+
+
+def _texture(patches: np.ndarray) -> np.ndarray:
+    """Per patch (N, C, P, P): the sum of squared differences between horizontal and vertical neighbours."""
+    return (np.square(np.diff(patches, axis=3)).sum(axis=(1, 2, 3))
+            + np.square(np.diff(patches, axis=2)).sum(axis=(1, 2, 3)))
+
+
+@lru_cache(maxsize=4)
+def _noise_texture_quantile(channels: int) -> float:
+    """The WEAK_QUANTILE quantile of `_texture` for patches of unit-sigma white noise (seeded simulation;
+    it scales with sigma^2)."""
+    noise = np.random.default_rng(0).standard_normal((MAX_PATCHES, channels, PATCH, PATCH), dtype=np.float32)
+    return float(np.quantile(_texture(noise), WEAK_QUANTILE))

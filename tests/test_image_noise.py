@@ -1,0 +1,64 @@
+"""The blind noise-level estimator: textured gray images and noise clipped at black and white."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from genmedia.image import noise
+from genmedia.image.noise import estimate_sigma
+
+from test_image_cli import scene
+
+
+def textured_gray(size: int = 256) -> np.ndarray:
+    """A clean gray picture whose left half carries fine random texture (like grass or fabric)."""
+    base = scene(size, size)[..., 1].astype(np.float32)
+    tex = np.random.default_rng(5).normal(0, 1, (size, size)).astype(np.float32)
+    tex = (tex + np.roll(tex, 1, 0) + np.roll(tex, 1, 1) + np.roll(tex, (1, 1), (0, 1))) / 4 * 18
+    base[:, : size // 2] += tex[:, : size // 2]
+    return np.clip(base, 0, 255).astype(np.uint8)[..., None]
+
+
+def black_to_white(height: int = 192, width: int = 256) -> np.ndarray:
+    """Color ramps from black to white (and a flat mid-gray channel): strong noise clips at both ends."""
+    y, x = np.mgrid[:height, :width].astype(np.float32)
+    return np.stack([255 * x / (width - 1), 255 * (1 - y / (height - 1)), 128 + 0 * x], -1).astype(np.uint8)
+
+
+def plain_estimate(pixels: np.ndarray) -> float:
+    """Chen et al.'s estimate alone, from every patch: what the estimator did before its refinements."""
+    c = pixels.shape[2]
+    patches = sliding_window_view(pixels.astype(np.float32), (7, 7), axis=(0, 1)).reshape(-1, 49 * c)
+    return noise._covariance_sigma(patches)
+
+
+def test_texture_in_gray_images_is_not_taken_for_noise() -> None:
+    clean = textured_gray()
+    assert plain_estimate(clean) > 2.0  # the texture reaches the smallest eigenvalues of 7x7 gray patches
+    assert estimate_sigma(clean) < 0.5
+    for sigma in (5, 15, 25):
+        noisy = clean + np.random.default_rng(sigma).normal(0, sigma, clean.shape).astype(np.float32)
+        assert abs(estimate_sigma(noisy) - sigma) < 0.5, sigma
+
+
+def test_noise_clipped_at_black_and_white_is_measured_at_its_sigma() -> None:
+    clean = black_to_white()
+    for sigma in (25, 50):
+        noisy = np.clip(np.rint(clean + np.random.default_rng(sigma).normal(0, sigma, clean.shape)), 0, 255)
+        noisy = noisy.astype(np.uint8)
+        assert ((noisy == 0) | (noisy == 255)).mean() > 0.05  # the fixture really clips
+        plain, refined = plain_estimate(noisy), estimate_sigma(noisy)
+        assert plain < 0.96 * sigma  # clipped noise is narrower than sigma
+        assert abs(refined - sigma) < 0.06 * sigma and abs(refined - sigma) < 0.5 * abs(plain - sigma), sigma
+        # The same file in 16 bits reads the same: white is 65535 there.
+        assert abs(estimate_sigma(noisy.astype(np.uint16) * 257, peak=65535.0) - refined) < 0.01
+        # One channel alone (a gray file) too.
+        assert abs(estimate_sigma(noisy[..., :1]) - sigma) < 0.06 * sigma
+
+
+def test_unclipped_float_noise_is_left_to_the_plain_estimate() -> None:
+    # Float noise that goes past black and white was never clipped: no correction applies.
+    clean = black_to_white()
+    noisy = (clean + np.random.default_rng(0).normal(0, 50, clean.shape)) / 255.0
+    assert abs(estimate_sigma(noisy, peak=1.0) - plain_estimate(noisy * 255.0)) < 0.5
