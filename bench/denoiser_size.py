@@ -28,6 +28,9 @@ from genmedia.training.export import export_graph
 from timing import print_table, timed
 
 CANDIDATES = {
+    "shipped widths, 3 convs a level-0 block": {"top_convs": 3},
+    "shipped widths, 4 convs a level-0 block": {"top_convs": 4},
+    "shipped widths, 6 convs a level-0 block": {"top_convs": 6},
     "widths 48/96/192/384, fold 2": {"widths": (48, 96, 192, 384)},
     "widths 64/128/256/512, fold 2": {"widths": (64, 128, 256, 512)},
     "widths 32/64/128/256, fold 2, 3 convs a block": {"convs": 3},

@@ -155,6 +155,45 @@ def test_init_widens_a_trained_denoiser_without_changing_what_it_computes(tiny):
         widen_from(UNetDenoiser(DenoiserConfig(widths=(4, 8, 16), convs=1)), model.state_dict())
 
 
+def test_init_deepens_a_trained_denoiser_without_changing_what_it_computes(tiny):
+    from genmedia.training.denoiser import DenoiserConfig, UNetDenoiser, WeightsMismatch, widen_from
+
+    model, _ = tiny  # the tiny preset: widths (4, 8), one convolution a block
+    x, sigma = torch.rand(2, 3, 16, 24), torch.full((2, 1), 0.1)
+    with torch.no_grad():
+        expected = model(x, sigma)
+    deep = UNetDenoiser(DenoiserConfig(widths=(6, 8), convs=1, top_convs=3))
+    assert len(deep.head) == 6 and len(deep.dec[0]) == 6 and len(deep.enc[0]) == 2
+    widen_from(deep, model.state_dict())
+    with torch.no_grad():
+        assert torch.allclose(deep(x, sigma), expected, atol=1e-6)
+    assert torch.equal(deep.head[4].weight[:, :, 1, 1], torch.eye(6)) and deep.head[4].weight.sum() == 6
+    # The new convolutions learn: they carry gradient.
+    torch.nn.functional.l1_loss(deep(x, sigma), x).backward()
+    assert deep.head[2].weight.grad.abs().sum() > 0 and deep.dec[0][4].weight.grad.abs().sum() > 0
+    # Weights with more convolutions than the network, or lacking one that cannot start as the identity.
+    with pytest.raises(WeightsMismatch, match="same levels"):
+        widen_from(UNetDenoiser(DenoiserConfig(widths=(4, 8), convs=1)), deep.state_dict())
+    partial = {k: v for k, v in model.state_dict().items() if k != "tail.weight"}
+    with pytest.raises(WeightsMismatch, match="same levels: they lack tail, which cannot start"):
+        widen_from(UNetDenoiser(DenoiserConfig(widths=(4, 8), convs=1)), partial)
+
+
+def test_cli_top_convs_deepens_from_init_and_is_recorded(tmp_path, tiny):
+    _, meta = tiny
+    gray, color = image_folders(tmp_path)
+    start = Path(meta).parent / "tiny-den.denoiser.onnx"
+    args = ["train", "denoiser", "--gray", str(gray), "--color", str(color), "--preset", "tiny", "--name", "d",
+            "--out", str(tmp_path / "models"), "--top-convs", "2", "--init", str(start)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((tmp_path / "models" / "d.json").read_text())["training"]
+    assert recorded["config"]["top_convs"] == 2 and recorded["config"]["convs"] == 1
+    assert recorded["command"].endswith(f"--top-convs 2 --init {start}")
+    bad = CliRunner().invoke(cli, [*args[:-4], "--top-convs", "0"])
+    assert bad.exit_code == 2 and "--top-convs" in bad.output
+
+
 def test_cli_init_records_the_model_it_started_from(tmp_path, tiny):
     _, meta = tiny
     gray, color = image_folders(tmp_path)

@@ -205,11 +205,14 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
 @click.option("--widths", callback=parse_widths, default=None,
               help="Channels per U-Net level, e.g. 48,96,192,384 (bench/denoiser_size.py times them).")
 @click.option("--fold", type=click.IntRange(1), default=None, help="Pixel block side folded into channels first.")
+@click.option("--top-convs", type=click.IntRange(1), default=None,
+              help="3x3 convolutions in the two full-detail (level 0) blocks [default: as every block, 2].")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
               help="Peak learning rate (it decays to 0 on a cosine).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Start from a trained denoiser (its .onnx file or a checkpoint) with the same levels and at most "
-                   "as many channels per level; the new channels start switched off.")
+              help="Start from a trained denoiser (its .onnx file or a checkpoint) with the same levels, at most "
+                   "as many channels per level and at most as many convolutions per block; the new channels start "
+                   "switched off and the new convolutions as the identity.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default=None,
               help="Arithmetic of the forward and backward passes [default: fp32]. bf16 (autocast; weights stay "
                    "float32) is about twice as fast on CPUs with AVX512-BF16 or AMX; the export is float32.")
@@ -218,8 +221,8 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
 @max_minutes_option
 @device_option
 @overwrite_option
-def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, batch, widths, fold, lr, init,
-                   precision, seed, checkpoint, max_minutes, device, overwrite) -> None:
+def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, batch, widths, fold, top_convs,
+                   lr, init, precision, seed, checkpoint, max_minutes, device, overwrite) -> None:
     """Train the U-Net denoiser (blind, sigma 0-55, gray and color) and export it."""
     from genmedia.training import require_torch
 
@@ -234,7 +237,8 @@ def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_ste
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = DenoiserConfig.preset(preset)
     config.seed = seed
-    override(config, train_steps=train_steps, batch=batch, widths=widths, fold=fold, lr=lr, precision=precision)
+    override(config, train_steps=train_steps, batch=batch, widths=widths, fold=fold, top_convs=top_convs, lr=lr,
+             precision=precision)
     # Read first: a bad file fails fast, and the export may overwrite the file it starts from.
     weights, lineage = (None, None) if init is None else (read_weights(init), init_lineage(init))
     data = load_denoiser_data(gray_dir, color_dir, valid_gray)

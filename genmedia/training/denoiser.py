@@ -36,6 +36,9 @@ class DenoiserConfig:
     widths: tuple[int, ...] = (32, 64, 128, 256)  # channels per level; level 0 is at 1/fold resolution
     fold: int = 2  # the image is folded into fold x fold pixel blocks before level 0
     convs: int = 2  # 3x3 convolutions per block
+    # 3x3 convolutions in the two blocks at level 0 (head and last decoder), which carry the finest
+    # detail; None means `convs`. Deepening a trained model here is function-preserving (see widen_from).
+    top_convs: int | None = None
     batch: int = 16
     patch: int = 96
     train_steps: int = 8000
@@ -79,11 +82,12 @@ class UNetDenoiser(nn.Module):
         super().__init__()
         self.cfg = cfg
         w = cfg.widths
-        self.head = _block(cfg.fold**2 * 3 + 1, w[0], cfg.convs)
+        top = cfg.convs if cfg.top_convs is None else cfg.top_convs
+        self.head = _block(cfg.fold**2 * 3 + 1, w[0], top)
         self.down = nn.ModuleList(nn.Conv2d(w[i], w[i + 1], 2, stride=2) for i in range(len(w) - 1))
         self.enc = nn.ModuleList(_block(w[i + 1], w[i + 1], cfg.convs) for i in range(len(w) - 1))
         self.up = nn.ModuleList(nn.ConvTranspose2d(w[i + 1], w[i], 2, stride=2) for i in range(len(w) - 1))
-        self.dec = nn.ModuleList(_block(w[i], w[i], cfg.convs) for i in range(len(w) - 1))
+        self.dec = nn.ModuleList(_block(w[i], w[i], top if i == 0 else cfg.convs) for i in range(len(w) - 1))
         self.tail = nn.Conv2d(w[0], cfg.fold**2 * 3, 3, padding=1)
 
     def forward(self, image: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -123,18 +127,29 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def widen_from(model: UNetDenoiser, weights: dict[str, torch.Tensor]) -> None:
-    """Start `model` from a trained denoiser with the same levels and at most as many channels.
+    """Start `model` from a trained denoiser with the same levels, at most as many channels and
+    at most as many convolutions per block.
 
     Each tensor is copied into the leading slice of the model's; the model's extra channels keep
     their (seeded) initial weights, except that the weights carrying them into the old channels
-    start at zero. So the model starts out computing exactly what the trained one computes, and
-    training grows the extra channels into it (Net2Net-style widening).
+    start at zero. A convolution the trained model lacks at the end of a block starts as the
+    identity (a Dirac kernel, zero bias): it follows a ReLU, so its input is non-negative and
+    passes through it and its ReLU unchanged. So the model starts out computing exactly what the
+    trained one computes, and training grows the extra channels and layers into it (Net2Net-style
+    widening and deepening).
     """
     state = model.state_dict()
-    if set(state) != set(weights):
+    if set(weights) - set(state):
         raise WeightsMismatch("the initial weights are not a denoiser with the same levels and convolutions")
+    added = _added_convs(model, set(state) - set(weights))
     transposed = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, nn.ConvTranspose2d)}
     for name, new in state.items():
+        if name in added:
+            if name.endswith(".weight"):
+                nn.init.dirac_(new)
+            else:
+                new.zero_()
+            continue
         old = weights[name]
         if old.dim() != new.dim() or old.shape[2:] != new.shape[2:] or any(
                 a > b for a, b in zip(old.shape, new.shape)):
@@ -146,6 +161,23 @@ def widen_from(model: UNetDenoiser, weights: dict[str, torch.Tensor]) -> None:
             index[out_dim], index[in_dim] = slice(0, old.shape[out_dim]), slice(old.shape[in_dim], None)
             new[tuple(index)] = 0.0
     model.load_state_dict(state)
+
+
+def _added_convs(model: UNetDenoiser, missing: set[str]) -> set[str]:
+    """`missing` if it holds whole square convolutions (weight and bias) between two ReLUs in a block,
+    which is the identity on its non-negative input when it starts as a Dirac kernel; else WeightsMismatch."""
+    modules = dict(model.named_modules())
+    for name in {name.rsplit(".", 1)[0] for name in missing}:
+        parent, _, index = name.rpartition(".")
+        block, conv = modules.get(parent), modules[name]
+        i = int(index) if index.isdigit() else -1
+        if not (isinstance(block, nn.Sequential) and isinstance(conv, nn.Conv2d)
+                and {f"{name}.weight", f"{name}.bias"} <= missing
+                and conv.in_channels == conv.out_channels and 0 < i < len(block) - 1
+                and isinstance(block[i - 1], nn.ReLU) and isinstance(block[i + 1], nn.ReLU)):
+            raise WeightsMismatch(f"the initial weights are not a denoiser with the same levels: they lack {name}, "
+                                  "which cannot start as the identity")
+    return missing
 
 
 def init_lineage(path: Path) -> dict:
