@@ -51,8 +51,10 @@ def estimate_sigma(pixels: np.ndarray, *, peak: float = 255.0, seed: int = 0) ->
     sigma = _covariance_sigma(patches.reshape(count, -1))
     if c == 1:
         sigma = _weak_texture_sigma(patches, sigma)
-    if ((raw == 0) | (raw == peak)).mean() > CLIPPED_SHARE:
-        sigma = _declipped(sigma, patches.mean(axis=(2, 3)).ravel())
+    centres = raw[:, :, PATCH // 2, PATCH // 2]  # a sample of the pixels, to see how many are clipped
+    if np.count_nonzero((centres == 0) | (centres == peak)) > CLIPPED_SHARE * centres.size:
+        # Local means from every fourth patch: enough for the 256-bin histogram _declipped uses.
+        sigma = _declipped(sigma, patches[::4].mean(axis=(2, 3)).ravel())
     return sigma
 
 
@@ -105,7 +107,7 @@ def _declipped(measured: float, means: np.ndarray) -> float:
     low, high = measured, 4.0 * measured
     if mean_variance(high) < measured**2:
         return high
-    for _ in range(30):
+    for _ in range(24):  # to 3 sigma / 2^24
         middle = 0.5 * (low + high)
         low, high = (middle, high) if mean_variance(middle) < measured**2 else (low, middle)
     return 0.5 * (low + high)
