@@ -141,7 +141,8 @@ def widen_from(model: UNetDenoiser, weights: dict[str, torch.Tensor]) -> None:
     state = model.state_dict()
     if set(weights) - set(state):
         raise WeightsMismatch("the initial weights are not a denoiser with the same levels and convolutions")
-    added = _added_convs(model, set(state) - set(weights))
+    added = set(state) - set(weights)
+    _check_identity_convs(model, added)
     transposed = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, nn.ConvTranspose2d)}
     for name, new in state.items():
         if name in added:
@@ -163,9 +164,9 @@ def widen_from(model: UNetDenoiser, weights: dict[str, torch.Tensor]) -> None:
     model.load_state_dict(state)
 
 
-def _added_convs(model: UNetDenoiser, missing: set[str]) -> set[str]:
-    """`missing` if it holds whole square convolutions (weight and bias) between two ReLUs in a block,
-    which is the identity on its non-negative input when it starts as a Dirac kernel; else WeightsMismatch."""
+def _check_identity_convs(model: UNetDenoiser, missing: set[str]) -> None:
+    """WeightsMismatch unless `missing` holds only whole square convolutions (weight and bias) between two
+    ReLUs in a block, each of which is the identity on its non-negative input when it starts as a Dirac kernel."""
     modules = dict(model.named_modules())
     for name in {name.rsplit(".", 1)[0] for name in missing}:
         parent, _, index = name.rpartition(".")
@@ -177,7 +178,6 @@ def _added_convs(model: UNetDenoiser, missing: set[str]) -> set[str]:
                 and isinstance(block[i - 1], nn.ReLU) and isinstance(block[i + 1], nn.ReLU)):
             raise WeightsMismatch(f"the initial weights are not a denoiser with the same levels: they lack {name}, "
                                   "which cannot start as the identity")
-    return missing
 
 
 def init_lineage(path: Path) -> dict:
