@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from genmedia.cli.common import GenmediaGroup, overwrite_option
+from genmedia.training import PRECISIONS
 
 
 UNRECORDED = {"max_minutes"}  # options that do not change the trained model
@@ -213,7 +214,7 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
               help="Start from a trained denoiser (its .onnx file or a checkpoint) with the same levels, at most "
                    "as many channels per level and at most as many convolutions per block; the new channels start "
                    "switched off and the new convolutions as the identity.")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default=None,
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="Arithmetic of the forward and backward passes [default: fp32]. bf16 (autocast; weights stay "
                    "float32) is about twice as fast on CPUs with AVX512-BF16 or AMX; the export is float32.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)

@@ -22,11 +22,9 @@ from torch.nn import functional as F
 
 from genmedia.errors import InputError
 from genmedia.image.io import SUFFIXES
+from genmedia.training import PRECISIONS
 from genmedia.training.export import Graph, export_model
 from genmedia.training.loop import batch_device, fit
-
-
-PRECISIONS = ("fp32", "bf16")  # DenoiserConfig.precision; the CLI lists them too, without importing torch
 
 
 @dataclass
