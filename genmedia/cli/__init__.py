@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+
 import click
 
 from genmedia import __version__
@@ -28,5 +31,32 @@ cli.add_command(music)
 cli.add_command(train)
 
 
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so that `finally` blocks remove temporary outputs.
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it.
+    """
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    raise Terminated
+
+
 def main() -> None:
-    cli(prog_name="genmedia")
+    """The console entry point. SIGTERM cleans up like Ctrl-C, then exits 143 (128 + SIGTERM).
+
+    The handler is installed here, not on import, so the library leaves signals to its caller;
+    a SIGTERM the parent chose to ignore stays ignored.
+    """
+    installed = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    if installed:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        cli(prog_name="genmedia")
+    except Terminated:
+        click.echo("error: terminated by SIGTERM; unfinished outputs were removed", err=True)
+        sys.exit(128 + signal.SIGTERM)
+    finally:
+        if installed:  # for callers of main() that go on running
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,17 @@ class GenmediaGroup(click.Group):
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(f"error: {where}{exc.strerror or exc}", err=True)
             ctx.exit(1)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A `click.FloatRange` that also refuses nan and inf: nan passes every range comparison, and
+    inf passes an open-ended range, so either would reach the library as a 'valid' number."""
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 def seed_option(func):

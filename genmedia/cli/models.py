@@ -27,34 +27,41 @@ def _summary(meta: dict) -> str:
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print every model's full metadata as JSON.")
 def list_command(as_json: bool) -> None:
-    """Show each model: name, task, files and measured metrics."""
-    from genmedia.registry import list_models
+    """Show each model: name, task, files and measured metrics. A metadata file that cannot be
+    read is reported as `error: PATH: why`, and the other models are still listed."""
+    from genmedia.registry import scan_models
 
-    found = list_models()
+    found, errors = scan_models()
     if as_json:
         click.echo(json.dumps([{**m.metadata, "metadata_path": str(m.metadata_path)} for m in found], indent=2))
-        return
-    for m in found:
-        files = ", ".join(f"{f['path']} ({f['bytes'] / 1e6:.1f} MB)" for f in m.metadata["files"].values())
-        click.echo(f"{m.name}  [{m.task}]  {m.metadata.get('description', '')}")
-        click.echo(f"    files: {files}")
-        click.echo(f"    {_summary(m.metadata)}")
-        click.echo(f"    trained with: {m.metadata.get('training', {}).get('command', '?')}")
-    if not found:
+    else:
+        for m in found:
+            files = ", ".join(f"{f['path']} ({f['bytes'] / 1e6:.1f} MB)" for f in m.files.values())
+            click.echo(f"{m.name}  [{m.task}]  {m.metadata.get('description', '')}")
+            click.echo(f"    files: {files}")
+            click.echo(f"    {_summary(m.metadata)}")
+            click.echo(f"    trained with: {m.metadata.get('training', {}).get('command', '?')}")
+    for exc in errors:
+        click.echo(f"error: {exc}", err=True)
+    if not found and not errors:
         click.echo("no models found", err=True)
 
 
 @models.command()
 def verify() -> None:
-    """Check every model file's sha256 against its metadata; exit 1 if any differs."""
+    """Check every model's metadata and every file's size and sha256 (and that all the external
+    data an ONNX file uses is listed); exit 1 if anything is wrong."""
     from genmedia.errors import ModelError
-    from genmedia.registry import list_models
+    from genmedia.registry import scan_models
 
-    bad = 0
-    for m in list_models():
-        for role in m.metadata["files"]:
+    found, errors = scan_models()
+    for exc in errors:
+        click.echo(f"error: {exc}", err=True)
+    bad = len(errors)
+    for m in found:
+        for role in m.files:
             try:
-                m.file(role)
+                m.check(role)
                 click.echo(f"ok     {m.name} {role}")
             except ModelError as exc:
                 bad += 1

@@ -7,14 +7,22 @@ from pathlib import Path
 
 import click
 
-from genmedia.cli.common import GenmediaGroup, outdir_option, overwrite_option, resolve_seed, seed_option
+from genmedia.cli.common import (FiniteFloatRange, GenmediaGroup, outdir_option, overwrite_option, resolve_seed,
+                                 seed_option)
 
 MODEL_HELP = "Melody model: a name from `genmedia models list` or a path to its .json (default: the 2-bar model)."
 midi_path = click.Path(exists=True, dir_okay=False, path_type=Path)
-tempo_option = click.option("--tempo", type=click.FloatRange(20, 400), default=None,
+tempo_option = click.option("--tempo", type=FiniteFloatRange(20, 400), default=None,
                             help="Tempo of the output in BPM.")
 program_option = click.option("--program", type=click.IntRange(0, 127), default=0, show_default=True,
                               help="General MIDI program of the output track (0 = piano).")
+
+
+def _wav_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """The built-in synthesiser writes WAV only: any other extension would mislabel the bytes."""
+    if value.suffix.lower() != ".wav":
+        raise click.BadParameter(f"{value} must end in .wav: render writes WAV audio only", ctx, param)
+    return value
 
 
 @click.group(cls=GenmediaGroup)
@@ -25,7 +33,7 @@ def music() -> None:
 @music.command()
 @click.option("--model", default=None, help=MODEL_HELP)
 @click.option("--count", "-n", type=click.IntRange(1, 10_000), default=10, show_default=True)
-@click.option("--temperature", type=click.FloatRange(0.0, 3.0), default=1.0, show_default=True,
+@click.option("--temperature", type=FiniteFloatRange(0.0, 3.0), default=1.0, show_default=True,
               help="Softmax temperature of the decoder: 0 is greedy.")
 @click.option("--prior", type=click.Choice(["fitted", "normal"]), default="fitted", show_default=True,
               help="Latent prior: the model's fitted density over training melodies' latents, or plain N(0, I).")
@@ -83,7 +91,8 @@ def interpolate(a, b, model, steps, oversample, tempo, program, wav, outdir, ove
 
 @music.command()
 @click.argument("midi_file", metavar="IN.mid", type=midi_path)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="WAV to write.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), callback=_wav_path,
+              help="WAV file to write (.wav).")
 @overwrite_option
 def render(midi_file, output, overwrite) -> None:
     """Render a MIDI file to a 44.1 kHz 16-bit WAV with the built-in synthesiser."""
@@ -92,7 +101,8 @@ def render(midi_file, output, overwrite) -> None:
 
     midi = load_midi(midi_file)
     melody_from_midi(midi, source=midi_file)  # rejects no notes, drums only, an absurd tempo
-    write_wav(output, synthesize(midi), overwrite=overwrite)
+    write_wav(output, synthesize(midi, source=midi_file), overwrite=overwrite)
+    click.echo(f"wrote {output}", err=True)
 
 
 @music.command("eval")

@@ -12,8 +12,12 @@ color TIFF comes back Deflate-compressed whatever its compression was.
 
 from __future__ import annotations
 
+import os
+import struct
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,14 +25,20 @@ from typing import Any
 import numpy as np
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
+from genmedia import limits
 from genmedia.errors import InputError
 from genmedia.fileio import write_atomic
 from genmedia.image import png16, tiff16
+from genmedia.inputs import open_input
 
 FORMATS = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
 SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp"}
-DEFAULT_MAX_PIXELS = 120_000_000
-_PIL_GUARD = threading.Lock()
+DEFAULT_MAX_PIXELS = limits.DEFAULT.image_pixels  # built in; GENMEDIA_MAX_PIXELS replaces it (max_pixels=None)
+# What Pillow raises on damaged files: a corrupt header or stream can surface as any of these
+# from deep inside a plugin.
+_CORRUPT = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
+            ZeroDivisionError)
+_PIL_GUARD = threading.RLock()
 _MODES = {"L": 8, "LA": 8, "RGB": 8, "RGBA": 8, "P": 8, "PA": 8, "1": 1, "CMYK": 8, "I;16": 16, "I;16B": 16,
           "I;16L": 16, "I": 16}
 
@@ -59,17 +69,29 @@ class Photo:
         return self.pixels.shape[0] * self.pixels.shape[1] / 1e6
 
 
+@contextmanager
+def _pillow_unguarded() -> Iterator[None]:
+    """Pillow with its fixed pixel guard lifted and its warnings off, one thread at a time.
+
+    genmedia applies its own pixel limit (read_photo's max_pixels) right after opening, and TIFF
+    checks Pillow's guard again when it loads. Damaged metadata ("Corrupt EXIF data") is only a
+    warning in Pillow, which would print past the CLI; the pixels decide whether a file is usable.
+    Both settings are process-wide, hence the (re-entrant) lock around whole reads.
+    """
+    with _PIL_GUARD, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
 def _open(path: Path) -> Image.Image:
-    # genmedia applies its own pixel limit (read_photo's max_pixels) right after opening, so
-    # Pillow's fixed guard is lifted for the open call alone, under a lock.
     try:
-        with _PIL_GUARD, warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-            try:
-                return Image.open(path, formats=list(FORMATS))
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved
+        with _pillow_unguarded():
+            return Image.open(path, formats=list(FORMATS))
     except UnidentifiedImageError:
         kind = _sniff(path)
         raise InputError(path, f"unsupported image format ({kind})" if kind else "not an image file") from None
@@ -91,45 +113,74 @@ def _sniff(path: Path) -> str | None:
     return None
 
 
-def read_photo(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
-    """Read one image file; raise `InputError` naming the file for anything it cannot use."""
+def read_photo(path: str | Path, *, max_pixels: int | None = None) -> Photo:
+    """Read one image file; raise `InputError` naming the file for anything it cannot use.
+
+    Refused: anything but a regular file (a FIFO would block), empty files, unsupported formats,
+    more than `max_pixels` pixels (default `genmedia.limits` image_pixels, from GENMEDIA_MAX_PIXELS),
+    more than one frame (APNG, animated WebP, multi-page TIFF), and truncated or corrupt data.
+    """
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(path, exc.strerror or str(exc)) from None
-    if size == 0:
-        raise InputError(path, "empty file (0 bytes)")
-    try:
-        im = _open(path)
-    except OSError as exc:
-        raise InputError(path, exc.strerror or str(exc)) from None
-    with im:
-        width, height = im.size
-        if width * height > max_pixels:
-            raise InputError(path, f"{width}x{height} = {width * height:,} pixels is over the limit of "
-                                   f"{max_pixels:,} (raise it with --max-pixels)")
-        if im.mode not in _MODES:
-            raise InputError(path, f"unsupported pixel mode {im.mode}")
-        fmt = im.format
+    with open_input(path, what="photo") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            raise InputError(path, "empty file (0 bytes)")
+    max_pixels = limits.current().image_pixels if max_pixels is None else max_pixels
+    with _pillow_unguarded():
         try:
-            im.load()
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise InputError(path, f"truncated or corrupt {fmt} file ({exc})") from None
-        try:
-            photo = _to_photo(im, fmt)
-            if fmt == "PNG" and im.mode in ("RGB", "RGBA") and png16.is_png16_color(path):
-                photo.pixels, photo.alpha = png16.read_png16(path)
-                photo.mode = f"{im.mode};16"
-            elif tiff16.is_tiff16_color(im):
-                photo.pixels, photo.alpha = tiff16.read_tiff16(path, _open)
-                photo.mode = f"{im.mode};16"
-        except ValueError as exc:
-            raise InputError(path, str(exc)) from None
-        except (OSError, SyntaxError) as exc:
-            raise InputError(path, f"truncated or corrupt {fmt} file ({exc})") from None
-    if fmt == "WEBP":
+            im = _open(path)
+        except _CORRUPT as exc:  # the file opened (open_input): an error now is in its contents
+            raise _corrupt(path, None, exc) from None
+        with im:
+            _check_opened(im, path, max_pixels)
+            photo = _decode(im, path)
+    if photo.format == "WEBP":
         photo.info["lossless"] = _webp_lossless(path)
+    return photo
+
+
+def _corrupt(path: Path, fmt: str | None, exc: Exception) -> InputError:
+    detail = str(exc) or ("it ends early" if isinstance(exc, EOFError) else type(exc).__name__)
+    return InputError(path, f"truncated or corrupt {fmt or 'image'} file ({detail})")
+
+
+def _check_opened(im: Image.Image, path: Path, max_pixels: int) -> None:
+    """Refuse, from the header alone, what `_decode` should not spend memory or time on."""
+    width, height = im.size
+    if width * height > max_pixels:
+        raise InputError(path, f"{width}x{height} = {width * height:,} pixels is over the limit of "
+                               f"{max_pixels:,} (raise it with --max-pixels or {limits.ENV['image_pixels']})")
+    if im.mode not in _MODES:
+        raise InputError(path, f"unsupported pixel mode {im.mode}")
+    frames = _frames(im, path)
+    if frames > 1 and im.format != "MPO":  # an MPO's extra frames are previews of the one photo
+        raise InputError(path, f"has {frames} frames; genmedia denoises single images")
+
+
+def _frames(im: Image.Image, path: Path) -> int:
+    try:
+        return im.n_frames if getattr(im, "is_animated", False) else 1
+    except _CORRUPT as exc:  # counting TIFF pages walks the whole IFD chain
+        raise _corrupt(path, im.format, exc) from None
+
+
+def _decode(im: Image.Image, path: Path) -> Photo:
+    fmt = im.format
+    try:
+        im.load()
+    except _CORRUPT as exc:
+        raise _corrupt(path, fmt, exc) from None
+    try:
+        photo = _to_photo(im, fmt)
+        if fmt == "PNG" and im.mode in ("RGB", "RGBA") and png16.is_png16_color(path):
+            photo.pixels, photo.alpha = png16.read_png16(path)
+            photo.mode = f"{im.mode};16"
+        elif tiff16.is_tiff16_color(im):
+            photo.pixels, photo.alpha = tiff16.read_tiff16(path, _open)
+            photo.mode = f"{im.mode};16"
+    except ValueError as exc:  # a layout genmedia cannot keep, in words from _to_photo, png16 or tiff16
+        raise InputError(path, str(exc) or f"unsupported {fmt} layout") from None
+    except _CORRUPT as exc:
+        raise _corrupt(path, fmt, exc) from None
     return photo
 
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from genmedia import limits
 from genmedia.errors import InputError
+from genmedia.inputs import read_input_bytes
 
-MAX_LEVEL_BYTES = 4 * 1024 * 1024  # a 14-row map this big would be ~300k columns
+SMB_CHARS = "XS-?QE<>[]oBb"  # Super Mario Bros. in VGLC: the tiles genmedia's check and tile art know
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,8 @@ def parse_level(text: str, *, source: str | Path = "<text>", tiles: TileSet | No
     """Parse VGLC map text into a (rows, cols) uint8 array of ASCII codes.
 
     Accepts LF or CRLF line ends and trailing blank lines. Raises `InputError` naming
-    `source` for an empty map, ragged rows, non-ASCII text or (given `tiles`) a tile
-    that is not in the legend.
+    `source` for an empty map, ragged rows, non-ASCII text, more rows or columns than
+    `genmedia.limits` allows or (given `tiles`) a tile that is not in the legend.
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     while lines and lines[-1] == "":
@@ -93,6 +95,7 @@ def parse_level(text: str, *, source: str | Path = "<text>", tiles: TileSet | No
     if not lines:
         raise InputError(source, "empty level map")
     width = len(lines[0])
+    _check_size(len(lines), width, source)
     for number, line in enumerate(lines, start=1):
         if len(line) != width:
             raise InputError(source, f"line {number} has {len(line)} columns, expected {width} like line 1")
@@ -105,6 +108,22 @@ def parse_level(text: str, *, source: str | Path = "<text>", tiles: TileSet | No
     if tiles is not None:
         _check_vocabulary(grid, tiles, source)
     return grid
+
+
+def _check_size(rows: int, width: int, source: str | Path) -> None:
+    """Refuse a map too big to draw or morph, before anything is allocated for its cells."""
+    bounds = limits.current()
+    if width > bounds.level_columns:
+        raise InputError(source, f"line 1 has {limits.over(bounds, 'level_columns', width, 'columns')}")
+    if rows > bounds.level_rows:
+        raise InputError(source, f"has {limits.over(bounds, 'level_rows', rows, 'rows')}")
+
+
+def unknown_tiles(level: np.ndarray, chars: str) -> str:
+    """The distinct characters of `level` that are not in `chars`, in code order ('' if none)."""
+    known = np.zeros(256, dtype=bool)
+    known[np.frombuffer(chars.encode("ascii"), dtype=np.uint8)] = True
+    return "".join(chr(c) for c in np.unique(level) if not known[c])
 
 
 def _check_vocabulary(grid: np.ndarray, tiles: TileSet, source: str | Path) -> None:
@@ -121,21 +140,13 @@ def _check_vocabulary(grid: np.ndarray, tiles: TileSet, source: str | Path) -> N
 
 
 def read_level(path: Path, *, tiles: TileSet | None = None) -> np.ndarray:
-    """Read and parse a VGLC map file; see `parse_level` for what is rejected."""
+    """Read and parse a VGLC map file; see `parse_level` for what is rejected.
+
+    Only a regular file of at most `limits.level_bytes` is read (see `genmedia.inputs`).
+    """
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise InputError(path, "is a folder, not a level map")
-        if size > MAX_LEVEL_BYTES:
-            raise InputError(path, f"is {size} bytes, larger than any level map ({MAX_LEVEL_BYTES} max)")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except PermissionError:
-        raise InputError(path, "permission denied") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a folder, not a level map") from None
+    raw = read_input_bytes(path, limit=limits.current().level_bytes, what="level map",
+                           raise_with=limits.ENV["level_bytes"])
     if b"\x00" in raw:
         raise InputError(path, "is a binary file, not a text level map")
     try:

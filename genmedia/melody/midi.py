@@ -7,13 +7,16 @@ goes on), or a note-on for a pitch in [MIN_PITCH, MAX_PITCH].
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from genmedia import limits
 from genmedia.errors import InputError
+from genmedia.inputs import read_input_bytes
 
 REST, HOLD = 0, 1
 MIN_PITCH, MAX_PITCH = 48, 95  # C3..B6, four octaves; the Nottingham melodies span 55-88
@@ -21,7 +24,7 @@ VOCAB = 2 + MAX_PITCH - MIN_PITCH + 1
 STEPS_PER_QUARTER = 4
 BAR_STEPS = 4 * STEPS_PER_QUARTER  # a bar of the models' grid: 4/4 in sixteenths, whatever the file's signature
 MIN_TEMPO, MAX_TEMPO = 20.0, 400.0  # BPM; outside this a file's tempo is taken as broken
-MAX_MIDI_BYTES = 16 * 1024 * 1024
+DEFAULT_TEMPO = 500_000  # microseconds per beat (120 BPM): MIDI's tempo before the first set_tempo
 META_TYPES = ("set_tempo", "time_signature", "key_signature")
 
 
@@ -50,24 +53,83 @@ def token_pitch(token: int) -> int:
 
 def _load_mido(path: Path):
     import mido
+    from mido.midifiles.meta import KeySignatureError
 
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    if path.is_dir():
-        raise InputError(path, "is a folder, not a MIDI file")
-    if size == 0:
+    data = read_input_bytes(path, limit=limits.current().midi_bytes, what="MIDI file",
+                            raise_with=limits.ENV["midi_bytes"])
+    if not data:
         raise InputError(path, "is empty (0 bytes)")
-    if size > MAX_MIDI_BYTES:
-        raise InputError(path, f"is {size} bytes, too large for a melody (limit {MAX_MIDI_BYTES})")
-    data = path.read_bytes()
     if not data.startswith(b"MThd"):
         raise InputError(path, "is not a MIDI file (no MThd header)")
     try:
-        return mido.MidiFile(file=io.BytesIO(data), clip=True)
-    except (EOFError, OSError, ValueError, KeyError, IndexError) as exc:
-        raise InputError(path, f"is truncated or corrupt ({exc or exc.__class__.__name__})") from None
+        midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
+    except KeySignatureError as exc:
+        raise InputError(path, f"has an invalid key signature ({exc})") from None
+    except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        detail = str(exc) or ("it ends inside a chunk" if isinstance(exc, EOFError) else type(exc).__name__)
+        raise InputError(path, f"is truncated or corrupt ({detail})") from None
+    if midi.ticks_per_beat <= 0:
+        raise InputError(path, "has 0 ticks per beat" if midi.ticks_per_beat == 0 else
+                         "uses SMPTE (frames per second) timing, which genmedia does not read")
+    return midi
+
+
+def _check_events(midi, path: Path) -> None:
+    """Refuse tempo 0 and files longer or denser than `genmedia.limits` allows, before pretty_midi
+    builds note objects and a tick-to-time table for them. Expects tempo events merged into track 0."""
+    bounds = limits.current()
+    tempi, tick = [], 0
+    for msg in midi.tracks[0] if midi.tracks else ():
+        tick += msg.time
+        if msg.type == "set_tempo":
+            if msg.tempo == 0:
+                raise InputError(path, f"has a tempo of 0 microseconds per beat at tick {tick}")
+            tempi.append((tick, msg.tempo))
+    notes = sum(msg.type == "note_on" and msg.velocity > 0 for track in midi.tracks for msg in track)
+    if notes > bounds.midi_notes:
+        raise InputError(path, f"has {limits.over(bounds, 'midi_notes', notes, 'notes')}")
+    end = max((sum(msg.time for msg in track) for track in midi.tracks), default=0)
+    _check_length(end / midi.ticks_per_beat, _seconds_at(tempi, end, midi.ticks_per_beat), path, bounds)
+
+
+def _seconds_at(tempi: list[tuple[int, int]], tick: int, ticks_per_beat: int) -> float:
+    """Seconds from tick 0 to `tick` under the (tick, microseconds per beat) changes `tempi`."""
+    seconds, last, tempo = 0.0, 0, DEFAULT_TEMPO
+    for at, new in tempi:
+        if at >= tick:
+            break
+        seconds += (at - last) * tempo / 1e6 / ticks_per_beat
+        last, tempo = at, new
+    return seconds + (tick - last) * tempo / 1e6 / ticks_per_beat
+
+
+def _check_length(beats: float, seconds: float, path: Path, bounds: limits.Limits) -> None:
+    if seconds > bounds.midi_seconds:
+        raise InputError(path, f"lasts {limits.over(bounds, 'midi_seconds', seconds, 's')}")
+    # The melody grid counts 16ths in ticks, whatever the tempo: a burst of tempo 1 must not make
+    # a short file millions of steps long. As many beats as `midi_seconds` holds at MAX_TEMPO.
+    most = bounds.midi_seconds / 60 * MAX_TEMPO
+    if beats > most:
+        raise InputError(path, f"is {beats:,.0f} beats long, over the limit of {most:,.0f} "
+                               f"({bounds.midi_seconds:,.0f} s at {MAX_TEMPO:.0f} BPM; raise it with "
+                               f"{limits.ENV['midi_seconds']})")
+
+
+def check_notes(pm, source: str | Path) -> None:
+    """Refuse a `PrettyMIDI` whose notes are too many, too long or not finite (`genmedia.limits`)."""
+    bounds = limits.current()
+    notes = [n for inst in pm.instruments for n in inst.notes]
+    if len(notes) > bounds.midi_notes:
+        raise InputError(source, f"has {limits.over(bounds, 'midi_notes', len(notes), 'notes')}")
+    for n in notes:
+        if not (math.isfinite(n.start) and math.isfinite(n.end) and 0 <= n.start <= n.end):
+            raise InputError(source, f"has a note from {n.start} s to {n.end} s")
+        if n.end - n.start > bounds.note_seconds:
+            raise InputError(source, f"has a note at {n.start:,.1f} s lasting "
+                                     f"{limits.over(bounds, 'note_seconds', n.end - n.start, 's')}")
+    end = max((n.end for n in notes), default=0.0)
+    if end > bounds.midi_seconds:
+        raise InputError(source, f"lasts {limits.over(bounds, 'midi_seconds', end, 's')}")
 
 
 def _merge_meta_into_track0(midi) -> None:
@@ -119,19 +181,24 @@ def _pick_melody_track(pm, path: Path):
 def load_midi(path: str | Path):
     """Parse a MIDI file into `PrettyMIDI`, tempo/meter/key events gathered from every track.
 
-    Raises `InputError` naming the file when it is missing, empty, not MIDI or truncated.
+    Raises `InputError` naming the file when it is missing, not a regular file, empty, not MIDI,
+    truncated or corrupt (tempo 0, 0 ticks per beat, an invalid key signature), or over one of
+    the `genmedia.limits` (bytes, seconds, notes, the length of one note).
     """
     import pretty_midi
 
     path = Path(path)
     midi = _load_mido(path)
     _merge_meta_into_track0(midi)
+    _check_events(midi, path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return pretty_midi.PrettyMIDI(mido_object=midi)
-    except (ValueError, IndexError, KeyError, EOFError) as exc:
+            pm = pretty_midi.PrettyMIDI(mido_object=midi)
+    except (ValueError, IndexError, KeyError, EOFError, ZeroDivisionError, OverflowError) as exc:
         raise InputError(path, f"cannot be read as MIDI ({exc})") from None
+    check_notes(pm, path)
+    return pm
 
 
 def read_melody(path: str | Path) -> Melody:
@@ -204,8 +271,12 @@ def melody_to_midi(tokens: np.ndarray, *, tempo: float = 120.0, program: int = 0
     """Tokens -> a `PrettyMIDI` with a tempo, a 4/4 time signature and one named instrument track.
 
     Velocities follow the meter: 100 on the first beat of a bar, 88 on other beats, 76 between.
+    Raises `ValueError` for a tempo that is not a finite number of BPM above 0.
     """
     import pretty_midi
+
+    if not (math.isfinite(tempo) and tempo > 0):
+        raise ValueError(f"tempo must be a finite number of BPM above 0, not {tempo}")
 
     pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo))
     pm.time_signature_changes.append(pretty_midi.TimeSignature(4, 4, 0.0))

@@ -1,4 +1,4 @@
-"""Write melodies: MIDI files (and WAV previews), all-or-nothing per call."""
+"""Write melodies: MIDI files (and WAV previews), all or nothing per call."""
 
 from __future__ import annotations
 
@@ -6,40 +6,58 @@ from pathlib import Path
 
 import numpy as np
 
-from genmedia.fileio import check_writable, write_atomic
+from genmedia.fileio import OutputBatch, output_set, write_atomic
 from genmedia.melody.midi import melody_to_midi
 from genmedia.melody.synth import synthesize, write_wav
 
 
 def save_midi(midi, path: Path, *, overwrite: bool) -> Path:
+    """Write one `PrettyMIDI` atomically, never over an existing file unless `overwrite`."""
     return write_atomic(path, lambda tmp: midi.write(str(tmp)), overwrite=overwrite)
+
+
+def _add_midi(batch: OutputBatch, midi, path: Path, *, wav: bool) -> list[Path]:
+    written = [batch.write(path, lambda tmp: midi.write(str(tmp)))]
+    if wav:
+        audio = synthesize(midi, source=batch.folder / path.with_suffix(".wav"))  # a limit names the WAV
+        # write_wav publishes its temporary file onto ours, inside the batch's hidden folder.
+        written.append(batch.write(path.with_suffix(".wav"), lambda tmp: write_wav(tmp, audio)))
+    return written
+
+
+def add_melodies(batch: OutputBatch, named: list[tuple[str, np.ndarray]], *, tempo: float, program: int,
+                 wav: bool = False, folder: str | Path = "") -> list[Path]:
+    """Add `FOLDER/STEM.mid` (and `STEM.wav`) for each (stem, tokens) to `batch`; every name is checked first."""
+    suffixes = (".mid", ".wav") if wav else (".mid",)
+    batch.check([Path(folder, f"{stem}{s}") for stem, _ in named for s in suffixes])
+    written = []
+    for stem, tokens in named:
+        midi = melody_to_midi(tokens, tempo=tempo, program=program, name=f"genmedia {stem}")
+        written += _add_midi(batch, midi, Path(folder, f"{stem}.mid"), wav=wav)
+    return written
+
+
+def add_melody_morph(batch: OutputBatch, morph: np.ndarray, *, tempo: float, program: int, wav: bool,
+                     stem: str = "step", folder: str | Path = "") -> list[Path]:
+    """Add each step as `STEM-KK.mid` and all steps in a row as `morph.mid` (and `morph.wav`) to `batch`."""
+    batch.check([Path(folder, "morph.mid")] + ([Path(folder, "morph.wav")] if wav else []))
+    written = add_melodies(batch, [(f"{stem}-{k:02d}", t) for k, t in enumerate(morph)], tempo=tempo,
+                           program=program, folder=folder)
+    whole = melody_to_midi(np.concatenate(list(morph)), tempo=tempo, program=program, name="genmedia morph")
+    return written + _add_midi(batch, whole, Path(folder, "morph.mid"), wav=wav)
 
 
 def write_melodies(outdir: Path, named: list[tuple[str, np.ndarray]], *, tempo: float, program: int,
                    wav: bool = False, overwrite: bool = False) -> list[Path]:
-    """Write `STEM.mid` (and `STEM.wav`) for each (stem, tokens); every target is checked first."""
-    outdir = Path(outdir)
-    suffixes = (".mid", ".wav") if wav else (".mid",)
-    check_writable([outdir / f"{stem}{s}" for stem, _ in named for s in suffixes], overwrite=overwrite)
-    outdir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for stem, tokens in named:
-        midi = melody_to_midi(tokens, tempo=tempo, program=program, name=f"genmedia {stem}")
-        written.append(save_midi(midi, outdir / f"{stem}.mid", overwrite=overwrite))
-        if wav:
-            written.append(write_wav(outdir / f"{stem}.wav", synthesize(midi), overwrite=overwrite))
+    """Write `STEM.mid` (and `STEM.wav`) for each (stem, tokens) into `outdir`, all or nothing."""
+    with output_set(outdir, overwrite=overwrite) as batch:
+        written = add_melodies(batch, named, tempo=tempo, program=program, wav=wav)
     return written
 
 
 def write_melody_morph(outdir: Path, morph: np.ndarray, *, tempo: float, program: int, wav: bool,
                        stem: str = "step", overwrite: bool = False) -> list[Path]:
-    """Write each step as `STEM-KK.mid` and all steps in a row as `morph.mid` (and `morph.wav`)."""
-    outdir = Path(outdir)
-    check_writable([outdir / "morph.mid"] + ([outdir / "morph.wav"] if wav else []), overwrite=overwrite)
-    written = write_melodies(outdir, [(f"{stem}-{k:02d}", t) for k, t in enumerate(morph)], tempo=tempo,
-                             program=program, overwrite=overwrite)
-    whole = melody_to_midi(np.concatenate(list(morph)), tempo=tempo, program=program, name="genmedia morph")
-    written.append(save_midi(whole, outdir / "morph.mid", overwrite=overwrite))
-    if wav:
-        written.append(write_wav(outdir / "morph.wav", synthesize(whole), overwrite=overwrite))
+    """Write each step as `STEM-KK.mid` and all steps in a row as `morph.mid` (and `morph.wav`), all or nothing."""
+    with output_set(outdir, overwrite=overwrite) as batch:
+        written = add_melody_morph(batch, morph, tempo=tempo, program=program, wav=wav, stem=stem)
     return written

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from genmedia.fileio import write_atomic
+from genmedia.melody.midi import check_notes
 
 SAMPLE_RATE = 44_100  # Hz
 ATTACK, DECAY, SUSTAIN, RELEASE = 0.008, 0.12, 0.6, 0.08  # s, s, level, s
@@ -33,11 +34,16 @@ def _note(freq: float, seconds: float, velocity: int) -> np.ndarray:
     return tone * env * (velocity / 127)
 
 
-def synthesize(midi) -> np.ndarray:
-    """Render every non-drum note of a `PrettyMIDI` to mono float32 in [-PEAK, PEAK]."""
+def synthesize(midi, *, source: str | Path = "<midi>") -> np.ndarray:
+    """Render every non-drum note of a `PrettyMIDI` to mono float32 in [-PEAK, PEAK].
+
+    Raises `InputError` naming `source` before allocating anything when the notes are too many,
+    too long or end too late for `genmedia.limits` (the audio is held in memory, 4 bytes a sample).
+    """
+    check_notes(midi, source)
     notes = [n for inst in midi.instruments if not inst.is_drum for n in inst.notes]
     end = max((n.end for n in notes), default=0.0) + RELEASE + 0.05
-    audio = np.zeros(int(end * SAMPLE_RATE) + 1)
+    audio = np.zeros(int(end * SAMPLE_RATE) + 1, dtype=np.float32)  # float32 halves the largest buffer
     for n in notes:
         start = int(n.start * SAMPLE_RATE)
         sound = _note(440.0 * 2 ** ((n.pitch - 69) / 12), n.end - n.start, n.velocity)

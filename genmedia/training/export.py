@@ -14,7 +14,8 @@ import torch
 
 from genmedia import __version__
 from genmedia.fileio import write_atomic
-from genmedia.registry import METADATA_VERSION, sha256_file, write_metadata
+from genmedia.errors import ModelError
+from genmedia.registry import METADATA_VERSION, external_data_locations, is_plain_relative, sha256_file, write_metadata
 
 ONNX_OPSET = 17
 
@@ -67,6 +68,22 @@ def export_graph(graph: Graph, path: Path, *, overwrite: bool) -> None:
     write_atomic(path, writer, overwrite=overwrite)
 
 
+def _file_entry(path: Path, name: str) -> dict[str, Any]:
+    return {"path": name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+def _external_data_entries(role: str, path: Path) -> dict[str, dict[str, Any]]:
+    """Entries (role 'ROLE.data.N') for the external data files the ONNX file at `path` uses: torch
+    writes a model's weights outside it past protobuf's 2 GB limit, and the registry loads a model
+    only if every file it reads is listed with its sha256."""
+    entries = {}
+    for i, location in enumerate(dict.fromkeys(external_data_locations(path.read_bytes()))):
+        if not is_plain_relative(location):
+            raise ModelError(f"{path}: its external data location {location!r} is not a plain relative path")
+        entries[f"{role}.data.{i}"] = _file_entry(path.parent / location, location)
+    return entries
+
+
 def export_model(*, name: str, task: str, out_dir: Path, graphs: list[Graph], metadata: dict[str, Any],
                  overwrite: bool = False) -> Path:
     """Export every graph as `NAME.ROLE.onnx` in `out_dir` and write `NAME.json`; return its path."""
@@ -75,7 +92,8 @@ def export_model(*, name: str, task: str, out_dir: Path, graphs: list[Graph], me
     for graph in graphs:
         path = out_dir / f"{name}.{graph.role}.onnx"
         export_graph(graph, path, overwrite=overwrite)
-        files[graph.role] = {"path": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+        files[graph.role] = _file_entry(path, path.name)
+        files.update(_external_data_entries(graph.role, path))
         tensors[graph.role] = _signature(path)
     meta = {
         "format_version": METADATA_VERSION, "name": name, "task": task, "files": files, "tensors": tensors,

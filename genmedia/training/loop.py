@@ -7,13 +7,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from genmedia.errors import TrainingPaused
+from genmedia.errors import InputError, TrainingPaused
 
+CHECKPOINT_KEYS = frozenset({"model", "optimiser", "step", "rng"})
 BatchLoss = Callable[[int, np.random.Generator], tuple[torch.Tensor, dict[str, float]]]
 
 
@@ -41,16 +43,7 @@ def fit(model: nn.Module, optimiser: torch.optim.Optimizer, batch_loss: BatchLos
     model.to(device)  # in place: the optimiser's parameters move with it
     step, rng = 0, np.random.default_rng(seed)
     if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False, map_location=device)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        step, rng.bit_generator.state = state["step"], state["rng"]
-        # The models draw noise from torch too (reparameterisation, corruption, scheduled sampling).
-        # Checkpoints written before torch's state was saved resume with a fresh torch stream.
-        if "torch_rng" in state:
-            torch.set_rng_state(state["torch_rng"].cpu())
-        if state.get("cuda_rng") and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        step = _resume(checkpoint, model, optimiser, rng, device)
         log(f"resumed from {checkpoint} at step {step}")
     params = [p for group in optimiser.param_groups for p in group["params"]]  # a stage may train a part
     started = time.monotonic()
@@ -76,6 +69,39 @@ def fit(model: nn.Module, optimiser: torch.optim.Optimizer, batch_loss: BatchLos
             raise TrainingPaused(step, steps, checkpoint)
 
 
+def _load(path: Path, device: str) -> dict[str, Any]:
+    """A checkpoint `_save` wrote. It holds only tensors and plain values (dicts, lists, tuples,
+    numbers, strings), so it is unpickled with `weights_only=True`: a crafted file cannot run code."""
+    try:
+        state = torch.load(path, weights_only=True, map_location=device)
+    except Exception:  # pickle, zip and torch raise many kinds; all mean the file is not one of ours
+        raise InputError(path, "not a training checkpoint genmedia can read (only tensors and plain "
+                               "values are loaded from one)") from None
+    if not isinstance(state, dict) or not CHECKPOINT_KEYS <= state.keys():
+        raise InputError(path, f"not a training checkpoint (it needs {', '.join(sorted(CHECKPOINT_KEYS))})")
+    return state
+
+
+def _resume(path: Path, model: nn.Module, optimiser: torch.optim.Optimizer, rng: np.random.Generator,
+            device: str) -> int:
+    """Restore the model, optimiser and RNG states from the checkpoint at `path`; return its step."""
+    state = _load(path, device)
+    try:
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        step, rng.bit_generator.state = int(state["step"]), state["rng"]
+        # The models draw noise from torch too (reparameterisation, corruption, scheduled sampling).
+        # Checkpoints written before torch's state was saved resume with a fresh torch stream.
+        if "torch_rng" in state:
+            torch.set_rng_state(state["torch_rng"].cpu())
+        if state.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+        raise InputError(path, f"does not fit this model and run ({first})") from None
+    return step
+
+
 def batch_device(model: nn.Module) -> torch.device:
     """Where the model's parameters are, and so where its batches must be made."""
     return next(model.parameters()).device
@@ -83,6 +109,7 @@ def batch_device(model: nn.Module) -> torch.device:
 
 def _save(path: Path, model: nn.Module, optimiser: torch.optim.Optimizer, step: int,
           rng: np.random.Generator) -> None:
+    # Only tensors and plain values go in, so that `_load` can read it with weights_only=True.
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,

@@ -1,0 +1,383 @@
+"""Hostile inputs at the command line: each gives one `error: FILE: why` line (or a usage error), fast.
+
+One test per class of input from the "Hostile inputs" issue: files that are not regular files,
+inputs that ask for unbounded work (huge maps, hours-long notes), broken MIDI, non-finite numbers,
+unreadable files in a batch, and multi-frame images.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import click
+import mido
+import numpy as np
+import pretty_midi
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from genmedia import limits
+from genmedia.cli import cli
+from genmedia.cli.common import FiniteFloatRange
+from genmedia.errors import GenmediaError, InputError
+from genmedia.image.io import read_photo
+from genmedia.levels.tiles import read_level
+from genmedia.melody.midi import load_midi, melody_to_midi
+from genmedia.melody.synth import synthesize
+
+from conftest import flat_map
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
+
+
+def run(*args, env: dict[str, str] | None = None):
+    return CliRunner(env=env).invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def run_process(*args, timeout: float = 20) -> subprocess.CompletedProcess:
+    """The CLI in a child process, so that a reader blocking on a FIFO fails the test, not hangs it."""
+    return subprocess.run([sys.executable, "-m", "genmedia", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def assert_one_error(result, path: Path, why: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"error: {path}: {why}\n"
+
+
+def map_file(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def one_note_midi(path: Path, *, ticks: int = 480, tpb: int = 480, tempo: int = 500_000,
+                  later_tempo: int | None = None) -> Path:
+    """A type-0 file of one note, `ticks` long, optionally with a tempo change 10 ticks in."""
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0),
+                            mido.Message("note_on", note=64, velocity=90, time=0)])
+    if later_tempo is not None:
+        track.append(mido.MetaMessage("set_tempo", tempo=later_tempo, time=10))
+        ticks -= 10
+    track.append(mido.Message("note_off", note=64, velocity=0, time=ticks))
+    midi = mido.MidiFile(type=0, ticks_per_beat=tpb)
+    midi.tracks.append(track)
+    midi.save(str(path))
+    return path
+
+
+# Files that are not regular files ---------------------------------------------------------------
+
+@needs_fifo
+def test_a_fifo_is_refused_at_once_by_every_reader(tmp_path):
+    fifo = tmp_path / "level.txt"
+    os.mkfifo(fifo)
+    good = map_file(tmp_path / "good.txt", flat_map(20))
+    for args in (("level", "render", fifo, "-o", tmp_path / "a.png"),
+                 ("music", "render", fifo, "-o", tmp_path / "a.wav")):
+        started = time.monotonic()
+        result = run_process(*args)
+        assert result.returncode == 1 and time.monotonic() - started < 20
+        assert result.stderr == f"error: {fifo}: is a FIFO (named pipe), not a regular file\n"
+    checked = run_process("level", "check", fifo, good)
+    assert checked.returncode == 1
+    assert f"error: cannot read {fifo}: is a FIFO (named pipe), not a regular file" in checked.stderr
+    assert f"{good}: playable" in checked.stdout  # the batch went on past the FIFO
+    photo = subprocess.run([sys.executable, "-c", "import sys; from genmedia.image.io import read_photo\n"
+                            "try: read_photo(sys.argv[1])\nexcept Exception as e: print(e)", str(fifo)],
+                           capture_output=True, text=True, timeout=20)
+    assert photo.stdout == f"{fifo}: is a FIFO (named pipe), not a regular file\n"
+
+
+def test_devices_and_folders_are_refused(tmp_path):
+    for reader in (read_level, load_midi, read_photo):
+        with pytest.raises(InputError, match="is a folder"):
+            reader(tmp_path)
+        if os.path.exists(os.devnull) and os.name == "posix":
+            with pytest.raises(InputError, match="is a character device, not a regular file"):
+                reader(Path(os.devnull))
+
+
+# Bounded work -------------------------------------------------------------------------------------
+
+def test_a_map_300000_columns_wide_is_refused_while_reading(tmp_path):
+    full = map_file(tmp_path / "full.txt", ["-" * 300_000] * 13 + ["X" * 300_000])  # 4.2 MB
+    assert_one_error(run("level", "render", full, "-o", tmp_path / "full.png"), full,
+                     "is 4,200,014 bytes, over the limit of 1,048,576 bytes for a level map "
+                     "(raise it with GENMEDIA_MAX_LEVEL_BYTES)")
+    wide = map_file(tmp_path / "wide.txt", ["-" * 300_000] * 2 + ["X" * 300_000])  # under the byte limit
+    why = "line 1 has 300,000 columns, over the limit of 10,000 columns (raise it with GENMEDIA_MAX_LEVEL_COLUMNS)"
+    tracemalloc.start()
+    try:
+        assert_one_error(run("level", "render", wide, "-o", tmp_path / "wide.png"), wide, why)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20  # the map's text and lines, not its 3 GB drawing
+    assert not (tmp_path / "wide.png").exists()
+    result = run("level", "interpolate", wide, wide, "-o", tmp_path / "morph")
+    assert result.exit_code == 1 and why in result.stderr and not (tmp_path / "morph").exists()
+
+
+def test_level_limits_can_be_raised_and_lowered(tmp_path, monkeypatch):
+    path = map_file(tmp_path / "a.txt", flat_map(40))
+    monkeypatch.setenv("GENMEDIA_MAX_LEVEL_COLUMNS", "39")
+    with pytest.raises(InputError, match="40 columns, over the limit of 39 columns"):
+        read_level(path)
+    monkeypatch.setenv("GENMEDIA_MAX_LEVEL_COLUMNS", "40")
+    monkeypatch.setenv("GENMEDIA_MAX_LEVEL_ROWS", "13")
+    with pytest.raises(InputError, match="has 14 rows, over the limit of 13 rows"):
+        read_level(path)
+    monkeypatch.setenv("GENMEDIA_MAX_LEVEL_ROWS", "14")
+    assert read_level(path).shape == (14, 40)
+    monkeypatch.setenv("GENMEDIA_MAX_LEVEL_BYTES", "100")
+    with pytest.raises(InputError, match=r"is 574 bytes, over the limit of 100 .*GENMEDIA_MAX_LEVEL_BYTES"):
+        read_level(path)
+
+
+def test_a_bad_limit_setting_is_one_line(tmp_path):
+    path = map_file(tmp_path / "a.txt", flat_map(20))
+    result = run("level", "render", path, "-o", tmp_path / "a.png", env={"GENMEDIA_MAX_LEVEL_COLUMNS": "lots"})
+    assert result.exit_code == 1 and result.stderr == "error: GENMEDIA_MAX_LEVEL_COLUMNS='lots' is not an integer\n"
+    for bad in ("0", "-5", "nan", "inf"):
+        with pytest.raises(limits.LimitError, match="must be a positive number|is not"):
+            limits.current({"GENMEDIA_MAX_MIDI_SECONDS": bad})
+    assert limits.current({"GENMEDIA_MAX_MIDI_SECONDS": "7200"}).midi_seconds == 7200.0
+
+
+def test_every_limit_has_a_documented_environment_variable():
+    for name, value in vars(limits.DEFAULT).items():
+        assert limits.ENV[name].startswith("GENMEDIA_MAX_") and value > 0
+    assert limits.current({}) == limits.DEFAULT
+    assert limits.DEFAULT.level_columns == 10_000  # the level model's widest map (`level sample --width`)
+
+
+def long_note_44_bytes(path: Path) -> Path:
+    """44 bytes: one note of 9,999,000 ticks at 96 per beat and 120 BPM, 14.5 hours (18.5 GB of audio)."""
+    path = one_note_midi(path, ticks=9_999_000, tpb=96)
+    assert path.stat().st_size == 44
+    return path
+
+
+def test_a_44_byte_midi_asking_for_18_gb_is_refused_fast(tmp_path):
+    path = long_note_44_bytes(tmp_path / "long.mid")
+    started = time.monotonic()
+    result = run("music", "render", path, "-o", tmp_path / "long.wav")
+    assert time.monotonic() - started < 10
+    assert_one_error(result, path,
+                     "lasts 52,078 s, over the limit of 1,800 s (raise it with GENMEDIA_MAX_MIDI_SECONDS)")
+    assert not (tmp_path / "long.wav").exists()
+
+
+def test_one_long_note_is_refused_naming_the_file(tmp_path):
+    path = one_note_midi(tmp_path / "held.mid", ticks=480 * 2 * 600)  # 600 s at 120 BPM
+    assert_one_error(run("music", "render", path, "-o", tmp_path / "held.wav"), path,
+                     "has a note at 0.0 s lasting 600 s, over the limit of 120 s "
+                     "(raise it with GENMEDIA_MAX_NOTE_SECONDS)")
+    short = one_note_midi(tmp_path / "short.mid", ticks=480 * 2 * 3)  # 3 s
+    result = run("music", "render", short, "-o", tmp_path / "short.wav", env={"GENMEDIA_MAX_NOTE_SECONDS": "2.5"})
+    assert_one_error(result, short, "has a note at 0.0 s lasting 3 s, over the limit of 2.5 s "
+                                    "(raise it with GENMEDIA_MAX_NOTE_SECONDS)")
+    result = run("music", "render", short, "-o", tmp_path / "short.wav", env={"GENMEDIA_MAX_NOTE_SECONDS": "3"})
+    assert result.exit_code == 0, result.output
+
+
+def test_the_synthesiser_refuses_before_allocating(tmp_path):
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(0)
+    inst.notes.append(pretty_midi.Note(90, 60, 0.0, 52_000.0))
+    pm.instruments.append(inst)
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError) as info:
+            synthesize(pm, source=tmp_path / "x.mid")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(info.value).startswith(f"{tmp_path / 'x.mid'}: has a note at 0.0 s lasting 52,000 s")
+    assert peak < 2**20
+    inst.notes[0].end = math.nan
+    with pytest.raises(InputError, match="has a note from 0.0 s to nan s"):
+        synthesize(pm, source="x.mid")
+
+
+def test_notes_and_bytes_limits(tmp_path, monkeypatch):
+    path = tmp_path / "tune.mid"
+    midi = mido.MidiFile(type=0)
+    midi.tracks.append(mido.MidiTrack(m for p in range(60, 76) for m in (
+        mido.Message("note_on", note=p, velocity=80, time=0), mido.Message("note_off", note=p, time=120))))
+    midi.save(str(path))
+    monkeypatch.setenv("GENMEDIA_MAX_MIDI_NOTES", "15")
+    with pytest.raises(InputError, match="has 16 notes, over the limit of 15 notes .*GENMEDIA_MAX_MIDI_NOTES"):
+        load_midi(path)
+    monkeypatch.setenv("GENMEDIA_MAX_MIDI_NOTES", "16")
+    monkeypatch.setenv("GENMEDIA_MAX_MIDI_BYTES", "20")
+    with pytest.raises(InputError, match=r"bytes, over the limit of 20 bytes for a MIDI file \(raise it with "
+                                         "GENMEDIA_MAX_MIDI_BYTES\\)"):
+        load_midi(path)
+    monkeypatch.delenv("GENMEDIA_MAX_MIDI_BYTES")
+    assert len(load_midi(path).instruments[0].notes) == 16
+
+
+def test_a_burst_of_fast_tempo_cannot_make_the_melody_grid_huge(tmp_path):
+    path = one_note_midi(tmp_path / "burst.mid", ticks=9_000_000, tpb=1, later_tempo=1)  # 9 M beats in 9 s
+    result = run("music", "render", path, "-o", tmp_path / "burst.wav")
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: {path}: is 9,000,000 beats long")
+
+
+# Broken MIDI ----------------------------------------------------------------------------------------
+
+def patched(path: Path, at: int, data: bytes) -> Path:
+    raw = bytearray(path.read_bytes())
+    raw[at:at + len(data)] = data
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def with_key_signature(path: Path, sf: int, mode: int) -> Path:
+    """A one-note file with a key signature mido refuses to write, spliced in as bytes."""
+    raw = one_note_midi(path).read_bytes()
+    event = bytes([0xFF, 0x59, 0x02, sf & 0xFF, mode, 0x00])  # meta event, then the next event's delta 0
+    at = raw.index(b"\xff\x51")
+    raw = raw[:at] + event + raw[at:]
+    path.write_bytes(raw[:18] + struct.pack(">I", struct.unpack(">I", raw[18:22])[0] + len(event)) + raw[22:])
+    return path
+
+
+@pytest.mark.parametrize("make, why", [
+    (lambda p: one_note_midi(p, tempo=0), "has a tempo of 0 microseconds per beat at tick 0"),
+    (lambda p: one_note_midi(p, later_tempo=0), "has a tempo of 0 microseconds per beat at tick 10"),
+    (lambda p: patched(one_note_midi(p), 12, b"\x00\x00"), "has 0 ticks per beat"),
+    (lambda p: patched(one_note_midi(p), 12, b"\xe7\x28"),
+     "uses SMPTE (frames per second) timing, which genmedia does not read"),
+    (lambda p: with_key_signature(p, 20, 0),
+     "has an invalid key signature (Could not decode key with 20 sharps and mode 0)"),
+    (lambda p: with_key_signature(p, 0, 5),
+     "has an invalid key signature (Could not decode key with 0 flats and mode 5)"),
+])
+def test_broken_midi_is_one_line(tmp_path, make, why):
+    path = make(tmp_path / "bad.mid")
+    assert_one_error(run("music", "render", path, "-o", tmp_path / "bad.wav"), path, why)
+    other = one_note_midi(tmp_path / "ok.mid")
+    result = run("music", "interpolate", path, other, "-o", tmp_path / "morph")
+    assert_one_error(result, path, why)
+
+
+def test_render_writes_only_wav_and_says_what_it_wrote(tmp_path):
+    path = one_note_midi(tmp_path / "a.mid")
+    result = run("music", "render", path, "-o", tmp_path / "a.mp3")
+    assert result.exit_code == 2 and "a.mp3 must end in .wav: render writes WAV audio only" in result.stderr
+    assert not (tmp_path / "a.mp3").exists()
+    result = run("music", "render", path, "-o", tmp_path / "a.WAV")
+    assert result.exit_code == 0 and result.stderr == f"wrote {tmp_path / 'a.WAV'}\n"
+    level = map_file(tmp_path / "a.txt", flat_map(20))
+    result = run("level", "render", level, "-o", tmp_path / "a.png")
+    assert result.exit_code == 0 and result.stderr == f"wrote {tmp_path / 'a.png'}\n"
+
+
+# Numbers --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("level", "sample", "--temperature", "nan"), ("level", "sample", "--temperature", "inf"),
+    ("music", "sample", "--temperature", "nan"), ("music", "sample", "--tempo", "nan"),
+    ("music", "sample", "--tempo", "-inf"),
+])
+def test_non_finite_numbers_are_usage_errors(tmp_path, args):
+    result = run(*args, "-o", tmp_path / "out")
+    assert result.exit_code == 2 and f"'{args[-1]}' is not a finite number." in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_finite_float_range_keeps_the_range_checks():
+    kind = FiniteFloatRange(0.0, 3.0)
+    assert kind.convert("2.5", None, None) == 2.5
+    with pytest.raises(click.BadParameter, match="is not in the range"):
+        kind.convert("3.5", None, None)
+    with pytest.raises(click.BadParameter, match="is not a finite number"):
+        FiniteFloatRange(0.0).convert("1e400", None, None)  # overflows to inf, which a lower bound lets by
+
+
+def test_library_refuses_a_non_finite_tempo():
+    with pytest.raises(ValueError, match="finite"):
+        melody_to_midi(np.array([10, 1, 1]), tempo=math.nan)
+
+
+# Files in a batch -----------------------------------------------------------------------------------
+
+def test_check_goes_on_past_unreadable_files_and_names_them(tmp_path):
+    good = map_file(tmp_path / "good.txt", flat_map(30))
+    loop = tmp_path / "loop.txt"
+    loop.symlink_to(tmp_path / "loop2.txt")
+    (tmp_path / "loop2.txt").symlink_to(loop)
+    folder = tmp_path / "folder.txt"
+    folder.mkdir()
+    result = run("level", "check", loop, folder, good, tmp_path / "missing.txt")
+    assert result.exit_code == 1
+    assert result.stdout == f"{good}: playable\n"
+    assert result.stderr.splitlines() == [
+        f"error: cannot read {loop}: is a symbolic link loop",
+        f"error: cannot read {folder}: is a folder, not a level map",
+        f"error: cannot read {tmp_path / 'missing.txt'}: no such file",
+        f"1 of 4 levels playable; cannot read 3: {loop}, {folder}, {tmp_path / 'missing.txt'}",
+    ]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_check_goes_on_past_a_file_without_read_permission(tmp_path):
+    locked = map_file(tmp_path / "locked.txt", flat_map(30))
+    locked.chmod(0)
+    good = map_file(tmp_path / "good.txt", flat_map(30))
+    result = run("level", "check", locked, good)
+    assert result.exit_code == 1 and f"error: cannot read {locked}: permission denied" in result.stderr
+    assert f"{good}: playable" in result.stdout
+
+
+def test_check_warns_about_unknown_tiles(tmp_path):
+    lines = flat_map(30)
+    lines[5] = "-" * 10 + "Z@Z" + "-" * 17
+    path = map_file(tmp_path / "odd.txt", lines)
+    result = run("level", "check", path)
+    assert result.exit_code == 0
+    assert (f"warning: {path}: unknown tiles '@', 'Z', not in Super Mario Bros. (pass --legend for another "
+            "game); they are checked as open space") in result.stderr
+
+
+# Images ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt, suffix", [("PNG", ".png"), ("WEBP", ".webp"), ("TIFF", ".tif")])
+def test_multi_frame_images_are_refused(tmp_path, fmt, suffix):
+    frames = [Image.new("RGB", (16, 16), (50 * i, 0, 0)) for i in range(5)]
+    path = tmp_path / f"anim{suffix}"
+    frames[0].save(path, format=fmt, save_all=True, append_images=frames[1:])
+    with pytest.raises(InputError) as info:
+        read_photo(path)
+    assert str(info.value) == f"{path}: has 5 frames; genmedia denoises single images"
+    frames[0].save(path, format=fmt)  # one frame of the same format reads
+    assert read_photo(path).pixels.shape == (16, 16, 3)
+
+
+def test_the_pixel_limit_setting_and_option(tmp_path, monkeypatch):
+    path = tmp_path / "a.png"
+    Image.new("RGB", (100, 50)).save(path)
+    monkeypatch.setenv("GENMEDIA_MAX_PIXELS", "4999")
+    with pytest.raises(GenmediaError, match="5,000 pixels is over the limit of 4,999 .*GENMEDIA_MAX_PIXELS"):
+        read_photo(path)
+    assert read_photo(path, max_pixels=5000).pixels.shape == (50, 100, 3)  # --max-pixels wins over it
+
+
+def test_read_input_bytes_stops_at_the_limit(tmp_path):
+    from genmedia.inputs import read_input_bytes
+
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"x" * 10)
+    assert read_input_bytes(path, limit=10) == b"x" * 10
+    path.write_bytes(b"x" * 11)
+    with pytest.raises(InputError, match="is 11 bytes, over the limit of 10 bytes for a file"):
+        read_input_bytes(path, limit=10)
