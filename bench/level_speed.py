@@ -33,12 +33,15 @@ def main() -> None:
         ("genmedia --help (whole process)", command(["--help"], args.repeats, outdir=False)),
         ("genmedia level sample --count 100 --width 150 --seed 0 (whole process, PNGs)",
          command(["level", "sample", "--count", "100", "--width", "150", "--seed", "0"], args.repeats)),
-        ("... --no-check --no-png (whole process)",
+        ("genmedia level sample --count 10 --width 1000 --seed 0 (whole process, PNGs)",
+         command(["level", "sample", "--count", "10", "--width", "1000", "--seed", "0"], args.repeats)),
+        ("... --count 100 --width 150 --no-check --no-png (whole process)",
          command(["level", "sample", "--count", "100", "--width", "150", "--seed", "0", "--no-check", "--no-png"],
                  args.repeats)),
     ]
     print_table(rows, f"cpus {os.cpu_count()}, OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}, "
-                      f"median of {args.repeats}")
+                      f"median of {args.repeats}; load average {os.getloadavg()[0]:.2f} at the end "
+                      "(figures taken beside other work are pessimistic)")
 
 
 if __name__ == "__main__":

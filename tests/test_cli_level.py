@@ -73,7 +73,7 @@ def test_resampling_cap_fails_cleanly(tmp_path):
             "--seed", "1", "-o", tmp_path / "out"]
     result = run(*args, "--max-attempts", "1")
     assert result.exit_code == 1
-    assert result.output == "error: no playable level 3 found in 1 samples; try a lower --temperature, or --no-check\n"
+    assert result.output == "error: no playable level 0 found in 1 samples; try a lower --temperature, or --no-check\n"
     assert not (tmp_path / "out").exists()
     assert run(*args, "--no-check", "--no-png").exit_code == 0  # the same draw, unchecked, is written
 
@@ -95,7 +95,7 @@ def _structure_recall(level: np.ndarray, target: np.ndarray) -> float:
 
 def test_interpolate_morphs_from_a_to_b(tmp_path):
     a, b = EXAMPLES / "example-a.txt", EXAMPLES / "example-b.txt"
-    result = run("level", "interpolate", a, b, "--steps", "5", "-o", tmp_path)
+    result = run("level", "interpolate", a, b, "--steps", "5", "--no-check", "-o", tmp_path)  # the raw latent path
     assert result.exit_code == 0, result.output
     assert (tmp_path / "morph.png").stat().st_size > 0
     steps = [read_level(tmp_path / f"step-{k:02d}.txt") for k in range(5)]
@@ -107,6 +107,28 @@ def test_interpolate_morphs_from_a_to_b(tmp_path):
     assert to_a[0] > 0.75 and to_b[-1] > 0.75
     assert to_a[0] > to_a[2] > to_a[-1] and to_a[0] > to_a[-1] + 0.15
     assert to_b[-1] > to_b[2] > to_b[0] and to_b[-1] > to_b[0] + 0.15
+
+
+def test_interpolate_checks_every_step_and_names_the_repaired_ones(tmp_path):
+    from PIL import Image
+
+    a, b = EXAMPLES / "example-a.txt", EXAMPLES / "example-b.txt"
+    raw = run("level", "interpolate", a, b, "--steps", "5", "--no-check", "-o", tmp_path / "raw")
+    checked = run("level", "interpolate", a, b, "--steps", "5", "-o", tmp_path / "ok")
+    assert raw.exit_code == 0 and checked.exit_code == 0
+    raw_steps = [read_level(tmp_path / "raw" / f"step-{k:02d}.txt") for k in range(5)]
+    unplayable = [k for k, step in enumerate(raw_steps) if not check_playable(step).playable]
+    assert unplayable == [2]  # the deterministic path's middle step is one Mario cannot finish
+    assert "; step 2 failed the playability check and was repaired locally" in checked.output
+    for k in range(5):
+        step = read_level(tmp_path / "ok" / f"step-{k:02d}.txt")
+        assert check_playable(step).playable
+        same = np.array_equal(step, read_level(tmp_path / "raw" / f"step-{k:02d}.txt"))
+        assert same == (k not in unplayable)  # only the repaired step changed
+    with Image.open(tmp_path / "ok" / "morph.png") as strip, Image.open(tmp_path / "raw" / "morph.png") as plain:
+        assert strip.height == 7 * 14 * 8 + 6 * 4  # A, the 5 steps and B, with their labels at the left
+        assert strip.width == 96 + 80 * 8
+        assert np.asarray(strip).tobytes() != np.asarray(plain).tobytes()  # the repaired step is labelled
 
 
 def test_interpolate_different_widths_morphs_the_width(tmp_path):
@@ -220,3 +242,37 @@ def test_library_sampling_is_independent_of_count():
     few = sample_levels(model, count=2, width=48, seed=5).levels
     many = sample_levels(model, count=6, width=48, seed=5).levels
     assert all(np.array_equal(x, y) for x, y in zip(few, many))
+
+
+def test_eval_needs_no_corpus_on_disk(tmp_path, monkeypatch):
+    import genmedia.registry as registry
+
+    run("level", "sample", "--count", "3", "--width", "64", "--seed", "2", "--no-png", "-o", tmp_path / "gen")
+    real = registry.get_model
+
+    def no_training_data(*args, **kwargs):  # as after a fresh install: the recorded corpus path is not there
+        import copy
+        import dataclasses
+
+        info = real(*args, **kwargs)
+        meta = copy.deepcopy(info.metadata)
+        meta["training"]["data"] = str(tmp_path / "not-here")
+        return dataclasses.replace(info, metadata=meta)
+
+    monkeypatch.setattr(registry, "get_model", no_training_data)
+    result = run("level", "eval", tmp_path / "gen", "--json", "--plot", tmp_path / "era.png")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["reference"].startswith("15 training maps")
+    assert report["reference_per_100_columns"]["enemies"] == pytest.approx(9.41, abs=0.01)
+    assert report["pipes_on_pipes"] == 0 and report["no_start_floor"] == 0
+    assert 0 < report["kl_3x3"] < 3 and report["novelty"] > 0.5
+    assert (tmp_path / "era.png").stat().st_size > 1000
+
+
+def test_check_thorough_and_unknown_tiles(tmp_path):
+    odd = tmp_path / "odd.txt"
+    odd.write_text("\n".join(flat_map(40, gaps=(range(10, 14),))).replace("-", "Z", 1) + "\n")
+    result = run("level", "check", "--thorough", odd)
+    assert result.exit_code == 0
+    assert f"warning: {odd}: unknown tiles 'Z'" in result.output and f"{odd}: playable" in result.output

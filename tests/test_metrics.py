@@ -55,3 +55,30 @@ def test_linearity_and_leniency():
     enemies = _lv(with_column(flat_map(40), 5, "E"))
     assert leniency(enemies) < leniency(flat) == 0.0
     assert leniency(_lv(flat_map(40, gaps=(range(10, 13),)))) == pytest.approx(-0.5 * 10 / 40)
+
+
+def test_counts_per_100_columns():
+    from genmedia.levels.metrics import per_100_columns, structure_counts
+
+    lines = with_column(with_column(flat_map(50, gaps=(range(10, 13), range(30, 32))), 5, "E"), 20, "[<")
+    lines = with_column(lines, 21, "]>")
+    lines[9] = lines[9][:40] + "S?Qo" + lines[9][44:]
+    level = _lv(lines)
+    assert structure_counts(level) == {"enemies": 1, "gaps": 2, "pipes": 1, "blocks": 3, "coins": 1}
+    assert per_100_columns([level, level]) == {"enemies": 2.0, "gaps": 4.0, "pipes": 2.0, "blocks": 6.0,
+                                               "coins": 2.0}
+
+
+def test_reference_statistics_survive_json_and_give_the_same_figures():
+    import json
+
+    from genmedia.levels.metrics import Reference, evaluate
+
+    refs = [_lv(flat_map(40)), _lv(with_column(flat_map(48, gaps=(range(20, 23),)), 10, "XX"))]
+    gen = [_lv(with_column(flat_map(40), 20, "XXX")), _lv(flat_map(36, gaps=(range(5, 8),)))]
+    shipped = Reference.from_json(json.loads(json.dumps(Reference.from_levels(refs, source="t").to_json())))
+    direct, via_stats = evaluate(gen, refs).to_dict(), evaluate(gen, shipped).to_dict()
+    assert direct == via_stats
+    assert direct["kl_3x3"] > 0 and 0 < direct["novelty"] < 1
+    expected = [v for lv in refs for v in (linearity(lv), leniency(lv))]
+    assert [v for point in shipped.points for v in point] == pytest.approx(expected, abs=1e-6)

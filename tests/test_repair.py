@@ -38,3 +38,38 @@ def test_pipe_over_a_gap_runs_to_the_bottom():
 def test_lone_right_halves_are_erased():
     fixed = repair_structures(level_from_lines(["->-]", "XXXX"]))
     assert level_to_text(fixed) == "----\nXXXX\n"
+
+
+def test_a_pipe_on_a_pipe_is_taken_off_and_the_lower_one_kept():
+    from genmedia.levels.repair import pipe_stacks, repair_level
+
+    stacked = level_from_lines(["------", "-<>---", "-[]---", "-<>---", "-[]---", "XXXXXX"])
+    assert pipe_stacks(stacked) == [(2, 1), (2, 2)]
+    fixed = repair_level(stacked)
+    assert pipe_stacks(fixed) == [] and find_structure_errors(fixed) == []
+    assert level_to_text(fixed) == "------\n------\n------\n-<>---\n-[]---\nXXXXXX\n"
+
+
+def test_offset_stacks_are_found_too():
+    from genmedia.levels.repair import pipe_stacks, repair_level
+
+    offset = level_from_lines(["--<>--", "--[]--", "-<>---", "-[]---", "XXXXXX"])
+    assert pipe_stacks(offset) == [(1, 2)]
+    assert pipe_stacks(repair_level(offset)) == []
+
+
+def test_the_start_gets_a_floor_and_no_enemy():
+    from genmedia.levels.repair import has_start_floor, repair_level
+
+    level = level_from_lines(["X-------", "--------", "E-E-----", "---XXXXX"])
+    assert not has_start_floor(level)
+    fixed = repair_level(level)
+    assert has_start_floor(fixed)
+    assert level_to_text(fixed) == "--------\n--------\n--------\nXXXXXXXX\n"
+
+
+def test_enemies_over_a_gap_are_erased_and_others_kept():
+    from genmedia.levels.repair import repair_level
+
+    level = level_from_lines(["-------E--E-", "---------SS-", "-----E----E-", "XXXXXX--XXXX"])
+    assert level_to_text(repair_level(level)) == "----------E-\n---------SS-\n-----E----E-\nXXXXXX--XXXX\n"

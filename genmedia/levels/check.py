@@ -1,135 +1,127 @@
-"""Playability: can small Mario get from the left edge to the right edge?
+"""Playability: can small Mario, with the game engine's physics, get from the start to the right edge?
 
-A breadth-first search over Mario's states, one tile per move. Mario occupies one tile.
-On the ground he walks one column or starts a jump; a jump rises up to `JUMP_RISE` rows,
-drifting at most one column per row, may take one level step at its apex, then falls,
-again drifting at most one column per row. So his longest jump between tiles of equal
-height spans 9 columns (a gap of 8) and his highest is 4 rows, the reach of the longest
-and highest arcs in VGLC's `SMB_estimated_jumps.json` ([9, 0] and 4 up). Enemies are
-passable (they can be stomped or avoided); tiles above the map are open sky; falling
-below the bottom row is death. The level is complete when any column-(W-1) state is reached.
+The check plays the level: an A* search over input sequences on the frame-by-frame
+physics of `genmedia.levels.physics` (the Mario AI framework's rules for small Mario:
+acceleration, top walking and running speeds, the held-jump impulse, gravity, terminal
+fall speed, his 8 x 12 pixel hit box and its collisions with solid tiles, head bumps
+included). A level passes only when the search finds inputs that reach the exit, so
+every pass comes with a route the engine plays to the end (`PlayResult.actions`).
+
+- The fast check (`sample`, `interpolate`, `level check`) searches with whole moves:
+  run or walk for 4 frames, or jump holding jump for 2 to 8 frames with a fixed
+  left/right input until landing; it stops after `search.FAST.max_nodes` moves. A
+  level it fails may still be playable.
+- The thorough check (`level check --thorough`) runs the fast search and, where it
+  fails, searches frame pairs with every useful combination of left, right, jump and
+  speed, up to `search.THOROUGH.max_nodes`.
+
+What it assumes, as the framework plays VGLC maps: Mario starts small in column 0 on
+its lowest floor and wins when he enters the last column. Enemies (`E`) are neither
+obstacles nor footholds: every enemy is assumed stompable or avoidable, since they
+walk and fall and their map tile says little about where they are when Mario arrives;
+so a route that needs an enemy to bounce on is not found, and an enemy that cannot be
+jumped (one in a one-tile-high tunnel) is not noticed. Above the map is open sky, as in
+the framework (blocks do not extend upwards), so Mario may jump over the top of the
+screen; columns left of the map repeat column 0. Falling below the map is death.
+There is no time limit.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-JUMP_RISE = 4  # rows a jump can climb
-SKY_ROWS = JUMP_RISE + 1  # open rows Mario may use above the map
-SMB_SOLID = frozenset("XS?Q<>[]Bb")
+from genmedia.levels import physics, search
 
-GROUND, FALL = 0, 1  # search modes; _RISE0 + k is rising with k more rows to climb (k < JUMP_RISE)
-_RISE0 = 2
-_MODES = _RISE0 + JUMP_RISE
+SMB_SOLID = frozenset("XS?Q<>[]Bb")
 
 
 @dataclass(frozen=True)
 class PlayResult:
-    """Outcome of the check: whether the right edge is reachable, and how far Mario got."""
+    """Outcome of the check: whether the exit is reachable, and how far Mario got."""
 
     playable: bool
-    furthest: int  # the right-most column Mario stood on (or reached, when playable)
+    furthest: int  # the right-most column Mario stood on (the last column when playable)
     width: int
     reason: str  # empty when playable
+    actions: tuple[int, ...] = field(default=(), repr=False)  # per frame: a winning route, or to the furthest floor
+    searched: int = 0  # moves the search simulated
 
     def describe(self) -> str:
         return "playable" if self.playable else f"not playable: {self.reason}"
 
 
-def _solid_mask(level: np.ndarray, solid: frozenset[str]) -> np.ndarray:
+def solid_mask(level: np.ndarray, solid: frozenset[str] = SMB_SOLID) -> np.ndarray:
+    """(rows, cols) bool: the tiles Mario collides with."""
     lut = np.zeros(256, dtype=bool)
     lut[[ord(c) for c in solid]] = True
     return lut[level]
 
 
-def check_playable(level: np.ndarray, *, solid: frozenset[str] = SMB_SOLID) -> PlayResult:
-    """Search the level (rows, cols of ASCII codes) for a path from the left to the right edge."""
-    rows, width = level.shape
-    height = rows + SKY_ROWS  # row index r in the search is map row r - SKY_ROWS
-    blocked = np.zeros((height + 1, width), dtype=bool)
-    blocked[SKY_ROWS:rows + SKY_ROWS] = _solid_mask(level, solid)
-    block = blocked.tolist()  # python lists: much faster than numpy for scalar access
-    start = _start(block, height, width)
-    if start is None:
-        return PlayResult(False, -1, width, "no ground to start on in the first 8 columns")
-    seen = bytearray(height * width * _MODES)
-    queue = deque([start])
-    seen[(start[1] * width + start[0]) * _MODES + GROUND] = 1
-    furthest = start[0]
-
-    def push(x: int, y: int, mode: int) -> None:
-        if mode == FALL and y + 1 < height and block[y + 1][x]:
-            mode = GROUND
-        key = (y * width + x) * _MODES + mode
-        if not seen[key]:
-            seen[key] = 1
-            queue.append((x, y, mode))
-
-    while queue:
-        x, y, mode = queue.popleft()
-        if x == width - 1:
-            return PlayResult(True, x, width, "")
-        if mode == GROUND and x > furthest:
-            furthest = x
-        for nx, ny, nmode in _moves(block, x, y, mode, height, width):
-            push(nx, ny, nmode)
-    return PlayResult(False, furthest, width, _diagnose(level, furthest, solid))
+FAST_MOVES_PER_COLUMN = 10  # the fast search's budget grows with the columns still ahead
 
 
-def _free(block: list[list[bool]], x: int, y: int, width: int) -> bool:
-    return 0 <= x < width and y >= 0 and not block[y][x]
+def check_playable(level: np.ndarray, *, solid: frozenset[str] = SMB_SOLID, thorough: bool = False,
+                   prefix: tuple[int, ...] = (), keep_left_of: int = 0) -> PlayResult:
+    """Play the level (rows, cols of ASCII codes) with the physics search; see the module docstring.
+
+    `prefix` (a route from an earlier check of a level that matches this one left of column
+    `keep_left_of`) is replayed on this level while Mario stays clear of that column, and the
+    search goes on from the last standing state it reaches: re-checking a level repaired on
+    the right costs only the part that changed. The replay is physics on this level, so a pass
+    is still a route from the start. A failing result's `actions` lead to the furthest floor reached.
+    """
+    mask = solid_mask(level, solid)
+    width = level.shape[1]
+    if not _has_start(mask):
+        return PlayResult(False, -1, width, "no floor to start on in column 1")
+    world = physics.Level(mask)
+    head, start = _resume(world, prefix, keep_left_of)
+    ahead = width - int(start.x // physics.TILE)
+    found = search.search(world, search.FAST, start, max(search.FAST.max_nodes, FAST_MOVES_PER_COLUMN * ahead))
+    if thorough and not found.won:
+        head, start = [], world.start()
+        found = search.search(world, search.THOROUGH)
+    route = tuple(head) + tuple(found.actions)
+    if found.won:
+        return PlayResult(True, width - 1, width, "", route, found.expanded)
+    furthest = min(width - 1, max(0, int((found.furthest_x - physics.HALF_WIDTH) // physics.TILE)))  # his left edge
+    why = _diagnose(mask, furthest)
+    if found.exhausted:
+        why += f" (gave up after {found.expanded} moves{'' if thorough else '; try --thorough'})"
+    return PlayResult(False, furthest, width, why, route, found.expanded)
 
 
-def _moves(block, x: int, y: int, mode: int, height: int, width: int):
-    """Yield the states reachable in one move; a FALL into row `height` (below the map) is death."""
-    if mode == GROUND:
-        for dx in (-1, 1):
-            if _free(block, x + dx, y, width):
-                yield x + dx, y, FALL  # walking; FALL becomes GROUND when there is floor
-        for dx in (-1, 0, 1):
-            if _free(block, x + dx, y - 1, width) and (dx == 0 or _free(block, x + dx, y, width)):
-                yield x + dx, y - 1, _RISE0 + JUMP_RISE - 1
-        return
-    if mode == FALL:
-        if y + 1 >= height:
-            return
-        for dx in (-1, 0, 1):
-            if _free(block, x + dx, y + 1, width) and (dx == 0 or _free(block, x + dx, y, width)):
-                yield x + dx, y + 1, FALL
-        return
-    left = mode - _RISE0  # rising, with `left` more rows to climb
-    if left > 0:
-        for dx in (-1, 0, 1):
-            if _free(block, x + dx, y - 1, width) and (dx == 0 or _free(block, x + dx, y, width)):
-                yield x + dx, y - 1, mode - 1
-    yield x, y, FALL  # stop rising (or bumped a block)
-    for dx in (-1, 1):  # one level step at the apex
-        if _free(block, x + dx, y, width):
-            yield x + dx, y, FALL
+def _resume(world: physics.Level, prefix: tuple[int, ...], keep_left_of: int) -> tuple[list[int], physics.Mario]:
+    """The longest start of `prefix` that keeps Mario (and the tiles he touches) left of column
+    `keep_left_of - 1`, ending on the ground: (its actions, the state after them)."""
+    mario, best, limit = world.start(), (0, world.start()), (keep_left_of - 1) * physics.TILE - physics.HALF_WIDTH
+    for i, action in enumerate(prefix):
+        mario = physics.step(world, mario, action)
+        if mario.x >= limit or physics.dead(world, mario) or physics.won(world, mario):
+            break
+        if mario.on_ground:
+            best = (i + 1, mario)
+    return list(prefix[:best[0]]), best[1]
 
 
-def _start(block, height: int, width: int) -> tuple[int, int, int] | None:
-    """Mario starts on the lowest floor of the first column (of the first 8) that has one."""
-    for x in range(min(8, width)):
-        for y in range(height - 2, -1, -1):
-            if not block[y][x] and block[y + 1][x]:
-                return x, y, GROUND
-    return None
+def _has_start(mask: np.ndarray) -> bool:
+    """The framework starts Mario on column 0's lowest floor: a solid tile with open space above it."""
+    column = mask[:, 0]
+    return bool((column[1:] & ~column[:-1]).any())
 
 
-def _diagnose(level: np.ndarray, furthest: int, solid: frozenset[str]) -> str:
-    """Say what stops Mario just right of the furthest column he reached."""
-    mask = _solid_mask(level, solid)
+def _diagnose(mask: np.ndarray, furthest: int) -> str:
+    """Say what stops Mario just right of the furthest column he reached (1-based columns)."""
     x = furthest + 1
-    if x >= level.shape[1]:
+    if x >= mask.shape[1]:
         return f"stuck at column {furthest + 1}"
     gap = 0
-    while x + gap < level.shape[1] and not mask[:, x + gap].any():
+    while x + gap < mask.shape[1] and not mask[:, x + gap].any():
         gap += 1
     if gap:
         return f"stuck at column {furthest + 1}: a {gap}-column gap with no floor follows"
     top = int(np.argmax(mask[:, x]))
-    return f"stuck at column {furthest + 1}: the way on is too high or blocked (solid from row {top + 1} of column {x + 1})"
+    return (f"stuck at column {furthest + 1}: the way on is too high, too far or blocked "
+            f"(solid from row {top + 1} of column {x + 1})")

@@ -9,7 +9,7 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from genmedia.levels.metrics import leniency, linearity
+from genmedia.levels.metrics import Reference, leniency, linearity
 from genmedia.resources import resource_dir
 
 TILE = 16  # pixels per tile in the shipped art
@@ -50,24 +50,50 @@ def render_level(level: np.ndarray, *, tile_size: int = TILE) -> Image.Image:
     return image
 
 
-def render_strip(levels: list[np.ndarray], *, tile_size: int = 8, gap: int = 4) -> Image.Image:
-    """All levels of a morph stacked top to bottom, left-aligned, on a dark background."""
-    images = [render_level(lv, tile_size=tile_size) for lv in levels]
-    width = max(im.width for im in images)
+LABEL_WIDTH = 96  # pixels of the label column left of a morph strip
+_LABEL_INK, _REPAIRED_INK, _INPUT_INK = (235, 235, 235), (255, 170, 60), (120, 200, 255)
+
+
+def render_strip(levels: list[np.ndarray], *, tile_size: int = 8, gap: int = 4,
+                 inputs: tuple[np.ndarray, np.ndarray] | None = None, repaired: list[int] | tuple[int, ...] = ()
+                 ) -> Image.Image:
+    """All levels of a morph stacked top to bottom, left-aligned, each labelled on a dark background.
+
+    Steps are labelled `step K` (`step K (repaired)` in orange for those in `repaired`).
+    With `inputs` (the maps A and B), A is drawn above the steps and B below them, labelled
+    in blue. A `genmedia.levels.model.Morph` carries both, so `render_strip(morph)` shows them.
+    """
+    inputs = inputs if inputs is not None else getattr(levels, "inputs", None)
+    repaired = set(repaired or getattr(levels, "repaired", ()))
+    rows = [(f"step {k}" + (" (repaired)" if k in repaired else ""), lv,
+             _REPAIRED_INK if k in repaired else _LABEL_INK) for k, lv in enumerate(levels)]
+    if inputs is not None:
+        rows = [("A (input)", inputs[0], _INPUT_INK), *rows, ("B (input)", inputs[1], _INPUT_INK)]
+    images = [render_level(lv, tile_size=tile_size) for _, lv, _ in rows]
+    width = LABEL_WIDTH + max(im.width for im in images)
     height = sum(im.height for im in images) + gap * (len(images) - 1)
     strip = Image.new("RGB", (width, height), (24, 24, 24))
+    draw, font = ImageDraw.Draw(strip), ImageFont.load_default()
     y = 0
-    for im in images:
-        strip.paste(im, (0, y))
+    for (label, _, ink), im in zip(rows, images):
+        strip.paste(im, (LABEL_WIDTH, y))
+        draw.text((4, y + max(0, im.height // 2 - 6)), label, fill=ink, font=font)
         y += im.height + gap
     return strip
 
 
-def plot_expressive_range(generated: list[np.ndarray], reference: list[np.ndarray], *,
+def plot_expressive_range(generated: list[np.ndarray], reference: list[np.ndarray] | Reference, *,
                           bins: int = 20, size: int = 400) -> Image.Image:
-    """2-D histogram of linearity (x) against leniency (y): generated as blue cells, reference as red dots."""
+    """2-D histogram of linearity (x) against leniency (y): generated as blue cells, reference as red dots.
+
+    `reference` is a list of maps or a `Reference` (whose per-level points are drawn).
+    """
     gen = np.array([(linearity(lv), leniency(lv)) for lv in generated])
-    ref = np.array([(linearity(lv), leniency(lv)) for lv in reference]) if reference else np.zeros((0, 2))
+    if isinstance(reference, Reference):
+        points = list(reference.points)
+    else:
+        points = [(linearity(lv), leniency(lv)) for lv in reference]
+    ref = np.array(points, dtype=float).reshape(-1, 2)
     both = np.concatenate([gen, ref])
     lo, hi = both.min(0), both.max(0)
     span = np.where(hi - lo > 1e-9, hi - lo, 1.0)

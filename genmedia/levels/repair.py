@@ -92,3 +92,61 @@ def _extend_down(level: np.ndarray, row: int, cols: list[int], fill: tuple[int, 
     while not _supported(level, r, cols):
         r += 1
         level[r, cols] = fill
+
+
+ENEMY, GROUND = ord("E"), ord("X")
+START_COLUMNS = 3  # columns at the start that must give Mario a floor and hold no enemy
+_HEADS = frozenset(PIPE["head"])
+
+
+def pipe_stacks(level: np.ndarray) -> list[tuple[int, int]]:
+    """(row, col) of every pipe tile standing directly on a pipe head (`<>` on `<>`), which the game never has."""
+    pipe = np.isin(level, list(_PIPE_CODES))
+    head = np.isin(level, list(_HEADS))
+    return [(int(r), int(c)) for r, c in np.argwhere(pipe[:-1] & head[1:])]
+
+
+def has_start_floor(level: np.ndarray, columns: int = START_COLUMNS) -> bool:
+    """Each of the first `columns` columns has a solid tile with open space above it (a floor to stand on)."""
+    solid = np.isin(level[:, :columns], list(SUPPORT))
+    return bool((solid[1:] & ~solid[:-1]).any(axis=0).all())
+
+
+def repair_level(level: np.ndarray) -> np.ndarray:
+    """`repair_structures`, then the game's shapes: no pipe on a pipe, a floor at the start.
+
+    Every pipe tile stacked above another pipe's head is erased (the lower pipe stays
+    whole). A start column without a floor is cleared to sky over one ground tile, and
+    enemies in the start columns are removed, so Mario does not begin inside one.
+    Enemies with nothing solid anywhere below them (over a gap) are erased.
+    """
+    out = repair_structures(level)
+    for r, c in pipe_stacks(out):
+        if int(out[r, c]) not in _PIPE_CODES:
+            continue  # already erased with its pipe
+        lo = c if int(out[r, c]) in (PIPE["head"][0], PIPE["body"][0]) else c - 1
+        row = r
+        while row >= 0 and int(out[row, lo]) in _PIPE_CODES:  # the whole stack above the lower head
+            out[row, lo:lo + 2] = ord("-")
+            row -= 1
+    _fix_start(out)
+    out = repair_structures(out)
+    _drop_hanging_enemies(out)
+    return out
+
+
+def _fix_start(level: np.ndarray) -> None:
+    for c in range(min(START_COLUMNS, level.shape[1])):
+        level[:, c][level[:, c] == ENEMY] = ord("-")
+        if not has_start_floor(level[:, c:c + 1], 1):
+            level[:-1, c] = ord("-")
+            level[-1, c] = GROUND
+
+
+def _drop_hanging_enemies(level: np.ndarray) -> None:
+    solid = np.isin(level, list(SUPPORT))
+    below = np.flip(np.logical_or.accumulate(np.flip(solid, 0), 0), 0)  # anything solid at or below each tile
+    hanging = (level == ENEMY)
+    hanging[:-1] &= ~below[1:]
+    hanging[-1] = level[-1] == ENEMY
+    level[hanging] = ord("-")
