@@ -176,8 +176,8 @@ def test_unreadable_folder_is_reported_and_the_rest_completes(tmp_path: Path, mo
     locked.mkdir()
     real = os.scandir
 
-    def scandir(path):
-        if Path(path) == locked:
+    def scandir(path):  # shutil.rmtree also calls os.scandir, with a file descriptor
+        if isinstance(path, (str, os.PathLike)) and Path(path) == locked:
             raise PermissionError(13, "Permission denied", str(path))
         return real(path)
 

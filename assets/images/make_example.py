@@ -2,9 +2,11 @@
 
     python assets/images/make_example.py
 
-writes `landscape-clean.png` (the drawing) and `landscape-noisy.png` (plus Gaussian noise of
+writes `landscape-clean.png` (the drawing), `landscape-noisy.png` (plus Gaussian noise of
 sigma 25 on the 0-255 scale, seed 0, clipped and rounded to 8 bits, as a noisy photo file
-would be) beside this script. Everything is drawn here: gradients, fractal texture, shapes
+would be) and `landscape-camera.jpg` (the drawing as a camera would take it at a high ISO:
+genmedia's camera pipeline with fixed settings, CAMERA below, then a quality-85 JPEG with 4:2:0
+chroma, as most cameras and Pillow save) beside this script. Everything is drawn here: gradients, fractal texture, shapes
 and text, so the project owns the picture outright.
 """
 
@@ -15,8 +17,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from genmedia.training.degrade import CameraSettings, camera_image
+
 WIDTH, HEIGHT = 480, 320
 SIGMA = 25.0
+# Sensor noise of a small camera at a high ISO (shot gain 4e-3 in linear light), its tone curve and
+# sharpening; the JPEG is written separately at quality 85.
+CAMERA = {"shot": (4e-3, 4e-3), "read_spread": 0.0, "tone_curve": 1.0, "sharpen": 1.0, "jpeg": 0.0,
+          "ccm_mix": (0.3, 0.3), "red_gain": (2.0, 2.0), "blue_gain": (1.6, 1.6)}
 
 
 def fractal(rng: np.random.Generator, height: int, width: int, octaves: int = 6) -> np.ndarray:
@@ -68,6 +76,8 @@ def main() -> None:
     noisy = np.clip(np.rint(clean + noise), 0, 255).astype(np.uint8)
     Image.fromarray(clean).save(here / "landscape-clean.png", optimize=True)
     Image.fromarray(noisy).save(here / "landscape-noisy.png", optimize=True)
+    camera_shot, _ = camera_image(clean, seed=0, settings=CameraSettings(**CAMERA))
+    Image.fromarray(camera_shot).save(here / "landscape-camera.jpg", quality=85, subsampling=2)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from genmedia.cli.common import overwrite_option
+
+if TYPE_CHECKING:
+    from genmedia.fileio import OutputBatch
 
 
 @click.command()
@@ -14,19 +18,23 @@ from genmedia.cli.common import overwrite_option
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @overwrite_option
 def demo(outdir: Path, seed: int, overwrite: bool) -> None:
-    """Write sample levels, a level morph, a melody morph and a denoised photo into OUTDIR."""
-    from genmedia.fileio import check_writable
+    """Write sample levels, a level morph, a melody morph and a denoised photo into OUTDIR.
 
-    check_writable([outdir / "levels" / "morph.png", outdir / "melodies" / "morph.wav",
-                    outdir / "images" / "before-after.png"], overwrite=overwrite)
-    click.echo(_levels(outdir / "levels", seed=seed, overwrite=overwrite))
-    click.echo(_melodies(outdir / "melodies", overwrite=overwrite))
-    click.echo(_images(outdir / "images", overwrite=overwrite))
+    All or nothing: if any part fails or the run is stopped, OUTDIR is left as it was.
+    """
+    from genmedia.fileio import output_set
+
+    with output_set(outdir, overwrite=overwrite) as batch:
+        # One file of each part first, so a finished demo stops before any model runs.
+        batch.check(["levels/morph.png", "melodies/morph.wav", "images/before-after.png"])
+        lines = [_levels(batch, seed=seed), _melodies(batch), _images(batch)]
+    for line in lines:  # after publishing: only now are the files there
+        click.echo(line)
 
 
-def _levels(folder: Path, *, seed: int, overwrite: bool) -> str:
+def _levels(batch: OutputBatch, *, seed: int) -> str:
     from genmedia.levels.model import LevelModel, interpolate_levels, sample_levels
-    from genmedia.levels.output import write_level_morph, write_levels
+    from genmedia.levels.output import add_level_morph, add_levels
     from genmedia.levels.tiles import read_level
     from genmedia.resources import resource_dir
 
@@ -35,28 +43,29 @@ def _levels(folder: Path, *, seed: int, overwrite: bool) -> str:
     maps = [read_level(examples / f"example-{x}.txt", tiles=vae.tiles) for x in "ab"]
     sampled = sample_levels(vae, count=4, width=120, seed=seed).levels
     morph = interpolate_levels(vae, *maps, steps=5)
-    written = write_levels(folder, [(f"level-{i:03d}", lv) for i, lv in enumerate(sampled)], overwrite=overwrite)
-    written += write_level_morph(folder, morph, stem="morph", overwrite=overwrite)
+    written = add_levels(batch, [(f"level-{i:03d}", lv) for i, lv in enumerate(sampled)], folder="levels")
+    written += add_level_morph(batch, morph, folder="levels", stem="morph")
     return (f"levels: 4 sampled (120 columns, seed {seed}) and a 5-step morph between example-a and "
-            f"example-b: {len(written)} files in {folder}")
+            f"example-b: {len(written)} files in {batch.folder / 'levels'}")
 
 
-def _melodies(folder: Path, *, overwrite: bool) -> str:
+def _melodies(batch: OutputBatch) -> str:
     from genmedia.melody.midi import read_melody
     from genmedia.melody.model import MelodyModel, morph_melodies
-    from genmedia.melody.output import write_melody_morph
+    from genmedia.melody.output import add_melody_morph
     from genmedia.resources import resource_dir
 
     vae = MelodyModel.load()
     paths = [resource_dir("assets") / "melodies" / f"example-{x}.mid" for x in "ab"]
     melodies = [read_melody(p) for p in paths]
     morph = morph_melodies(vae, *melodies, steps=5, sources=tuple(paths))
-    written = write_melody_morph(folder, morph, tempo=melodies[0].tempo, program=0, wav=True, stem="morph",
-                                 overwrite=overwrite)
-    return f"melodies: a 5-step morph between example-a and example-b (MIDI and WAV): {len(written)} files in {folder}"
+    written = add_melody_morph(batch, morph, tempo=melodies[0].tempo, program=0, wav=True, stem="morph",
+                               folder="melodies")
+    return (f"melodies: a 5-step morph between example-a and example-b (MIDI and WAV): {len(written)} files "
+            f"in {batch.folder / 'melodies'}")
 
 
-def _images(folder: Path, *, overwrite: bool) -> str:
+def _images(batch: OutputBatch) -> str:
     from genmedia.image.denoise import Denoiser
     from genmedia.image.evaluate import psnr
     from genmedia.image.io import read_photo, write_photo
@@ -69,8 +78,18 @@ def _images(folder: Path, *, overwrite: bool) -> str:
     denoiser = Denoiser.load()
     sigma = denoiser.estimate(noisy.pixels)
     result = denoiser.denoise(noisy.pixels, sigma=sigma)
-    write_photo(folder / "landscape-denoised.png", noisy, result, overwrite=overwrite)
-    before_after(noisy.pixels, result, box=(200, 150, 440, 300), scale=2).save_to(folder / "before-after.png",
-                                                                                   overwrite=overwrite)
+    # Single-file writers publish their own temporary file onto the batch's, inside its hidden folder.
+    batch.write("images/landscape-denoised.png", lambda tmp: write_photo(tmp, noisy, result))
+    figure = before_after(noisy.pixels, result, box=(200, 150, 440, 300), scale=2)
+    batch.write("images/before-after.png", figure.save_to)
+    # The same drawing as a camera JPEG (sensor noise, demosaicing, tone curve, sharpening, 4:2:0 at
+    # quality 85): the noise level estimator reads it as almost clean; the denoiser cleans it anyway.
+    camera = read_photo(examples / "landscape-camera.jpg")
+    camera_result = denoiser.denoise(camera.pixels)
+    batch.write("images/landscape-camera-denoised.jpg", lambda tmp: write_photo(tmp, camera, camera_result))
+    camera_figure = before_after(camera.pixels, camera_result, box=(200, 150, 440, 300), scale=2)
+    batch.write("images/before-after-camera.png", camera_figure.save_to)
     return (f"images: denoised landscape-noisy.png (estimated sigma {sigma:.1f}; PSNR against the clean drawing "
-            f"{psnr(clean, noisy.pixels):.2f} -> {psnr(clean, result):.2f} dB) and a before/after crop in {folder}")
+            f"{psnr(clean, noisy.pixels):.2f} -> {psnr(clean, result):.2f} dB) and the camera JPEG "
+            f"landscape-camera.jpg ({psnr(clean, camera.pixels):.2f} -> {psnr(clean, camera_result):.2f} dB), "
+            f"with before/after crops, in {batch.folder / 'images'}")

@@ -57,7 +57,8 @@ def image() -> None:
               help="Folder for the results; the input tree is mirrored under it.")
 @click.option("--recursive", "-r", is_flag=True, help="Descend into sub-folders of folder inputs.")
 @click.option("--noise-level", type=NoiseLevel(), default="auto", show_default=True,
-              help="Noise sigma on the 0-255 scale, or 'auto' to estimate it per image.")
+              help="Denoising strength: 'auto' reads each image's noise itself; a number tells the denoiser the "
+                   "image has white noise of that sigma (0-255 scale), so higher removes more.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
 @click.option("--skip-existing", is_flag=True, help="Leave outputs that exist alone (count them as skipped).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -65,45 +66,60 @@ def image() -> None:
 @click.option("--tile", type=click.IntRange(64, 8192), default=1024, show_default=True,
               help="Tile size in pixels; memory use grows with its square.")
 @click.option("--max-pixels", type=click.IntRange(1), default=None,
-              help="Refuse images with more pixels than this (decompression-bomb guard; default 120 million).")
+              help="Refuse images with more pixels than this (decompression-bomb guard; default 120 million, or GENMEDIA_MAX_PIXELS).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a JSON report: one entry per input with what was estimated and done.")
 @click.option("--model", default=None, help=MODEL_HELP)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary; errors are still printed.")
-def denoise(inputs, outdir, recursive, noise_level, overwrite, skip_existing, jobs, tile, max_pixels, model,
-            quiet) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, per-image lines or summary; errors are still "
+                                                  "printed.")
+def denoise(inputs, outdir, recursive, noise_level, overwrite, skip_existing, jobs, tile, max_pixels, report_path,
+            model, quiet) -> None:
     """Denoise INPUTS (files, folders or globs) into OUTDIR, keeping names, formats and metadata."""
-    from genmedia.image.batch import denoise_files, plan
+    from genmedia.fileio import check_writable
+    from genmedia.image.batch import denoise_files, pixels_of, plan
     from genmedia.image.denoise import Denoiser
-    from genmedia.image.io import DEFAULT_MAX_PIXELS
     from genmedia.registry import get_model
 
     if overwrite and skip_existing:
         raise click.UsageError("--overwrite and --skip-existing exclude each other")
+    if report_path is not None:
+        check_writable([report_path], overwrite=overwrite)
     info = get_model(model, task="denoise")
     jobs_list, problems = plan(inputs, outdir, recursive=recursive)
     for problem in problems:
         click.echo(f"error: {problem.path}: {problem.why}", err=True)
+    show_bar = not quiet and sys.stderr.isatty() and len(jobs_list) > 0
+    work = _Work({job: max(1, pixels_of(job.source)) for job in jobs_list} if show_bar else {}, show_bar)
     results = denoise_files(lambda threads: Denoiser(info, threads=threads), jobs_list, workers=jobs,
                             noise_level=noise_level, tile=tile, overwrite=overwrite, skip_existing=skip_existing,
-                            max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+                            max_pixels=max_pixels, progress=work.tiles if show_bar else None)
     started = time.monotonic()
-    counts = {"done": 0, "skipped": 0, "failed": 0}
+    entries = [{"input": str(p.path), "status": "failed", "why": p.why} for p in problems]
     failed = [str(p.path) for p in problems]
-    megapixels = 0.0
-    show_bar = not quiet and sys.stderr.isatty() and len(jobs_list) > 0
-    with click.progressbar(length=len(jobs_list), label="denoising", file=sys.stderr, show_pos=True,
-                           show_eta=True) if show_bar else _NoBar() as bar:
+    counts = {"done": 0, "skipped": 0, "clean": 0}
+    with work:
         for result in results:
-            counts[result.status] += 1
-            megapixels += result.megapixels
+            work.finished(result.job)
+            entries.append(result.as_dict())
             if result.status == "failed":
                 failed.append(str(result.job.source))
-                message = f"error: {result.job.source}: {result.why}"
-                click.echo(("\n" if show_bar else "") + message, err=True)
-            bar.update(1)
+                work.echo(f"error: {result.job.source}: {result.why}")
+                continue
+            counts[result.status] += 1
+            counts["clean"] += result.clean
+            if result.status == "done" and not quiet:
+                work.echo(_describe(result))
     elapsed = time.monotonic() - started
+    megapixels = sum(e.get("megapixels", 0.0) for e in entries)
+    if report_path is not None:
+        from genmedia.fileio import write_text_atomic
+
+        write_text_atomic(report_path, json.dumps({"outdir": str(outdir), "model": info.name, "files": entries},
+                                                  indent=2) + "\n", overwrite=overwrite)
     if not quiet:
         rate = megapixels / elapsed if elapsed > 0 else 0.0
-        click.echo(f"done {counts['done']}, skipped {counts['skipped']}, failed {len(failed)}; "
+        clean = f" ({counts['clean']} already clean)" if counts["clean"] else ""
+        click.echo(f"done {counts['done']}{clean}, skipped {counts['skipped']}, failed {len(failed)}; "
                    f"{megapixels:.1f} MP in {elapsed:.1f} s ({rate:.2f} MP/s) -> {outdir}", err=True)
     if failed:
         click.echo("failed: " + ", ".join(failed), err=True)
@@ -113,19 +129,58 @@ def denoise(inputs, outdir, recursive, noise_level, overwrite, skip_existing, jo
         sys.exit(1)
 
 
-class _NoBar:
+def _describe(result) -> str:
+    """One line for a denoised file: the noise level it was given and how much it changed."""
+    level = f"{'estimated' if result.estimated else 'given'} noise level {result.sigma:.1f}"
+    if result.clean:
+        return f"{result.job.source}: already clean ({level}; changed by {result.change:.2f} RMS)"
+    return f"{result.job.source}: {level}; changed by {result.change:.2f} RMS -> {result.job.target}"
+
+
+class _Work:
+    """The progress bar, by pixels: tiles move it as they are done (from worker threads), and a
+    finished file tops it up to the pixels its header promised (skipped and failed files too)."""
+
+    def __init__(self, planned: dict, show: bool) -> None:
+        import threading
+
+        self.planned, self.show = planned, show
+        self.done: dict = {}
+        self.lock = threading.Lock()
+        self.bar = None
+
     def __enter__(self):
+        if self.show:
+            total = sum(self.planned.values())
+            self.bar = click.progressbar(length=total, label="denoising", file=sys.stderr, show_eta=True,
+                                         show_percent=True, item_show_func=lambda _: None).__enter__()
         return self
 
     def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
         return False
 
-    def update(self, n: int) -> None:
-        pass
+    def tiles(self, job, pixels: int) -> None:
+        with self.lock:
+            step = min(pixels, self.planned.get(job, 0) - self.done.get(job, 0))
+            self.done[job] = self.done.get(job, 0) + step
+            if self.bar is not None and step > 0:
+                self.bar.update(step)
+
+    def finished(self, job) -> None:
+        self.tiles(job, self.planned.get(job, 0))
+
+    def echo(self, line: str) -> None:
+        with self.lock:
+            click.echo(("\n" if self.bar is not None else "") + line, err=True)
 
 
 @image.command("eval")
-@click.argument("clean_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("clean_dir", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--pairs", nargs=2, type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              metavar="NOISY_DIR CLEAN_DIR",
+              help="Score real noisy images against clean references matched by file name (no noise is added).")
 @click.option("--sigma", "sigmas", type=SigmaList(), default="15,25,50", show_default=True,
               help="Comma-separated noise levels (0-255 scale).")
 @click.option("--quantised", is_flag=True,
@@ -136,13 +191,19 @@ class _NoBar:
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N images (by name).")
 @click.option("--model", default=None, help=MODEL_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print per-image scores and means as JSON.")
-def eval_(clean_dir, sigmas, quantised, noise_level, seed, limit, model, as_json) -> None:
-    """Add seeded Gaussian noise to the clean images in CLEAN_DIR, denoise blind, report PSNR and SSIM."""
+def eval_(clean_dir, pairs, sigmas, quantised, noise_level, seed, limit, model, as_json) -> None:
+    """Add seeded Gaussian noise to the clean images in CLEAN_DIR, denoise blind, report PSNR and SSIM;
+    or, with --pairs NOISY_DIR CLEAN_DIR, score real noisy images against their clean references."""
     from genmedia.image.batch import find_images
     from genmedia.image.denoise import Denoiser
     from genmedia.image.evaluate import evaluate, score_dicts, summarise
 
+    if (clean_dir is None) == (pairs is None):
+        raise click.UsageError("give either CLEAN_DIR or --pairs NOISY_DIR CLEAN_DIR")
     denoiser = Denoiser.load(model)
+    if pairs is not None:
+        _eval_pairs(denoiser, *pairs, noise_level=noise_level, limit=limit, as_json=as_json)
+        return
     found, problems = find_images(clean_dir)
     files = found[:limit]
     if problems or not files:
@@ -168,3 +229,39 @@ def eval_(clean_dir, sigmas, quantised, noise_level, seed, limit, model, as_json
     for sigma, row in table.items():
         click.echo(f"{sigma:>5}  {row['psnr']:7.2f}  {row['ssim']:.4f}  {row['noisy_psnr']:10.2f}  "
                    f"{row['estimated_sigma']:15.2f}")
+
+
+def _eval_pairs(denoiser, noisy_dir: Path, clean_dir: Path, *, noise_level, limit, as_json: bool) -> None:
+    """`image eval --pairs`: per-image and mean PSNR/SSIM of the denoised real images, and of the inputs."""
+    from genmedia.image.batch import find_images
+    from genmedia.image.evaluate import evaluate_pairs, match_pairs, score_dicts, summarise_pairs
+
+    noisy_files, noisy_problems = find_images(noisy_dir)
+    clean_files, clean_problems = find_images(clean_dir)
+    for problem in noisy_problems + clean_problems:
+        click.echo(f"error: {problem.path}: {problem.why}", err=True)
+    matched, unmatched = match_pairs(noisy_files, clean_files)
+    for path in unmatched:
+        click.echo(f"warning: {path}: no clean image of that name in {clean_dir}; left out", err=True)
+    matched = matched[:limit]
+    if not matched:
+        raise click.ClickException(f"{noisy_dir}: no noisy image has a clean partner in {clean_dir}")
+
+    def progress(score) -> None:
+        if not as_json:
+            click.echo(f"{score.image}  estimated {score.estimated_sigma:.2f}  PSNR {score.noisy_psnr:.2f} -> "
+                       f"{score.psnr:.2f} dB  SSIM {score.noisy_ssim:.4f} -> {score.ssim:.4f}")
+
+    try:
+        scores = evaluate_pairs(denoiser, matched, noise_level=noise_level, progress=progress)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    mean = summarise_pairs(scores)
+    if as_json:
+        click.echo(json.dumps({"model": denoiser.info.name, "noisy": str(noisy_dir), "clean": str(clean_dir),
+                               "blind": noise_level is None, "mean": mean, "images": score_dicts(scores)}, indent=2))
+        return
+    click.echo(f"\n{denoiser.info.name} on {len(scores)} pairs of {noisy_dir} and {clean_dir} "
+               f"({'blind' if noise_level is None else f'sigma given as {noise_level:g}'})")
+    click.echo(f"PSNR {mean['noisy_psnr']:.2f} -> {mean['psnr']:.2f} dB  SSIM {mean['noisy_ssim']:.4f} -> "
+               f"{mean['ssim']:.4f}  estimated sigma {mean['estimated_sigma']:.2f}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from genmedia.cli.common import GenmediaGroup, overwrite_option
+from genmedia.cli.common import FiniteFloatRange, GenmediaGroup, overwrite_option
 from genmedia.training import PRECISIONS
 
 
@@ -33,7 +33,7 @@ def checkpoint_option(func):
 
 
 def max_minutes_option(func):
-    return click.option("--max-minutes", type=click.FloatRange(0.0, min_open=True), default=None,
+    return click.option("--max-minutes", type=FiniteFloatRange(0.0, min_open=True), default=None,
                         help="Stop training after this many minutes, saving the checkpoint (needs --checkpoint), "
                              "and exit with status 75; the same command then resumes, to the same weights as one "
                              "long run.")(func)
@@ -88,7 +88,7 @@ def train() -> None:
 @click.option("--preset", type=click.Choice(["default", "tiny"]), default="default", show_default=True)
 @click.option("--steps", type=click.IntRange(1), default=None, help="Optimiser steps (default: the preset's).")
 @click.option("--latent", type=click.IntRange(1), default=None, help="Latent channels per 8 columns.")
-@click.option("--beta", type=click.FloatRange(0.0), default=None, help="KL weight.")
+@click.option("--beta", type=FiniteFloatRange(0.0), default=None, help="KL weight.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
 @max_minutes_option
@@ -127,9 +127,9 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
               show_default=True, help="default: the 2-bar model; 16bar: the hierarchical 16-bar model.")
 @click.option("--steps", "train_steps", type=click.IntRange(1), default=None,
               help="Optimiser steps (of the end-to-end stage, for a model trained in stages).")
-@click.option("--beta", type=click.FloatRange(0.0), default=None, help="KL weight after warm-up.")
-@click.option("--free-bits", type=click.FloatRange(0.0), default=None, help="Nats of KL per example left unpenalised.")
-@click.option("--scheduled-sampling", type=click.FloatRange(0.0, 1.0), default=None,
+@click.option("--beta", type=FiniteFloatRange(0.0), default=None, help="KL weight after warm-up.")
+@click.option("--free-bits", type=FiniteFloatRange(0.0), default=None, help="Nats of KL per example left unpenalised.")
+@click.option("--scheduled-sampling", type=FiniteFloatRange(0.0, 1.0), default=None,
               help="Share of decoder inputs taken from its own samples (ramped up over the first half).")
 @click.option("--batch", type=click.IntRange(1), default=None, help="Windows per optimiser step.")
 @click.option("--bar-pretrain", type=click.IntRange(0), default=None,
@@ -178,7 +178,7 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, schedule
 @click.option("--model", "model_name", required=True, help="Melody model name or metadata .json to refit.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The folder the model was trained on (its training split is used).")
-@click.option("--bandwidth", type=click.FloatRange(0.0, min_open=True), default=0.3, show_default=True,
+@click.option("--bandwidth", type=FiniteFloatRange(0.0, min_open=True), default=0.3, show_default=True,
               help="Kernel width, as a fraction of the spread of the posterior means per dimension.")
 def train_melody_prior(model_name, data, bandwidth) -> None:
     """Fit a trained melody model's sampling prior (no torch needed) and store it in its metadata."""
@@ -208,7 +208,7 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
 @click.option("--fold", type=click.IntRange(1), default=None, help="Pixel block side folded into channels first.")
 @click.option("--top-convs", type=click.IntRange(1), default=None,
               help="3x3 convolutions in the two full-detail (level 0) blocks [default: as every block, 2].")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=None,
+@click.option("--lr", type=FiniteFloatRange(0, min_open=True), default=None,
               help="Peak learning rate (it decays to 0 on a cosine).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Start from a trained denoiser (its .onnx file or a checkpoint) with the same levels, at most "
@@ -217,14 +217,20 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None,
               help="Arithmetic of the forward and backward passes [default: fp32]. bf16 (autocast; weights stay "
                    "float32) is about twice as fast on CPUs with AVX512-BF16 or AMX; the export is float32.")
+@click.option("--camera", type=FiniteFloatRange(0, 1), default=None,
+              help="Share of patches degraded by the camera pipeline (sensor noise, demosaicing, tone curve, "
+                   "sharpening, resizing, JPEG) instead of white noise [default: 0].")
+@click.option("--jpeg", type=FiniteFloatRange(0, 1), default=None,
+              help="Share of patches given white noise and then saved as JPEG [default: 0].")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
 @max_minutes_option
 @device_option
 @overwrite_option
 def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, batch, widths, fold, top_convs,
-                   lr, init, precision, seed, checkpoint, max_minutes, device, overwrite) -> None:
-    """Train the U-Net denoiser (blind, sigma 0-55, gray and color) and export it."""
+                   lr, init, precision, camera, jpeg, seed, checkpoint, max_minutes, device, overwrite) -> None:
+    """Train the U-Net denoiser (blind: white noise of sigma 0-55 and, with --camera/--jpeg, camera
+    noise and JPEG artefacts; gray and color) and export it."""
     from genmedia.training import require_torch
 
     require_torch(device)
@@ -232,14 +238,16 @@ def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_ste
     from genmedia.fileio import check_writable
     from genmedia.errors import InputError
     from genmedia.training.denoiser import DenoiserConfig, WeightsMismatch, export, init_lineage, load_denoiser_data
-    from genmedia.training.denoiser import read_weights, validation_psnr
+    from genmedia.training.denoiser import read_weights, validation_camera_psnr, validation_psnr
     from genmedia.training.denoiser import train as fit
 
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = DenoiserConfig.preset(preset)
     config.seed = seed
     override(config, train_steps=train_steps, batch=batch, widths=widths, fold=fold, top_convs=top_convs, lr=lr,
-             precision=precision)
+             precision=precision, camera=camera, jpeg=jpeg)
+    if config.camera + config.jpeg > 1:
+        raise click.UsageError("--camera and --jpeg add up to more than 1")
     # Read first: a bad file fails fast, and the export may overwrite the file it starts from.
     weights, lineage = (None, None) if init is None else (read_weights(init), init_lineage(init))
     data = load_denoiser_data(gray_dir, color_dir, valid_gray)
@@ -251,6 +259,9 @@ def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_ste
         raise InputError(init, str(exc)) from None
     metrics = {f"valid_{kind}_psnr_sigma{s}": round(validation_psnr(model, images, float(s), limit=len(images)), 3)
                for kind, images in data.valid.items() for s in (15, 25, 50)}
+    if config.camera and "color" in data.valid:
+        metrics["valid_color_camera_psnr"] = round(validation_camera_psnr(model, data.valid["color"], limit=len(
+            data.valid["color"])), 3)
     summary = {"gray": str(gray_dir), "color": str(color_dir), "valid_gray": str(valid_gray) if valid_gray else None,
                "split": "color: crc32(file name) % 10 == 0 held out for validation",
                "images": {"gray": len(data.gray), "color_train": len(data.color),

@@ -10,9 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from genmedia.errors import GenmediaError, InputError
-from genmedia.image.denoise import DEFAULT_TILE, Denoiser
-from genmedia.image.io import DEFAULT_MAX_PIXELS, SUFFIXES, read_photo, write_photo
+from genmedia.image.denoise import DEFAULT_TILE, Denoiser, peak_of
+from genmedia.image.io import SUFFIXES, read_photo, write_photo
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,18 @@ class Problem:
     why: str
 
 
+CLEAN_CHANGE = 1.0  # an image the denoiser changes by less than this RMS (0-255 scale; invisible) is reported as clean
+
+
 @dataclass
 class Result:
-    """What happened to one file: 'done', 'skipped' (output exists) or 'failed' (with the reason)."""
+    """What happened to one file: 'done', 'skipped' (output exists) or 'failed' (with the reason).
+
+    For a done file: `sigma` is the noise level the denoiser was given (0-255 scale), `estimated`
+    whether it was estimated (else the user's), `change` the RMS difference between output and
+    input on the 0-255 scale, and `clean` whether the image was judged already clean (the
+    denoiser changed it by under `CLEAN_CHANGE`; it is still written).
+    """
 
     job: Job
     status: str
@@ -41,6 +53,30 @@ class Result:
     megapixels: float = 0.0
     sigma: float | None = None
     seconds: float = 0.0
+    estimated: bool = False
+    change: float | None = None
+
+    @property
+    def clean(self) -> bool:
+        return self.change is not None and self.change < CLEAN_CHANGE
+
+    def as_dict(self) -> dict:
+        """One entry of `--report`: paths, outcome and what was estimated and done."""
+        entry: dict = {"input": str(self.job.source), "output": str(self.job.target), "status": self.status}
+        if self.why:
+            entry["why"] = self.why
+        if self.status == "done":
+            entry.update({"megapixels": round(self.megapixels, 3), "noise_level": round(float(self.sigma or 0), 2),
+                          "noise_level_from": "estimated" if self.estimated else "--noise-level",
+                          "rms_change": round(float(self.change or 0), 3), "already_clean": self.clean,
+                          "seconds": round(self.seconds, 3)})
+        return entry
+
+
+def _real(path: Path) -> Path:
+    """`path` with symlinks resolved as far as they go (a symlink loop stays as it is, instead of
+    raising as Path.resolve does)."""
+    return Path(os.path.realpath(path))
 
 
 def _is_image_name(path: Path) -> bool:
@@ -62,7 +98,7 @@ def _walk(folder: Path, recursive: bool, problems: list[Problem], skip: Path | N
         except OSError:
             is_dir = False
         if is_dir:
-            if recursive and not entry.name.startswith(".") and (skip is None or path.resolve() != skip):
+            if recursive and not entry.name.startswith(".") and (skip is None or _real(path) != skip):
                 yield from _walk(path, recursive, problems, skip)
         elif _is_image_name(path):
             yield path
@@ -95,7 +131,7 @@ def plan(inputs: Iterable[str | Path], outdir: Path, *, recursive: bool = False)
     jobs: list[Job] = []
     problems: list[Problem] = []
     outdir = Path(outdir)
-    skip = outdir.resolve()
+    skip = _real(outdir)
     for item in inputs:
         text = str(item)
         path = Path(text)
@@ -117,22 +153,25 @@ def plan(inputs: Iterable[str | Path], outdir: Path, *, recursive: bool = False)
     unique: list[Job] = []
     seen: dict[Path, Path] = {}
     for job in jobs:
-        key = job.target.resolve()
-        if key == job.source.resolve():
+        key = _real(job.target)
+        if key == _real(job.source):
             problems.append(Problem(job.source, "the output would replace the input; choose another output folder"))
         elif key in seen:
-            if seen[key] != job.source.resolve():
+            if seen[key] != _real(job.source):
                 problems.append(Problem(job.source, f"its output {job.target} is already the output of {seen[key]}"))
         else:
-            seen[key] = job.source.resolve()
+            seen[key] = _real(job.source)
             unique.append(job)
     return unique, problems
 
 
 def denoise_file(denoiser: Denoiser, job: Job, *, noise_level: float | None = None, tile: int = DEFAULT_TILE,
-                 overwrite: bool = False, skip_existing: bool = False,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> Result:
-    """Denoise one file into its target; every failure becomes a 'failed' result, never an exception."""
+                 overwrite: bool = False, skip_existing: bool = False, max_pixels: int | None = None,
+                 progress: Callable[[int], None] | None = None) -> Result:
+    """Denoise one file into its target; every failure becomes a 'failed' result, never an exception.
+
+    `progress(pixels)` is called as tiles are done (see `Denoiser.denoise`).
+    """
     started = time.monotonic()
     if job.target.exists() and not overwrite:
         if skip_existing:
@@ -141,7 +180,8 @@ def denoise_file(denoiser: Denoiser, job: Job, *, noise_level: float | None = No
     try:
         photo = read_photo(job.source, max_pixels=max_pixels)
         sigma = noise_level if noise_level is not None else denoiser.estimate(photo.pixels)
-        clean = denoiser.denoise(photo.pixels, sigma=sigma, tile=tile)
+        clean = denoiser.denoise(photo.pixels, sigma=sigma, tile=tile, progress=progress)
+        change = rms_change(photo.pixels, clean)
         write_photo(job.target, photo, clean, overwrite=overwrite)
     except InputError as exc:
         return Result(job, "failed", exc.why)
@@ -151,22 +191,47 @@ def denoise_file(denoiser: Denoiser, job: Job, *, noise_level: float | None = No
         return Result(job, "failed", "out of memory (try a smaller --tile)")
     except OSError as exc:  # writing: disk full, permissions
         return Result(job, "failed", f"cannot write {job.target}: {exc.strerror or exc}")
-    return Result(job, "done", megapixels=photo.megapixels, sigma=float(sigma), seconds=time.monotonic() - started)
+    return Result(job, "done", megapixels=photo.megapixels, sigma=float(sigma), seconds=time.monotonic() - started,
+                  estimated=noise_level is None, change=change)
+
+
+def rms_change(before: np.ndarray, after: np.ndarray) -> float:
+    """Root-mean-square difference of two images of one dtype, on the 0-255 scale."""
+    scale = 255.0 / peak_of(before.dtype)
+    diff = before.astype(np.float32) - after.astype(np.float32)
+    return float(np.sqrt(np.mean(np.square(diff, dtype=np.float64)))) * scale
+
+
+def pixels_of(path: Path) -> int:
+    """Width x height from the file's header (0 if it cannot be read): the batch's unit of work."""
+    try:
+        with Image.open(path) as im:
+            return int(im.width) * int(im.height)
+    except Exception:  # Pillow raises many kinds for bad headers; the read itself reports them
+        return 0
 
 
 def denoise_files(denoiser_factory: Callable[[int], Denoiser], jobs: list[Job], *, workers: int = 1,
-                  **options) -> Iterator[Result]:
+                  progress: Callable[[Job, int], None] | None = None, **options) -> Iterator[Result]:
     """Denoise `jobs` with `workers` files at a time, yielding results in input order as they finish.
 
     `denoiser_factory(threads)` gives a denoiser whose sessions use `threads` threads; the
-    cores are shared out between the workers.
+    cores are shared out between the workers. `progress(job, pixels)` is called as tiles are
+    done, from the worker threads (so it must be thread-safe).
     """
     workers = max(1, min(workers, len(jobs) or 1))
     threads = max(1, (os.cpu_count() or 1) // workers)
     denoiser = denoiser_factory(threads)
+
+    def run(job: Job) -> Result:
+        report = None if progress is None else (lambda pixels: progress(job, pixels))
+        return denoise_file(denoiser, job, progress=report, **options)
+
     if workers == 1:
-        for job in jobs:
-            yield denoise_file(denoiser, job, **options)
+        yield from map(run, jobs)
         return
-    with ThreadPoolExecutor(workers) as pool:
-        yield from pool.map(lambda job: denoise_file(denoiser, job, **options), jobs)
+    pool = ThreadPoolExecutor(workers)
+    try:
+        yield from pool.map(run, jobs)
+    finally:  # on Ctrl-C or SIGTERM, drop the queued files instead of working through them first
+        pool.shutdown(wait=True, cancel_futures=True)

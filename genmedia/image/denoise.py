@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,12 +51,14 @@ class Denoiser:
         """The estimated noise sigma (0-255 scale) of an image as `denoise` takes it."""
         return estimate_sigma(pixels, peak=peak_of(pixels.dtype))
 
-    def denoise(self, pixels: np.ndarray, *, sigma: float | None = None, tile: int = DEFAULT_TILE) -> np.ndarray:
+    def denoise(self, pixels: np.ndarray, *, sigma: float | None = None, tile: int = DEFAULT_TILE,
+                progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Denoise an image (H, W, C) of uint8, uint16 (C = 1 or 3) or float32 in [0, 1].
 
         `sigma` is the noise level on the 0-255 scale; None estimates it. The result has the
         input's shape and dtype. Work is done in tiles of `tile` pixels (plus a margin of
         context), so memory beyond the input and output does not grow with the image.
+        `progress(pixels)`, if given, is called after each tile with the number of pixels it filled.
         """
         if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
             raise ValueError(f"expected an (H, W, 1|3) image, got shape {pixels.shape}")
@@ -86,6 +88,8 @@ class Denoiser:
             y = y.mean(axis=0, keepdims=True) if channels == 1 else y
             y = y.transpose(1, 2, 0)[t.y0 - y0:t.y1 - y0, t.x0 - x0:t.x1 - x0]
             out[t.y0:t.y1, t.x0:t.x1] = _store(y, pixels.dtype, peak)
+            if progress is not None:
+                progress((t.y1 - t.y0) * (t.x1 - t.x0))
         return out
 
 

@@ -120,3 +120,61 @@ def summarise(scores: list[Score]) -> dict[str, dict[str, float]]:
 
 def score_dicts(scores: list[Score]) -> list[dict]:
     return [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(s).items()} for s in scores]
+
+
+@dataclass
+class PairScore:
+    """One real noisy/clean pair: the denoiser's level, and PSNR/SSIM of its output and of the noisy input."""
+
+    image: str
+    estimated_sigma: float
+    psnr: float
+    ssim: float
+    noisy_psnr: float
+    noisy_ssim: float
+
+
+def match_pairs(noisy_files: Iterable[Path], clean_files: Iterable[Path]) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """Noisy and clean files matched by file name (or, failing that, by a unique stem, so that a
+    noisy JPEG can meet its clean PNG); and the noisy files that found no clean partner."""
+    clean = list(clean_files)
+    by_name = {p.name: p for p in clean}
+    by_stem: dict[str, list[Path]] = {}
+    for p in clean:
+        by_stem.setdefault(p.stem, []).append(p)
+    pairs, unmatched = [], []
+    for noisy in noisy_files:
+        partner = by_name.get(noisy.name)
+        if partner is None and len(by_stem.get(noisy.stem, [])) == 1:
+            partner = by_stem[noisy.stem][0]
+        if partner is None:
+            unmatched.append(noisy)
+        else:
+            pairs.append((noisy, partner))
+    return pairs, unmatched
+
+
+def evaluate_pairs(denoiser: Denoiser, pairs: Iterable[tuple[Path, Path]], *, noise_level: float | None = None,
+                   progress: Callable[[PairScore], None] = lambda _: None) -> list[PairScore]:
+    """Denoise each real noisy image (blind unless `noise_level` is given) and score it against its
+    clean reference on the 0-255 scale; no noise is added. Both must be 8-bit and of one size."""
+    scores = []
+    for noisy_path, clean_path in pairs:
+        noisy, clean = read_photo(noisy_path), read_photo(clean_path)
+        if noisy.peak != 255 or clean.peak != 255:
+            raise ValueError(f"{noisy_path}: evaluation needs 8-bit images")
+        if noisy.pixels.shape != clean.pixels.shape:
+            raise ValueError(f"{noisy_path}: {noisy.pixels.shape} does not match {clean_path}: {clean.pixels.shape}")
+        estimated = denoiser.estimate(noisy.pixels)
+        out = denoiser.denoise(noisy.pixels, sigma=noise_level if noise_level is not None else estimated)
+        score = PairScore(noisy_path.name, round(estimated, 3), psnr(clean.pixels, out), ssim(clean.pixels, out),
+                          psnr(clean.pixels, noisy.pixels), ssim(clean.pixels, noisy.pixels))
+        scores.append(score)
+        progress(score)
+    return scores
+
+
+def summarise_pairs(scores: list[PairScore]) -> dict[str, float]:
+    """Means of every PairScore field over the pairs."""
+    fields = ("psnr", "ssim", "noisy_psnr", "noisy_ssim", "estimated_sigma")
+    return {"images": len(scores), **{f: round(float(np.mean([getattr(s, f) for s in scores])), 4) for f in fields}}

@@ -130,12 +130,16 @@ def _covariance_sigma(patches: np.ndarray) -> float:
     # float32 products are enough for a covariance of values on the 0-255 scale (estimates move
     # by under 0.01) and take half the time of float64, which matters on small images.
     eigen = np.sort(np.linalg.eigvalsh((patches.T @ patches).astype(np.float64) / len(patches)))
-    for end in range(len(eigen), 0, -1):
-        tail = eigen[:end]
-        tau = tail.mean()
-        if np.sum(tail > tau) >= np.sum(tail < tau):
-            return float(np.sqrt(max(tau, 0.0)))
-    return float(np.sqrt(max(eigen[0], 0.0)))
+    # For every prefix eigen[:end] at once: its mean tau, and how many of it lie below and above tau
+    # (eigen is sorted, so these are searchsorted positions capped at end). The largest prefix with
+    # at least as many above as below is taken.
+    ends = np.arange(1, len(eigen) + 1)
+    taus = np.cumsum(eigen) / ends
+    below = np.minimum(np.searchsorted(eigen, taus, side="left"), ends)
+    above = ends - np.minimum(np.searchsorted(eigen, taus, side="right"), ends)
+    good = np.flatnonzero(above >= below)
+    tau = taus[good[-1]] if len(good) else eigen[0]
+    return float(np.sqrt(max(tau, 0.0)))
 
 
 def _texture(patches: np.ndarray) -> np.ndarray:

@@ -22,7 +22,9 @@ from torch.nn import functional as F
 
 from genmedia.errors import InputError
 from genmedia.image.io import SUFFIXES
+from genmedia.image.noise import estimate_sigma
 from genmedia.training import PRECISIONS
+from genmedia.training.degrade import GRID, camera, camera_patch, jpeg_patch
 from genmedia.training.export import Graph, export_model
 from genmedia.training.loop import batch_device, fit
 
@@ -44,6 +46,14 @@ class DenoiserConfig:
     sigma_max: float = 55.0  # training noise levels are uniform in [0, sigma_max] (0-255 scale)
     quantised: float = 0.5  # share of patches clipped and rounded to 8 bits after the noise is added
     gray: float = 0.3  # share of gray patches
+    # Shares of patches degraded as real photos are instead of with AWGN (genmedia.training.degrade):
+    # the camera pipeline (Poisson-Gaussian sensor noise, demosaicing, tone curve, sharpening, resizing,
+    # JPEG), and white noise of sigma 0..jpeg_sigma_max saved as JPEG. Their noise-level input is what
+    # the estimator reads on the degraded patch, as at run time, so the network learns to read
+    # correlated, brightness-dependent noise itself (the white-noise estimator reads it as 0.3-5).
+    camera: float = 0.0
+    jpeg: float = 0.0
+    jpeg_sigma_max: float = 35.0
     seed: int = 0
     # "bf16": forward and backward in bfloat16 autocast, weights and optimiser in float32 (about 2x
     # faster on CPUs with AVX512-BF16 or AMX, and on GPUs); the exported model is float32 either way.
@@ -115,7 +125,8 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
             graph = onnx.load(str(path)).graph
             weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
         else:
-            weights = torch.load(path, weights_only=False, map_location="cpu")["model"]
+            # weights_only: a checkpoint holds only tensors and plain values, and a crafted one cannot run code
+            weights = torch.load(path, weights_only=True, map_location="cpu")["model"]
     except Exception:  # onnx, pickle and zip raise many kinds; all mean the same here
         raise InputError(path, "not a denoiser's .onnx file or a training checkpoint") from None
     if not weights:
@@ -247,18 +258,33 @@ def _crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def make_batch(data: DenoiserData, cfg: DenoiserConfig, rng: np.random.Generator):
-    """Clean and noisy patches (B, 3, P, P) in [0, 1] and their noise levels (B, 1) on the 0-1 scale."""
-    clean = []
-    for _ in range(cfg.batch):
-        if rng.random() < cfg.gray:
-            # Half the gray patches come from the gray set, half are color training images made gray.
-            if rng.random() < 0.5:
-                clean.append(_crop(data.gray[rng.integers(len(data.gray))], cfg.patch, rng))
-            else:
-                clean.append(to_gray(_crop(data.color[rng.integers(len(data.color))], cfg.patch, rng)))
+    """Clean and noisy patches (B, 3, P, P) in [0, 1] and their noise levels (B, 1) on the 0-1 scale.
+
+    A `cfg.camera` share of the patches goes through the camera pipeline and a `cfg.jpeg` share
+    through noise-then-JPEG; their levels are the estimator's reading. The rest get white Gaussian
+    noise (clipped and rounded to 8 bits in `cfg.quantised` of them), with its true sigma as level.
+    """
+    kinds = np.zeros(cfg.batch, dtype=int)
+    if cfg.camera or cfg.jpeg:  # (no draw otherwise, so AWGN-only runs replay as they were first made)
+        kinds = rng.choice(3, size=cfg.batch, p=[1.0 - cfg.camera - cfg.jpeg, cfg.camera, cfg.jpeg])
+    clean = np.empty((cfg.batch, cfg.patch, cfg.patch, 3), dtype=np.uint8)
+    real: dict[int, np.ndarray] = {}
+    for i, kind in enumerate(kinds):
+        gray = rng.random() < cfg.gray
+        # Half the gray patches come from the gray set, half are color training images made gray.
+        source = data.gray if gray and rng.random() < 0.5 else data.color
+        image = source[rng.integers(len(source))]
+        if kind == 0:
+            patch = _crop(image, cfg.patch, rng)
+            clean[i] = to_gray(patch) if gray and source is data.color else patch
+            continue
+        if kind == 1:
+            noisy, target = camera_patch(image, cfg.patch, rng, gray=gray)
         else:
-            clean.append(_crop(data.color[rng.integers(len(data.color))], cfg.patch, rng))
-    x = np.stack(clean).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+            noisy, target = jpeg_patch(image, cfg.patch, rng, gray=gray,
+                                       sigma=float(rng.uniform(0.0, cfg.jpeg_sigma_max)))
+        clean[i], real[i] = np.broadcast_to(target, clean[i].shape), np.broadcast_to(noisy, clean[i].shape)
+    x = clean.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
     sigma = rng.uniform(0.0, cfg.sigma_max, size=(cfg.batch, 1, 1, 1)).astype(np.float32) / 255.0
     noise = rng.standard_normal(x.shape).astype(np.float32)
     gray = (x[:, 0] == x[:, 1]).all(axis=(1, 2)) & (x[:, 1] == x[:, 2]).all(axis=(1, 2))
@@ -266,6 +292,9 @@ def make_batch(data: DenoiserData, cfg: DenoiserConfig, rng: np.random.Generator
     noisy = x + sigma * noise
     quantise = rng.random(cfg.batch) < cfg.quantised
     noisy[quantise] = np.clip(np.rint(noisy[quantise] * 255.0), 0, 255) / 255.0
+    for i, patch in real.items():
+        noisy[i] = patch.transpose(2, 0, 1).astype(np.float32) / 255.0
+        sigma[i] = estimate_sigma(patch[..., :1] if gray[i] else patch) / 255.0
     return torch.from_numpy(x), torch.from_numpy(noisy), torch.from_numpy(sigma.reshape(-1, 1))
 
 
@@ -286,6 +315,30 @@ def validation_psnr(model: UNetDenoiser, images: list[np.ndarray], sigma: float,
         y = model(x + noise.to(device) * sigma / 255.0, torch.full((1, 1), sigma / 255.0, device=device)).clamp(0, 1)
         scores.append(10 * np.log10(1.0 / F.mse_loss(y[:, :1] if _is_gray(image) else y,
                                                      x[:, :1] if _is_gray(image) else x).item()))
+    model.train(was)
+    return float(np.mean(scores))
+
+
+@torch.no_grad()
+def validation_camera_psnr(model: UNetDenoiser, images: list[np.ndarray], *, seed: int = 0, limit: int = 8,
+                           side: int = 256) -> float:
+    """Mean PSNR (dB) denoising centre crops of the first `limit` images put through the seeded camera
+    pipeline (no downscaling), blind: the level is the estimator's reading, as at run time."""
+    was = model.training
+    model.eval()
+    device = batch_device(model)
+    rng = np.random.default_rng(seed)
+    scores = []
+    for image in images[:limit]:
+        h, w = image.shape[:2]
+        n = min(side, h, w) - GRID
+        n -= n % model.cfg.multiple
+        y, x = (h - n - GRID) // 2, (w - n - GRID) // 2
+        noisy, target = camera(image[y:y + n + GRID, x:x + n + GRID], rng, size=n)
+        level = torch.full((1, 1), estimate_sigma(noisy) / 255.0, device=device)
+        inp = torch.from_numpy(noisy.transpose(2, 0, 1).astype(np.float32)[None] / 255.0).to(device)
+        out = model(inp, level).clamp(0, 1).cpu().numpy()[0].transpose(1, 2, 0)
+        scores.append(10 * np.log10(1.0 / np.mean((out - target / 255.0) ** 2)))
     model.train(was)
     return float(np.mean(scores))
 
@@ -318,8 +371,11 @@ def train(data: DenoiserData, cfg: DenoiserConfig, *, checkpoint: Path | None = 
         return loss, {"l1": loss.item(), "psnr": 10 * np.log10(1.0 / max(mse, 1e-10))}
 
     def report() -> str:
-        return "".join(f" valid_{name}_s25 {validation_psnr(model, images, 25.0):.2f}"
+        line = "".join(f" valid_{name}_s25 {validation_psnr(model, images, 25.0):.2f}"
                        for name, images in data.valid.items())
+        if cfg.camera and "color" in data.valid:
+            line += f" valid_color_camera {validation_camera_psnr(model, data.valid['color']):.2f}"
+        return line
 
     fit(model, optimiser, batch_loss, steps=cfg.train_steps, lr=cfg.lr, seed=cfg.seed, checkpoint=checkpoint,
         log=log, log_every=log_every, report=report, device=device, time_limit=time_limit)
@@ -342,12 +398,17 @@ def export(model: UNetDenoiser, *, name: str, out_dir: Path, command: str, data:
     m = cfg.multiple
     graphs = [denoiser_graph(model)]
     metadata = {
-        "description": "Blind AWGN denoiser for gray and color photos: U-Net with skip connections and a "
-                       "residual output, noise-level map input",
+        "description": "Blind denoiser for gray and color photos (white noise"
+                       + (", camera noise and JPEG artefacts" if cfg.camera or cfg.jpeg else "")
+                       + "): U-Net with skip connections and a residual output, noise-level map input",
         "input": {"channels": 3, "gray": "three equal channels", "range": [0.0, 1.0], "multiple": m,
                   "sigma_scale": "sigma / 255"},
-        "noise": {"model": "additive white Gaussian", "sigma_range": [0.0, cfg.sigma_max],
-                  "quantised_share": cfg.quantised},
+        "noise": {"model": "additive white Gaussian" if not (cfg.camera or cfg.jpeg) else
+                  "additive white Gaussian; camera pipeline (genmedia.training.degrade); white noise then JPEG",
+                  "sigma_range": [0.0, cfg.sigma_max], "quantised_share": cfg.quantised,
+                  "camera_share": cfg.camera, "jpeg_share": cfg.jpeg,
+                  "level_input": "true sigma for white noise; the estimator's reading for camera and JPEG "
+                                 "patches, as at run time"},
         "training": {**data, "command": command, "config": asdict(cfg)},
         "metrics": metrics,
     }

@@ -1,0 +1,139 @@
+"""Real-photo denoising: the camera pipeline, `image eval --pairs`, `--report`, and progress by pixels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from genmedia.cli import cli
+from genmedia.image.denoise import Denoiser
+from genmedia.image.evaluate import add_noise, match_pairs, psnr
+from genmedia.training.degrade import CameraSettings, camera, camera_image, camera_patch, jpeg_only
+
+from test_image_cli import scene
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def denoiser() -> Denoiser:
+    return Denoiser.load()
+
+
+def flat(value: int, size: int = 64) -> np.ndarray:
+    return np.full((size, size, 3), value, dtype=np.uint8)
+
+
+def residual(settings: CameraSettings, value: int, seed: int = 0) -> np.ndarray:
+    noisy, target = camera(flat(value), np.random.default_rng(seed), settings=settings, size=0)
+    return noisy.astype(np.float32) - target.astype(np.float32)
+
+
+RAW = CameraSettings(shot=(2e-3, 2e-3), read_spread=0.0, tone_curve=0.0, sharpen=0.0, jpeg=0.0, ccm_mix=(0.0, 0.0))
+
+
+def test_camera_noise_depends_on_brightness_and_is_correlated_between_neighbours() -> None:
+    dark, bright = residual(RAW, 40), residual(RAW, 200)
+    # Shot noise grows with the signal in linear light, and the gamma curve compresses it in the
+    # highlights: a white-noise model would give the same spread everywhere.
+    assert abs(dark[8:-8, 8:-8].std() - bright[8:-8, 8:-8].std()) > 0.2 * bright[8:-8, 8:-8].std()
+    # Demosaicing interpolates missing samples from neighbours, so neighbouring noise is correlated.
+    green = bright[8:-8, 8:-8, 1]
+    corr = np.corrcoef(green[:, :-1].ravel(), green[:, 1:].ravel())[0, 1]
+    assert corr > 0.2, corr
+    # White balance amplifies red and blue sensor noise more than green.
+    assert bright[8:-8, 8:-8, 0].std() > bright[8:-8, 8:-8, 1].std()
+
+
+def test_camera_pipeline_is_seeded_and_keeps_shape_dtype_and_gray() -> None:
+    image = scene(80, 96)
+    a = camera_image(image, seed=3)
+    b = camera_image(image, seed=3)
+    c = camera_image(image, seed=4)
+    assert a[0].shape == a[1].shape == image.shape and a[0].dtype == np.uint8
+    assert np.array_equal(a[0], b[0]) and not np.array_equal(a[0], c[0])
+    noisy, target = camera_image(image, seed=3, gray=True)
+    assert noisy.shape == target.shape == (80, 96, 1)
+    patch_noisy, patch_target = camera_patch(scene(200, 200), 48, np.random.default_rng(0))
+    assert patch_noisy.shape == patch_target.shape == (48, 48, 3)
+
+
+def test_jpeg_only_leaves_block_artefacts_on_a_clean_picture() -> None:
+    image = scene(96, 128)
+    settings = CameraSettings(quality=(60, 60))
+    noisy, target = jpeg_only(image, np.random.default_rng(0), sigma=0.0, settings=settings, size=0)
+    assert np.array_equal(target, image)
+    assert 25 < psnr(target, noisy) < 45  # lossy, but no noise was added
+
+
+def test_pairs_are_matched_by_name_then_by_unique_stem(tmp_path: Path) -> None:
+    noisy = [tmp_path / "n" / name for name in ("a.jpg", "b.jpg", "c.jpg")]
+    clean = [tmp_path / "c" / name for name in ("a.jpg", "b.png", "x.png")]
+    pairs, unmatched = match_pairs(noisy, clean)
+    assert pairs == [(noisy[0], clean[0]), (noisy[1], clean[1])] and unmatched == [noisy[2]]
+
+
+def test_eval_pairs_scores_real_pairs_without_adding_noise(tmp_path: Path) -> None:
+    (tmp_path / "noisy").mkdir()
+    (tmp_path / "clean").mkdir()
+    clean = scene(96, 128)
+    Image.fromarray(clean).save(tmp_path / "clean" / "one.png")
+    Image.fromarray(add_noise(clean, 20, seed=1, quantise=True)).save(tmp_path / "noisy" / "one.png")
+    Image.fromarray(clean).save(tmp_path / "clean" / "two.png")
+    Image.fromarray(clean).save(tmp_path / "noisy" / "two.png")  # a clean "noisy" image: input PSNR inf
+    Image.fromarray(clean).save(tmp_path / "noisy" / "lonely.png")
+    result = CliRunner().invoke(cli, ["image", "eval", "--pairs", str(tmp_path / "noisy"), str(tmp_path / "clean"),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    assert "lonely.png: no clean image of that name" in result.stderr
+    report = json.loads(result.stdout)
+    assert [s["image"] for s in report["images"]] == ["one.png", "two.png"]
+    one = report["images"][0]
+    assert one["psnr"] > one["noisy_psnr"] + 3 and one["ssim"] > one["noisy_ssim"]
+    assert report["mean"]["images"] == 2 and report["blind"] is True
+
+
+def test_eval_needs_a_folder_or_pairs(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["image", "eval"])
+    assert result.exit_code == 2 and "give either CLEAN_DIR or --pairs" in result.output
+
+
+def smooth(height: int = 96, width: int = 128) -> np.ndarray:
+    """A clean, gently shaded picture with nothing for the denoiser to change."""
+    y, x = np.mgrid[:height, :width].astype(np.float32)
+    img = np.stack([100 + 0.5 * x, 120 + 0.3 * y, 90 + 0.2 * (x + y)], axis=-1)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def test_report_says_what_was_estimated_and_done_and_which_images_were_clean(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    clean = smooth()
+    Image.fromarray(clean).save(tmp_path / "in" / "clean.png")
+    Image.fromarray(add_noise(clean, 25, seed=2, quantise=True)).save(tmp_path / "in" / "noisy.png")
+    (tmp_path / "in" / "broken.png").write_bytes(b"not a png")
+    report = tmp_path / "report.json"
+    result = run("image", "denoise", tmp_path / "in", "-o", tmp_path / "out", "--report", report)
+    assert result.exit_code == 1
+    entries = {Path(e["input"]).name: e for e in json.loads(report.read_text())["files"]}
+    assert entries["broken.png"]["status"] == "failed" and entries["broken.png"]["why"]
+    assert entries["clean.png"]["already_clean"] is True
+    noisy = entries["noisy.png"]
+    assert noisy["already_clean"] is False and noisy["rms_change"] > 10 and 20 < noisy["noise_level"] < 30
+    assert noisy["noise_level_from"] == "estimated"
+    assert "clean.png: already clean" in result.stderr and "(1 already clean)" in result.stderr
+    again = run("image", "denoise", tmp_path / "in", "-o", tmp_path / "out2", "--report", report)
+    assert again.exit_code == 1 and "already exists" in again.stderr  # the report is an output like any other
+
+
+def test_progress_moves_with_pixels_within_one_image(denoiser: Denoiser) -> None:
+    image = scene(200, 150)
+    calls: list[int] = []
+    denoiser.denoise(image, sigma=10, tile=64, progress=calls.append)
+    assert len(calls) == 4 * 3 and sum(calls) == 200 * 150
