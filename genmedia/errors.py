@@ -11,13 +11,17 @@ class GenmediaError(Exception):
     exit_code = 1  # the CLI's exit status for it
 
 
-class InputError(GenmediaError):
-    """A user-supplied file cannot be used; the message names the file and the problem."""
+class FileError(GenmediaError):
+    """A problem with one file: the message names the file (`path`) and the problem (`why`)."""
 
     def __init__(self, path: str | Path, why: str) -> None:
         self.path = Path(path)
         self.why = why
         super().__init__(f"{path}: {why}")
+
+
+class InputError(FileError):
+    """A user-supplied file cannot be used."""
 
 
 class ModelError(GenmediaError):

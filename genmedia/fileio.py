@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from genmedia.errors import GenmediaError
+from genmedia.errors import FileError
 
 HIDDEN_PREFIX = ".genmedia-tmp-"
 # link() errors meaning "this file system has no hard links" (FAT, some FUSE and network mounts).
@@ -40,13 +40,8 @@ Identity = tuple[int, int]  # (st_dev, st_ino): which file a name points at
 Writer = Callable[[Path], object]
 
 
-class OutputError(GenmediaError):
-    """An output cannot be written; the message names the file and the problem."""
-
-    def __init__(self, path: str | Path, why: str) -> None:
-        self.path = Path(path)
-        self.why = why
-        super().__init__(f"{path}: {why}")
+class OutputError(FileError):
+    """An output cannot be written."""
 
 
 class OutputExistsError(OutputError):
@@ -294,18 +289,6 @@ def output_set(folder: str | Path, *, overwrite: bool = False) -> Iterator[Outpu
         ok = True
     finally:
         batch.finish(ok)
-
-
-@contextmanager
-def atomic_path(path: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary path (with `path`'s name); publish it as `path` only if the block succeeds."""
-    path = Path(path)
-    with output_set(path.parent, overwrite=overwrite) as batch:
-        tmp = batch.reserve(path.name)
-        try:
-            yield tmp
-        except OSError as exc:
-            raise _cannot_write(path, exc) from None
 
 
 def write_atomic(path: str | Path, writer: Writer, *, overwrite: bool = False) -> Path:

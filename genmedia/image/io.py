@@ -33,7 +33,6 @@ from genmedia.inputs import open_input
 
 FORMATS = {"PNG": ".png", "JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
 SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp"}
-DEFAULT_MAX_PIXELS = limits.DEFAULT.image_pixels  # built in; GENMEDIA_MAX_PIXELS replaces it (max_pixels=None)
 # What Pillow raises on damaged files: a corrupt header or stream can surface as any of these
 # from deep inside a plugin.
 _CORRUPT = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
