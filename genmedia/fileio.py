@@ -9,6 +9,8 @@ then published under its real name:
 * With `overwrite`, only a regular file (or a symlink to one, which is replaced, not followed)
   is replaced; device nodes, FIFOs, sockets and folders are refused, so `-o /dev/null` cannot
   delete the device node.
+* A name that is one of the command's `inputs` (the same file: `os.path.samefile`, through any
+  link) is never written, with or without `overwrite`, so a command cannot replace what it reads.
 * `output_set` makes several files all or nothing: nothing is published until every file is
   written, and if a write or the publishing fails or is interrupted (Ctrl-C, or SIGTERM, which
   the CLI turns into an exception), what the set already published is removed again (with
@@ -29,15 +31,15 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from genmedia.errors import FileError
+from genmedia.inputs import describe_mode
 
 HIDDEN_PREFIX = ".genmedia-tmp-"
 # link() errors meaning "this file system has no hard links" (FAT, some FUSE and network mounts).
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
 
 Identity = tuple[int, int]  # (st_dev, st_ino): which file a name points at
 Writer = Callable[[Path], object]
+Inputs = Iterable[str | Path]  # the files a command reads, which none of its outputs may replace
 
 
 class OutputError(FileError):
@@ -60,18 +62,29 @@ def _identity(path: Path) -> Identity:
     return st.st_dev, st.st_ino
 
 
-def _kind(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "a special file")
+def input_identities(inputs: Inputs) -> frozenset[Identity]:
+    """Which files `inputs` name (following links); a name that cannot be stat'ed names none."""
+    found = set()
+    for path in inputs:
+        with suppress(OSError, ValueError):  # missing, or a name the OS cannot hold
+            st = os.stat(path)
+            found.add((st.st_dev, st.st_ino))
+    return frozenset(found)
 
 
-def check_target(path: Path, *, overwrite: bool) -> None:
-    """Raise unless `path` may be written: it must not exist, or (with `overwrite`) be a regular file."""
+def check_target(path: Path, *, overwrite: bool, inputs: Inputs | frozenset[Identity] = ()) -> None:
+    """Raise unless `path` may be written: it must not exist, or (with `overwrite`) be a regular
+    file; either way it must not be one of `inputs` (paths, or `input_identities` of them)."""
     try:
         link = os.lstat(path)
     except FileNotFoundError:
         return
     except OSError as exc:  # a parent is a file (ENOTDIR), or the folder cannot be searched
         raise _cannot_write(path, exc) from None
+    identities = inputs if isinstance(inputs, frozenset) else input_identities(inputs)
+    if identities and input_identities([path]) & identities:
+        raise OutputError(path, "is an input of this command; an output never replaces an input "
+                                "(choose another output name)")
     if not overwrite:
         raise OutputExistsError(path)
     via = "a symbolic link to " if stat.S_ISLNK(link.st_mode) else ""
@@ -80,13 +93,15 @@ def check_target(path: Path, *, overwrite: bool) -> None:
     except OSError:
         raise OutputError(path, "is a broken symbolic link; --overwrite replaces only regular files") from None
     if not stat.S_ISREG(mode):
-        raise OutputError(path, f"is {via}{_kind(mode)}, not a regular file; --overwrite replaces only regular files")
+        raise OutputError(path, f"is {via}{describe_mode(mode)}, not a regular file; "
+                                "--overwrite replaces only regular files")
 
 
-def check_writable(paths: Iterable[Path], *, overwrite: bool) -> None:
+def check_writable(paths: Iterable[Path], *, overwrite: bool, inputs: Inputs | frozenset[Identity] = ()) -> None:
     """Raise for the first path that `check_target` refuses (so a run can fail before its slow work)."""
+    identities = inputs if isinstance(inputs, frozenset) else input_identities(inputs)
     for path in paths:
-        check_target(Path(path), overwrite=overwrite)
+        check_target(Path(path), overwrite=overwrite, inputs=identities)
 
 
 def _make_folders(folder: Path) -> list[Path]:
@@ -115,11 +130,12 @@ class OutputBatch:
 
     Names are relative to `folder` (they may contain subfolders, e.g. `levels/level-000.png`).
     Writers get a path that does not exist yet, with the output's own name (so libraries that
-    choose a format by suffix still work), and create it.
+    choose a format by suffix still work), and create it. No name may be one of `inputs`.
     """
 
-    def __init__(self, folder: Path, *, overwrite: bool) -> None:
+    def __init__(self, folder: Path, *, overwrite: bool, inputs: Inputs = ()) -> None:
         self.folder, self.overwrite = Path(folder), overwrite
+        self.inputs = input_identities(inputs)
         self._temps: dict[Path, Path] = {}  # target -> where it is being written
         self._hidden: dict[Path, Path] = {}  # output folder -> its hidden temporary folder
         self._created: list[Path] = []  # folders this batch made (removed again on failure, if empty)
@@ -128,14 +144,14 @@ class OutputBatch:
 
     def check(self, names: Iterable[str | Path]) -> None:
         """Fail now, before any slow work, if any of `names` could not be written."""
-        check_writable([self.folder / name for name in names], overwrite=self.overwrite)
+        check_writable([self.folder / name for name in names], overwrite=self.overwrite, inputs=self.inputs)
 
     def reserve(self, name: str | Path) -> Path:
         """Check `name` and return the temporary path to write it to."""
         target = self.folder / name
         if target in self._temps:
             raise ValueError(f"{target} is written twice in one output set")
-        check_target(target, overwrite=self.overwrite)
+        check_target(target, overwrite=self.overwrite, inputs=self.inputs)
         try:
             self._temps[target] = self._hidden_dir(target.parent) / target.name
         except OSError as exc:
@@ -175,7 +191,7 @@ class OutputBatch:
         # One order for every run: of two runs racing for the same names, the one that takes the
         # first name both want takes them all, and the other stops there (none is split).
         order = sorted(self._temps, key=str)
-        check_writable(order, overwrite=self.overwrite)
+        check_writable(order, overwrite=self.overwrite, inputs=self.inputs)
         for target in order:
             try:
                 self._publish_one(self._temps[target], target)
@@ -186,7 +202,7 @@ class OutputBatch:
         # Recorded before the name changes, so a rollback after an interruption at any point knows it.
         self._ours.setdefault(target, set()).add(_identity(tmp))
         if self.overwrite:
-            check_target(target, overwrite=True)  # again: the node may have been swapped since
+            check_target(target, overwrite=True, inputs=self.inputs)  # again: the node may have been swapped since
             self._back_up(target)
             os.replace(tmp, target)
             return
@@ -271,7 +287,7 @@ class OutputBatch:
 
 
 @contextmanager
-def output_set(folder: str | Path, *, overwrite: bool = False) -> Iterator[OutputBatch]:
+def output_set(folder: str | Path, *, overwrite: bool = False, inputs: Inputs = ()) -> Iterator[OutputBatch]:
     """Write several files all or nothing: they appear only if the whole block succeeds.
 
         with output_set(outdir, overwrite=False) as batch:
@@ -279,9 +295,10 @@ def output_set(folder: str | Path, *, overwrite: bool = False) -> Iterator[Outpu
             batch.write("a.png", lambda tmp: image.save(tmp, format="PNG"))
 
     Raises `OutputExistsError` for a name that is taken (also one taken by another run while
-    this one was writing) and `OutputError` naming the file for a failed write.
+    this one was writing) and `OutputError` naming the file for a failed write or a name that is
+    one of the command's `inputs`.
     """
-    batch = OutputBatch(Path(folder), overwrite=overwrite)
+    batch = OutputBatch(Path(folder), overwrite=overwrite, inputs=inputs)
     ok = False
     try:
         yield batch
@@ -291,14 +308,15 @@ def output_set(folder: str | Path, *, overwrite: bool = False) -> Iterator[Outpu
         batch.finish(ok)
 
 
-def write_atomic(path: str | Path, writer: Writer, *, overwrite: bool = False) -> Path:
+def write_atomic(path: str | Path, writer: Writer, *, overwrite: bool = False, inputs: Inputs = ()) -> Path:
     """Call `writer(tmp_path)` and publish the result as `path` (see the module docstring); return `path`."""
     path = Path(path)
-    with output_set(path.parent, overwrite=overwrite) as batch:
+    with output_set(path.parent, overwrite=overwrite, inputs=inputs) as batch:
         batch.write(path.name, writer)
     return path
 
 
-def write_text_atomic(path: str | Path, text: str, *, overwrite: bool = False) -> Path:
+def write_text_atomic(path: str | Path, text: str, *, overwrite: bool = False, inputs: Inputs = ()) -> Path:
     """Write `text` (UTF-8, newline-terminated lines as given) atomically."""
-    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=overwrite)
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=overwrite,
+                        inputs=inputs)

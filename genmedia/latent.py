@@ -1,4 +1,4 @@
-"""Latent-space helpers shared by the level and melody models."""
+"""Latent-space helpers shared by the level and melody models, and the check of their number options."""
 
 from __future__ import annotations
 
@@ -16,3 +16,11 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
         return ((1 - t) * a + t * b).astype(np.float32)
     mix = (math.sin((1 - t) * omega) * fa + math.sin(t * omega) * fb) / math.sin(omega)
     return mix.reshape(a.shape).astype(np.float32)
+
+
+def check_finite(**numbers: float) -> None:
+    """Raise `ValueError` for a number option (temperature, bandwidth, ...) that is nan or infinite:
+    nan passes every range comparison, so it would reach the sampler as a valid number."""
+    for name, value in numbers.items():
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, not {value}")

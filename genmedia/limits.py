@@ -39,6 +39,10 @@ class Limits:
     """Notes (note-on events) in one MIDI file, over all tracks."""
     note_seconds: float = 120.0
     """Seconds any one note may sound: the synthesiser renders each note as one array."""
+    midi_note_seconds_total: float = 7200.0
+    """Seconds all the notes of a MIDI file sound for, summed (with each note's release), when it is
+    rendered to audio: the synthesiser's work grows with it (about 200 note-seconds a second), and a
+    song of 30 minutes has 4 voices on average before it reaches the default."""
     image_pixels: int = 120_000_000
     """Pixels (width x height) in one image: a decompression-bomb guard; `--max-pixels` overrides it."""
 
@@ -51,6 +55,7 @@ ENV = {
     "midi_seconds": "GENMEDIA_MAX_MIDI_SECONDS",
     "midi_notes": "GENMEDIA_MAX_MIDI_NOTES",
     "note_seconds": "GENMEDIA_MAX_NOTE_SECONDS",
+    "midi_note_seconds_total": "GENMEDIA_MAX_MIDI_NOTE_SECONDS_TOTAL",
     "image_pixels": "GENMEDIA_MAX_PIXELS",
 }
 DEFAULT = Limits()

@@ -6,46 +6,70 @@ folders can be listed in the `GENMEDIA_MODELS_PATH` environment variable (os.pat
 separated), and any command's `--model` also takes a path to a metadata file.
 
 Metadata and model files may come from anyone, so nothing in them is trusted before it is
-checked: the metadata against a schema, each file path to stay inside the metadata's folder,
-each file to be a regular file of its recorded size (checked before reading, so the work is
-bounded) and sha256, and each ONNX file to reference only external data files that are listed
-(and so verified) too.
+checked: the metadata against the schema (`genmedia.schema`), each file path to stay inside the
+metadata's folder, each file to be a regular file of its recorded size (checked before reading,
+so the work is bounded) and sha256, and each ONNX file to reference only external data files
+that are listed (and so verified) too (`genmedia.onnxfile` reads every reference). What a check
+verified is kept (`verified`), so the runtime can build its session from the same bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import re
-import stat
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO
 
 from genmedia.errors import ModelError
 from genmedia.fileio import write_text_atomic
+from genmedia.inputs import BLOCK, open_input, read_blocks, read_input_bytes
+from genmedia.onnxfile import ExternalData, external_data
 from genmedia.resources import resource_dir
+from genmedia.schema import METADATA_VERSION, check_metadata, is_plain_relative
 
-METADATA_VERSION = 1
+__all__ = ["DEFAULT_MODELS", "METADATA_VERSION", "ExternalFile", "ModelInfo", "VerifiedFile", "external_files",
+           "get_model", "is_plain_relative", "list_models", "load_info", "model_dirs", "model_file_error",
+           "scan_models", "sha256_file", "verified", "write_metadata"]
+
 DEFAULT_MODELS = {"level": "smb-level-vae", "melody": "melody-2bar", "denoise": "denoise-unet"}
 MAX_METADATA_BYTES = 64 * 2**20  # real metadata is a few KB; the bound is checked before reading
 MAX_METADATA_DEPTH = 32  # real metadata nests 5 deep; deeper is refused before anything walks it
-MAX_LOCATION_BYTES = 4096  # the longest external data file name read from an ONNX file
+ORT_MEMORY_TAG = "_ORT_MEM_ADDR_"  # ONNX Runtime reads a location holding this as a memory address
 
-# Open without blocking on a FIFO (fstat then refuses it), in binary mode on Windows.
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-_BLOCK = 1 << 20
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-# An ONNX tensor stored outside the file lists StringStringEntryProto entries in its external_data;
-# the one with key "location" (field 1: tag 0x0a, length 8) names the file. Exporters write its
-# value (field 2: tag 0x12, varint length, name) right after the key, as `_parse_location` expects.
-_LOCATION_KEY = b"\x0a\x08location"
-# (resolved path, device, inode, size, mtime) -> (sha256, external data locations): one read per file version
-_CHECKED: dict[tuple[Path, int, int, int, int], tuple[str, tuple[str, ...]]] = {}
-_VERIFIED: dict[Path, str] = {}  # resolved path -> the sha256 its last successful check found
+
+@dataclass(frozen=True)
+class ExternalFile:
+    """A listed, verified file an ONNX file reads external data from: as the ONNX file names it
+    (`location`, relative to its folder), where it is, and its recorded sha256 and size."""
+
+    location: str
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class VerifiedFile:
+    """What `ModelInfo.check` found for one file: its sha256 and size, and the files of the model it
+    was verified with (resolved path, sha256, bytes), where its external data must come from (none
+    for an ONNX file that has no external data)."""
+
+    sha256: str
+    size: int
+    listed: tuple[tuple[Path, str, int], ...]
+
+
+# (resolved path, device, inode, size, mtime, read as ONNX) -> (sha256, external data references): one read
+# per file version
+_CHECKED: dict[tuple[Path, int, int, int, int, bool], tuple[str, tuple[ExternalData, ...]]] = {}
+_VERIFIED: dict[Path, VerifiedFile] = {}  # resolved path -> what its last successful check found
+
+
+def model_file_error(path: Path, why: str) -> ModelError:
+    """The error `genmedia.inputs` raises for a model file or metadata file it cannot read."""
+    return ModelError(f"{path}: {why}")
 
 
 @dataclass(frozen=True)
@@ -79,21 +103,55 @@ class ModelInfo:
 
     def check(self, role: str) -> None:
         """Raise `ModelError` unless `role`'s file is a regular file inside the model's folder with
-        its recorded size and sha256, and every external data file it references is listed too."""
+        its recorded size and sha256, and (for an .onnx file) every external data file it references
+        is listed too. The runtime checks the references of whatever file it loads again."""
         entry, path = self.files[role], self.path(role)
-        resolved = _inside(self.metadata_path.parent, path)
-        digest, locations = _checked(path, resolved, entry["bytes"])
+        resolved, onnx = _inside(self.metadata_path.parent, path), path.suffix.lower() == ".onnx"
+        digest, references = _checked(path, resolved, entry["bytes"], onnx=onnx)
         if digest != entry["sha256"]:
             raise ModelError(
                 f"{path}: sha256 does not match the model's metadata; the file is corrupt or was "
                 "replaced, so it is refused (reinstall genmedia or re-export the model)"
             )
-        listed = {_resolve(self.path(r)) for r in self.files}
-        for location in locations:
-            if _resolve(resolved.parent / location) not in listed:
-                raise ModelError(f"{path}: uses external data file {location!r}, which the model's metadata "
-                                 "does not list with a sha256, so its weights cannot be verified and it is refused")
-        _VERIFIED[resolved] = digest
+        listed = tuple((_resolve(self.path(r)), f["sha256"], f["bytes"]) for r, f in self.files.items())
+        external_files(path, resolved, references, listed)
+        # The listing matters to the runtime only for a file that may read external data (and the
+        # runtime caches a session per verification): an ONNX file found to have none keeps none.
+        _VERIFIED[resolved] = VerifiedFile(digest, entry["bytes"], listed if references or not onnx else ())
+
+
+def external_files(shown: Path, resolved: Path, references: list[ExternalData] | tuple[ExternalData, ...],
+                   listed: tuple[tuple[Path, str, int], ...]) -> tuple[ExternalFile, ...]:
+    """The listed files the ONNX file at `resolved` (named `shown` in errors) reads its external
+    data from; `ModelError` for a location that is not one of the `listed` files (resolved path,
+    sha256, bytes), is not a plain relative path, or asks for bytes past the file's end."""
+    by_path = {path: (sha, size) for path, sha, size in listed}
+    found: dict[str, ExternalFile] = {}
+    for ref in references:
+        location = ref.location
+        if ORT_MEMORY_TAG in location:
+            raise ModelError(f"{shown}: names external data location {location!r}, which ONNX Runtime reads as a "
+                             "memory address, so it is refused")
+        target = _resolve(resolved.parent / location)
+        if target not in by_path:
+            raise ModelError(f"{shown}: uses external data file {location!r}, which the model's metadata "
+                             "does not list with a sha256, so its weights cannot be verified and it is refused")
+        if not is_plain_relative(location):
+            raise ModelError(f"{shown}: names external data file {location!r} by a path that is not plain "
+                             "(no root, '.', '..' or backslash), so it is refused")
+        sha, size = by_path[target]
+        end = (ref.offset or 0) + (ref.length or 0)
+        if end > size:
+            raise ModelError(f"{shown}: reads external data up to byte {end:,} of {location!r}, which has "
+                             f"{size:,} bytes, so it is refused")
+        found.setdefault(location, ExternalFile(location, target, sha, size))
+    return tuple(found.values())
+
+
+def verified(path: Path) -> VerifiedFile | None:
+    """What `ModelInfo.check` last verified for the file at resolved `path`, if it did; the runtime
+    compares the bytes it loads with it, so a file swapped after its check is refused."""
+    return _VERIFIED.get(path)
 
 
 def model_dirs() -> list[Path]:
@@ -106,7 +164,7 @@ def load_info(metadata_path: Path) -> ModelInfo:
     """Read one metadata file; raise `ModelError` (naming the file) unless it is valid model metadata."""
     path = Path(metadata_path)
     meta = _read_metadata(path)
-    _check_metadata(path, meta)
+    check_metadata(path, meta)
     return ModelInfo(meta["name"], meta["task"], path, meta)
 
 
@@ -161,43 +219,9 @@ def write_metadata(path: Path, meta: dict[str, Any], *, overwrite: bool = False)
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_BLOCK), b""):
+        for block in iter(lambda: handle.read(BLOCK), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def verified_sha256(path: Path) -> str | None:
-    """The sha256 a `ModelInfo.check` last verified for the file at resolved `path`, if any; the
-    runtime compares the bytes it loads with it, so a file swapped after its check is refused."""
-    return _VERIFIED.get(path)
-
-
-def read_regular(path: Path, *, what: str, limit: int | None = None) -> bytes:
-    """The bytes of `path`; raise `ModelError` unless it is a regular file (of at most `limit` bytes)."""
-    fd, info = _open_regular(path, path, what)
-    try:
-        if limit is not None and info.st_size > limit:
-            raise ModelError(f"{path}: {what} is {info.st_size} bytes, over the {limit}-byte limit, so it is refused")
-        return b"".join(_blocks(fd, path, info.st_size))
-    finally:
-        os.close(fd)
-
-
-def is_plain_relative(text: str) -> bool:
-    """Whether `text` is a relative path of plain names ('a/b.onnx'): no root, drive, '.' or '..',
-    and no backslash (a separator on Windows only), so it means the same everywhere."""
-    parts = text.split("/")
-    return (bool(text) and "\\" not in text and "\0" not in text and ":" not in parts[0]
-            and all(p not in ("", ".", "..") for p in parts))
-
-
-def external_data_locations(data: bytes) -> list[str]:
-    """The external data file names an ONNX file's bytes reference; `ValueError` for an entry it cannot read."""
-    found, at = [], data.find(_LOCATION_KEY)
-    while at >= 0:
-        found.append(_parse_location(data[at + len(_LOCATION_KEY):at + len(_LOCATION_KEY) + 11 + MAX_LOCATION_BYTES]))
-        at = data.find(_LOCATION_KEY, at + 1)
-    return found
 
 
 def _metadata_files(folder: Path) -> list[Path]:
@@ -222,89 +246,37 @@ def _inside(folder: Path, path: Path) -> Path:
     return resolved
 
 
-def _open_regular(path: Path, shown: Path, what: str) -> tuple[int, os.stat_result]:
-    """An open descriptor of `path` and its fstat, refused unless it is a regular file (never a FIFO,
-    device or folder, which could block or never end); errors name `shown`."""
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except FileNotFoundError:
-        raise ModelError(f"{shown}: {what} is missing") from None
-    except OSError as exc:
-        raise ModelError(f"{shown}: cannot open {what} ({exc.strerror or exc})") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise ModelError(f"{shown}: {what} is not a regular file, so it is refused")
-    return fd, info
-
-
-def _blocks(fd: int, path: Path, size: int) -> Iterator[bytes]:
-    """The first `size` bytes at `fd`, in blocks (a file shorter than that is refused)."""
-    done = 0
-    while done < size:
-        block = os.read(fd, min(_BLOCK, size - done))
-        if not block:
-            raise ModelError(f"{path}: shrank while it was read")
-        done += len(block)
-        yield block
-
-
-def _checked(path: Path, resolved: Path, size: int) -> tuple[str, tuple[str, ...]]:
-    """The sha256 and external data locations of the regular file `resolved`, once its size is `size`."""
-    fd, info = _open_regular(resolved, path, "model file")
-    try:
+def _checked(path: Path, resolved: Path, size: int, *, onnx: bool) -> tuple[str, tuple[ExternalData, ...]]:
+    """The sha256 (and, for an ONNX file, the external data references) of the regular file
+    `resolved`, once its size is `size`; errors name `path`."""
+    with open_input(resolved, what="model file", shown=path, error=model_file_error) as handle:
+        info = os.fstat(handle.fileno())
         if info.st_size != size:
             raise ModelError(f"{path}: is {info.st_size} bytes but the model's metadata says {size}; the file is "
                              "corrupt or was replaced, so it is refused (reinstall genmedia or re-export the model)")
-        key = (resolved, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        key = (resolved, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, onnx)
         if key not in _CHECKED:
-            _CHECKED[key] = _hash_and_scan(fd, path, size)
+            _CHECKED[key] = _hash_and_scan(handle, path, size, onnx=onnx)
         return _CHECKED[key]
-    finally:
-        os.close(fd)
 
 
-def _hash_and_scan(fd: int, path: Path, size: int) -> tuple[str, tuple[str, ...]]:
+def _hash_and_scan(handle: BinaryIO, path: Path, size: int, *, onnx: bool) -> tuple[str, tuple[ExternalData, ...]]:
     """One streaming pass (any file may be large external data): the sha256 of the file's `size`
-    bytes and where `_LOCATION_KEY` occurs in them; then the names at those places."""
-    digest, offsets, tail, done = hashlib.sha256(), [], b"", 0
-    for block in _blocks(fd, path, size):
+    bytes, and for an ONNX file (whole in memory, as the runtime loads it) its external data references."""
+    digest, kept = hashlib.sha256(), bytearray()
+    for block in read_blocks(handle, size, shown=path, error=model_file_error):
         digest.update(block)
-        window = tail + block  # the tail is shorter than the key, so no match is counted twice
-        at = window.find(_LOCATION_KEY)
-        while at >= 0:
-            offsets.append(done - len(tail) + at)
-            at = window.find(_LOCATION_KEY, at + 1)
-        tail, done = window[-(len(_LOCATION_KEY) - 1):], done + len(block)
-    locations = []
-    for offset in offsets:
-        os.lseek(fd, offset + len(_LOCATION_KEY), os.SEEK_SET)
-        try:
-            locations.append(_parse_location(os.read(fd, 11 + MAX_LOCATION_BYTES)))
-        except ValueError as exc:
-            raise ModelError(f"{path}: {exc}, so it is refused") from None
-    return digest.hexdigest(), tuple(locations)
-
-
-def _parse_location(data: bytes) -> str:
-    """The file name in the value field that starts `data` (after a "location" key)."""
-    if not data or data[0] != 0x12:
-        raise ValueError("has an external data location genmedia cannot read")
-    length, shift, at = 0, 0, 1
-    while at < len(data) and at <= 10:
-        length |= (data[at] & 0x7F) << shift
-        shift, at = shift + 7, at + 1
-        if not data[at - 1] & 0x80:
-            break
-    else:
-        raise ValueError("has an external data location genmedia cannot read")
-    if not 0 < length <= MAX_LOCATION_BYTES or at + length > len(data):
-        raise ValueError("has an external data location genmedia cannot read")
-    return data[at:at + length].decode("utf-8")  # UnicodeDecodeError is a ValueError
+        if onnx:
+            kept += block
+    try:
+        references = tuple(external_data(kept)) if onnx else ()
+    except ValueError as exc:
+        raise ModelError(f"{path}: {exc}, so it is refused") from None
+    return digest.hexdigest(), references
 
 
 def _read_metadata(path: Path) -> dict[str, Any]:
-    data = read_regular(path, what="model metadata file", limit=MAX_METADATA_BYTES)
+    data = read_input_bytes(path, limit=MAX_METADATA_BYTES, what="model metadata file", error=model_file_error)
     try:
         meta = json.loads(data.decode("utf-8"))
     except RecursionError:
@@ -327,112 +299,3 @@ def _depth(value: Any) -> int:
         children = item.values() if isinstance(item, dict) else item
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return deepest
-
-
-def _is_int(value: Any, least: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= least
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _matrix(value: Any) -> bool:
-    return (isinstance(value, list) and bool(value) and all(isinstance(row, list) and len(row) == len(value[0]) > 0
-                                                            and all(map(_is_number, row)) for row in value))
-
-
-# What a field may be: its test, and how a message says it.
-_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "text": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
-    "string": (lambda v: isinstance(v, str), "a string"),
-    "object": (lambda v: isinstance(v, dict), "an object"),
-    "size": (lambda v: _is_int(v, 1), "a whole number >= 1"),
-    "count": (lambda v: _is_int(v, 0), "a whole number >= 0"),
-    "number": (_is_number, "a finite number"),
-    "numbers": (lambda v: isinstance(v, list) and len(v) >= 2 and all(map(_is_number, v)), "a list of numbers"),
-    "strings": (_strings, "a list of strings"),
-    "string lists": (lambda v: isinstance(v, dict) and all(map(_strings, v.values())), "an object of string lists"),
-    "matrices": (lambda v: isinstance(v, list) and bool(v) and all(map(_matrix, v)), "a list of number matrices"),
-    "path": (lambda v: isinstance(v, str) and is_plain_relative(v),
-             "a relative path inside the metadata's folder (no root, drive, '.', '..' or backslash)"),
-    "sha256": (lambda v: isinstance(v, str) and _SHA256.fullmatch(v) is not None, "64 lowercase hex digits"),
-}
-# Schema rules: (field, kind, required). A rule applies where the field's parent object exists, and
-# `required` then means the field must be there too. Only what genmedia reads is checked, by task.
-Rule = tuple[str, str, bool]
-_RULES: dict[str, list[Rule]] = {
-    "": [("description", "string", False), ("training", "object", False), ("metrics", "object", False),
-         ("latent", "object", False), ("prior", "object", False), ("prior.type", "text", False)],
-    "level": [("vocabulary", "object", True), ("vocabulary.chars", "strings", True),
-              ("vocabulary.properties", "string lists", False), ("rows", "size", True), ("rows_padded", "size", True),
-              ("latent", "object", True), ("latent.channels", "size", True), ("latent.columns_per_step", "size", True)],
-    "melody": [("steps", "size", True), ("latent", "object", True), ("latent.size", "size", True),
-               ("vocabulary", "object", True), ("vocabulary.start_token", "count", True), ("decoder", "object", False),
-               ("decoder.kind", "text", True), ("decoder.steps_per_bar", "size", False)],
-    "denoise": [("input", "object", False), ("input.multiple", "size", False), ("noise", "object", False),
-                ("noise.sigma_range", "numbers", False)],
-}
-# Rules that apply when a field has a given value (a prior's type, a decoder's kind).
-_WHEN: dict[tuple[str, str], list[Rule]] = {
-    ("prior.type", "exemplar-markov"): [("prior.sequences", "matrices", True), ("prior.bandwidth", "number", True),
-                                        ("prior.jump_probability", "number", True)],
-    ("prior.type", "kernel-density"): [("prior.bandwidth", "number", True)],
-    ("decoder.kind", "hierarchical"): [("decoder.bars", "size", True)],
-}
-_HEAD: list[Rule] = [("name", "text", True), ("task", "text", True), ("files", "object", True)]
-_FILE_RULES: list[Rule] = [("path", "path", True), ("sha256", "sha256", True), ("bytes", "count", True)]
-_MISSING = object()
-
-
-def _check_metadata(path: Path, meta: dict[str, Any]) -> None:
-    """Raise `ModelError` naming `path` and the field unless `meta` fits the schema."""
-    version = meta.get("format_version", _MISSING)
-    if version is _MISSING:
-        _refuse(path, "format_version", "is missing")
-    if not _is_int(version, 0) or version != METADATA_VERSION:
-        raise ModelError(f"{path}: unsupported metadata format {_shown(version)} (this genmedia reads "
-                         f"{METADATA_VERSION})")
-    _apply(path, meta, _HEAD)
-    for role, entry in meta["files"].items():
-        if not isinstance(entry, dict):
-            _refuse(path, f"files.{role}", "must be an object with path, sha256 and bytes")
-        _apply(path, entry, _FILE_RULES, f"files.{role}.")  # a role may hold dots: not split
-    _apply(path, meta, _RULES[""] + _RULES.get(meta["task"], []))
-    for (field, value), rules in _WHEN.items():
-        if _lookup(meta, field.split(".")) == value:
-            _apply(path, meta, rules)
-
-
-def _apply(path: Path, meta: dict[str, Any], rules: list[Rule], prefix: str = "") -> None:
-    for field, kind, required in rules:
-        *parents, key = field.split(".")
-        parent = _lookup(meta, parents)
-        if not isinstance(parent, dict):
-            continue  # the parent's own rule reports it, if it is required
-        value = parent.get(key, _MISSING)
-        test, what = _KINDS[kind]
-        if value is _MISSING and required:
-            _refuse(path, prefix + field, "is missing")
-        elif value is not _MISSING and not test(value):
-            _refuse(path, prefix + field, f"must be {what}, not {_shown(value)}")
-
-
-def _lookup(meta: dict[str, Any], keys: list[str]) -> Any:
-    value: Any = meta
-    for key in keys:
-        value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
-    return value
-
-
-def _shown(value: Any) -> str:
-    text = json.dumps(value)  # depth is bounded by now; one line, and JSON's own spelling
-    return text if len(text) <= 40 else f"{text[:37]}..."
-
-
-def _refuse(path: Path, field: str, why: str) -> NoReturn:
-    raise ModelError(f"{path}: field {field!r} {why}")

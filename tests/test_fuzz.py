@@ -1,4 +1,4 @@
-"""Seeded fuzzing of the readers: malformed maps, MIDI and images give a named error or a valid result.
+"""Seeded fuzzing of the readers: malformed maps, MIDI, images and ONNX files give a named error or a valid result.
 
 Each case is a file made from a small valid one (or from scratch) by a seeded generator, so a
 failure names a case that can be rerun exactly. For every case the reader must either return a
@@ -8,7 +8,9 @@ exception, or a case slower than `CASE_SECONDS`, fails the test.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import random
 import struct
 import time
@@ -27,6 +29,8 @@ from genmedia.image.io import Photo, read_photo
 from genmedia.levels.tiles import SMB_CHARS, TileSet, parse_level, read_level
 from genmedia.melody.midi import Melody, load_midi, melody_from_midi
 from genmedia.melody.synth import synthesize
+from genmedia.registry import load_info
+from genmedia.resources import resource_dir
 
 from midi_fixtures import scale_tune, write_midi
 
@@ -270,3 +274,45 @@ def test_images(tmp_path: Path) -> None:
         elif label.startswith("animated") and label.count(" ") == 1:
             refused.append(label)
     assert refused == ["animated PNG", "animated WEBP", "animated TIFF"]  # all frames, never just the first
+
+
+# ONNX files' external data references -------------------------------------------------------------
+
+def onnx_bases(tmp_path: Path) -> dict[str, bytes]:
+    """A shipped graph (no external data) and, with the onnx package, one whose weights are external."""
+    bases = {"shipped graph": (resource_dir("models") / "melody-2bar.decoder_init.onnx").read_bytes()}
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        return bases
+    weights = numpy_helper.from_array(np.eye(8, dtype=np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], [weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save(model, str(tmp_path / "base.onnx"), save_as_external_data=True, location="ext.data",
+              size_threshold=0)
+    bases["external weights"] = (tmp_path / "base.onnx").read_bytes()
+    return bases
+
+
+def test_onnx_external_data_references(tmp_path: Path) -> None:
+    """A model's check reads every external data reference of its ONNX files (genmedia.onnxfile):
+    a damaged file verifies or is one ModelError naming it, never another exception."""
+    rng = random.Random(SEED)
+    (tmp_path / "ext.data").write_bytes(np.eye(8, dtype=np.float32).tobytes())
+    data_entry = {"path": "ext.data", "sha256": hashlib.sha256((tmp_path / "ext.data").read_bytes()).hexdigest(),
+                  "bytes": 256}
+    index = 0
+    for name, base in onnx_bases(tmp_path).items():
+        for label, data in [(name, base), *mutations(name, base, rng, 150)]:
+            index += 1  # a new name each time: the registry keeps what it read of each file version
+            path = tmp_path / f"net-{index:03d}.onnx"
+            path.write_bytes(data)
+            files = {"net": {"path": path.name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)},
+                     "net.data": data_entry}
+            meta = tmp_path / f"net-{index:03d}.json"
+            meta.write_text(json.dumps({"format_version": 1, "name": "net", "task": "test", "files": files}))
+            outcome(label, path, lambda: load_info(meta).check("net"))
+

@@ -33,7 +33,7 @@ from genmedia.levels.tiles import read_level
 from genmedia.melody.midi import load_midi, melody_to_midi
 from genmedia.melody.synth import synthesize
 
-from conftest import flat_map
+from conftest import flat_map, with_column
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this platform")
 
@@ -226,6 +226,38 @@ def test_notes_and_bytes_limits(tmp_path, monkeypatch):
     assert len(load_midi(path).instruments[0].notes) == 16
 
 
+def many_long_notes(path: Path, *, count: int = 400, seconds: float = 119.0) -> Path:
+    """`count` notes of `seconds` each, all at once (120 BPM): each under the one-note limit."""
+    voices = [(channel, 30 + i) for i in range(60) for channel in range(16) if channel != 9][:count]  # 9: drums
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000, time=0)])
+    track += [mido.Message("note_on", channel=c, note=n, velocity=80, time=0) for c, n in voices]
+    ticks = round(seconds * 2 * 480)
+    track += [mido.Message("note_off", channel=c, note=n, time=0 if i else ticks) for i, (c, n) in enumerate(voices)]
+    midi = mido.MidiFile(type=0, ticks_per_beat=480)
+    midi.tracks.append(track)
+    midi.save(str(path))
+    return path
+
+
+def test_the_summed_sound_of_the_notes_is_bounded_when_rendering(tmp_path):
+    path = many_long_notes(tmp_path / "wall.mid")  # 47,600 note-seconds in a few kB: minutes of synthesis
+    assert path.stat().st_size < 4096
+    started = time.monotonic()
+    result = run("music", "render", path, "-o", tmp_path / "wall.wav")
+    assert time.monotonic() - started < 10
+    assert_one_error(result, path, "has notes sounding for a total of 47,632 s, over the limit of 7,200 s "
+                                   "(raise it with GENMEDIA_MAX_MIDI_NOTE_SECONDS_TOTAL)")
+    assert not (tmp_path / "wall.wav").exists()
+    assert len(load_midi(path).instruments) == 15  # reading the notes (a morph, training) is not bounded by it
+    short = many_long_notes(tmp_path / "short.mid", count=4, seconds=1.0)  # 4 x (1 s + 0.08 s release)
+    env = {"GENMEDIA_MAX_MIDI_NOTE_SECONDS_TOTAL": "4.3"}
+    assert_one_error(run("music", "render", short, "-o", tmp_path / "short.wav", env=env), short,
+                     "has notes sounding for a total of 4.3 s, over the limit of 4.3 s "
+                     "(raise it with GENMEDIA_MAX_MIDI_NOTE_SECONDS_TOTAL)")
+    env = {"GENMEDIA_MAX_MIDI_NOTE_SECONDS_TOTAL": "4.4"}
+    assert run("music", "render", short, "-o", tmp_path / "short.wav", env=env).exit_code == 0
+
+
 def test_a_burst_of_fast_tempo_cannot_make_the_melody_grid_huge(tmp_path):
     path = one_note_midi(tmp_path / "burst.mid", ticks=9_000_000, tpb=1, later_tempo=1)  # 9 M beats in 9 s
     result = run("music", "render", path, "-o", tmp_path / "burst.wav")
@@ -309,6 +341,79 @@ def test_library_refuses_a_non_finite_tempo():
         melody_to_midi(np.array([10, 1, 1]), tempo=math.nan)
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_library_sampling_refuses_non_finite_numbers(bad):
+    from genmedia.levels.model import LevelModel, sample_levels
+    from genmedia.melody.model import MelodyModel, fit_prior, sample_melodies
+
+    with pytest.raises(ValueError, match="temperature must be a finite number"):
+        sample_levels(LevelModel.load(), count=1, width=16, seed=0, temperature=bad)
+    melody = MelodyModel.load()
+    with pytest.raises(ValueError, match="temperature must be a finite number"):
+        sample_melodies(melody, count=1, seed=0, temperature=bad)
+    with pytest.raises(ValueError, match="temperature must be a finite number"):
+        melody.decode(np.zeros((1, melody.latent), np.float32), temperature=bad)
+    with pytest.raises(ValueError, match="bandwidth must be a finite number"):
+        fit_prior(melody, np.zeros((2, melody.steps), np.int64), bandwidth=bad)
+    with pytest.raises(ValueError, match="width must be a finite number"):
+        sample_levels(LevelModel.load(), count=1, width=bad, seed=0)
+
+
+def test_level_sample_width_follows_the_column_limit_when_it_runs(tmp_path):
+    args = ("level", "sample", "--count", "1", "--seed", "0", "--no-check", "--no-png")
+    result = run(*args, "--width", "10001", "-o", tmp_path / "a")
+    assert result.exit_code == 2
+    assert ("Invalid value for '--width': 10,001 columns, over the limit of 10,000 columns (raise it with "
+            "GENMEDIA_MAX_LEVEL_COLUMNS)") in result.stderr
+    result = run(*args, "--width", "10001", "-o", tmp_path / "a", env={"GENMEDIA_MAX_LEVEL_COLUMNS": "10001"})
+    assert result.exit_code == 0, result.output
+    assert {len(line) for line in (tmp_path / "a" / "level-000.txt").read_text().splitlines()} == {10_001}
+    result = run(*args, "--width", "150", "-o", tmp_path / "b", env={"GENMEDIA_MAX_LEVEL_COLUMNS": "100"})
+    assert result.exit_code == 2 and "150 columns, over the limit of 100 columns" in result.stderr
+
+
+# Drawing levels ---------------------------------------------------------------------------------
+
+def test_level_render_refuses_a_drawing_over_the_pixel_limit(tmp_path):
+    big = map_file(tmp_path / "big.txt", ["-" * 10_000] * 99 + ["X" * 10_000])  # 1 MB of text, 5.8 GB drawn
+    tracemalloc.start()
+    try:
+        result = run("level", "render", big, "-o", tmp_path / "big.png", "--tile-size", "32")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_one_error(result, big, "has 100 x 10,000 tiles; drawing them at 32 pixels a tile takes 1,024,000,000 "
+                                  "pixels, over the limit of 120,000,000 pixels (raise it with GENMEDIA_MAX_PIXELS)")
+    assert peak < 100 * 2**20 and not (tmp_path / "big.png").exists()
+    small = map_file(tmp_path / "small.txt", flat_map(40))  # 14 x 40 tiles, drawn at 16 pixels: 143,360
+    for size in ("16", "4"):  # a smaller tile is drawn at the art's 16 pixels first, then scaled
+        result = run("level", "render", small, "-o", tmp_path / "small.png", "--tile-size", size,
+                     env={"GENMEDIA_MAX_PIXELS": "143359"})
+        assert_one_error(result, small, "has 14 x 40 tiles; drawing them at 16 pixels a tile takes 143,360 pixels, "
+                                        "over the limit of 143,359 pixels (raise it with GENMEDIA_MAX_PIXELS)")
+    result = run("level", "render", small, "-o", tmp_path / "small.png", env={"GENMEDIA_MAX_PIXELS": "143360"})
+    assert result.exit_code == 0
+    with Image.open(tmp_path / "small.png") as drawn:
+        assert drawn.size == (640, 224)
+
+
+def test_a_morph_strip_over_the_pixel_limit_is_refused_before_the_morph(tmp_path, monkeypatch):
+    from genmedia.levels import model
+    from genmedia.levels.render import render_strip
+
+    a, b = map_file(tmp_path / "a.txt", flat_map(40)), map_file(tmp_path / "b.txt", flat_map(48))
+    monkeypatch.setattr(model, "interpolate_levels", lambda *args, **kw: pytest.fail("morphed before the check"))
+    result = run("level", "interpolate", a, b, "--steps", "7", "-o", tmp_path / "out",
+                 env={"GENMEDIA_MAX_PIXELS": "300000"})  # each map fits; the strip of 9 does not
+    assert_one_error(result, tmp_path / "out" / "morph.png",
+                     "a strip of 9 maps at 8 pixels a tile is 480 x 1,040 = 499,200 pixels, over the limit of "
+                     "300,000 pixels (raise it with GENMEDIA_MAX_PIXELS)")
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setenv("GENMEDIA_MAX_PIXELS", "300000")
+    with pytest.raises(InputError, match="^strip.png: a strip of 9 maps"):
+        render_strip([read_level(a)] * 9, source="strip.png")
+
+
 # Files in a batch -----------------------------------------------------------------------------------
 
 def test_check_goes_on_past_unreadable_files_and_names_them(tmp_path):
@@ -337,6 +442,27 @@ def test_check_goes_on_past_a_file_without_read_permission(tmp_path):
     result = run("level", "check", locked, good)
     assert result.exit_code == 1 and f"error: cannot read {locked}: permission denied" in result.stderr
     assert f"{good}: playable" in result.stdout
+
+
+def test_thorough_check_passes_a_timed_jump_the_fast_check_misses(tmp_path):
+    """A wall 5 tiles high is one tile above a full jump; the way over is a jump from a single block
+    floating 4 tiles up, cut short to keep under nothing and timed to clear the wall's edge: the fast
+    search's whole moves miss it, the frame-by-frame search finds it (as for the corpus's 2-1, 3-3,
+    6-2 and 6-3), and the route it finds plays to the end."""
+    from genmedia.levels import physics
+    from genmedia.levels.check import check_playable, solid_mask
+
+    lines = with_column(with_column(flat_map(30), 4, "XXXX"), 5, "XXXX")
+    lines = with_column(with_column(with_column(lines, 8, "---S"), 14, "XXXXX"), 15, "XXXXX")
+    path = map_file(tmp_path / "timed.txt", lines)
+    fast = run("level", "check", path)
+    assert fast.exit_code == 1 and fast.stdout.startswith(f"{path}: not playable: stuck at column 14")
+    assert "try --thorough" in fast.stdout
+    thorough = run("level", "check", "--thorough", path)
+    assert thorough.exit_code == 0 and thorough.stdout == f"{path}: playable\n"
+    grid = read_level(path)
+    result = check_playable(grid, thorough=True)
+    assert physics.replay(physics.Level(solid_mask(grid)), list(result.actions))[0]
 
 
 def test_check_warns_about_unknown_tiles(tmp_path):
@@ -381,3 +507,115 @@ def test_read_input_bytes_stops_at_the_limit(tmp_path):
     path.write_bytes(b"x" * 11)
     with pytest.raises(InputError, match="is 11 bytes, over the limit of 10 bytes for a file"):
         read_input_bytes(path, limit=10)
+
+
+def _npy_claiming(path: Path, shape: tuple, payload: int = 1024) -> Path:
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % (shape,)
+    header = header + " " * (118 - len(header)) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + b"\0" * payload)
+    return path
+
+
+@pytest.mark.parametrize("shape, why", [((100_000_000_000, 128), "with at most"),
+                                        ((4_000_000, 128), "promises 2048000000 bytes of data but the file holds 1024"),
+                                        ((64,), "shape (64,)")])
+def test_a_prior_whose_header_claims_a_huge_array_is_one_model_error(tmp_path, shape, why):
+    import hashlib
+    import json
+    import shutil
+
+    from genmedia.resources import resource_dir
+
+    models = resource_dir("models")
+    meta = json.loads((models / "melody-2bar.json").read_text())
+    for entry in meta["files"].values():
+        shutil.copy(models / entry["path"], tmp_path / entry["path"])
+    prior = _npy_claiming(tmp_path / meta["files"]["prior"]["path"], shape)
+    meta["files"]["prior"].update(sha256=hashlib.sha256(prior.read_bytes()).hexdigest(), bytes=prior.stat().st_size)
+    (tmp_path / "melody-2bar.json").write_text(json.dumps(meta))
+    result = run("music", "sample", "--count", "1", "--seed", "1", "-o", tmp_path / "out",
+                 "--model", tmp_path / "melody-2bar.json")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {prior}: ") and why in result.stderr
+
+
+def test_music_eval_names_each_bad_midi_scores_the_rest_and_fails(tmp_path):
+    import shutil
+
+    from genmedia.resources import resource_dir
+
+    folder = tmp_path / "midis"
+    folder.mkdir()
+    for name in ("example-a.mid", "example-b.mid"):
+        shutil.copy(resource_dir("assets") / "melodies" / name, folder / name)
+    (folder / "junk.mid").write_bytes(b"not midi at all")
+    (folder / "empty.mid").write_bytes(b"")
+    result = run("music", "eval", folder, "--samples", "2", "--json")
+    assert result.exit_code == 1
+    errors = result.stderr.splitlines()
+    assert len(errors) == 2, result.stderr
+    assert errors[0].startswith(f"error: {folder / 'empty.mid'}: ") and errors[1].startswith(f"error: {folder / 'junk.mid'}: ")
+    report = __import__("json").loads(result.stdout)
+    assert report["tunes"] == 2 and report["unreadable_files"] == 2  # the good files were scored
+
+
+def test_image_eval_goes_on_past_bad_files_and_names_them(tmp_path):
+    import json
+
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / "b-good.png")
+    frames = [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(2)]
+    frames[0].save(folder / "a-animated.png", save_all=True, append_images=frames[1:])
+    (folder / "c-junk.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    result = run("image", "eval", folder, "--sigma", "15", "--json")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"error: {folder / 'a-animated.png'}: ")
+    assert lines[1].startswith(f"error: {folder / 'c-junk.png'}: ")
+    assert lines[2] == f"failed: {folder / 'a-animated.png'}, {folder / 'c-junk.png'}" and len(lines) == 3
+    report = json.loads(result.stdout)
+    assert [entry["image"] for entry in report["images"]] == ["b-good.png"]  # the good one was scored
+
+
+def test_level_eval_goes_on_past_bad_maps_and_names_them(tmp_path):
+    import json
+
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    map_file(folder / "a.txt", flat_map(40))
+    map_file(folder / "c.txt", flat_map(48, gaps=(range(20, 23),)))
+    (folder / "b.txt").write_bytes(b"\xff\xfe\x00 not a map")
+    reference = tmp_path / "ref"
+    reference.mkdir()
+    map_file(reference / "r.txt", flat_map(40))
+    (reference / "z.txt").write_text("")
+    result = run("level", "eval", folder, "--reference", reference, "--json")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"error: {folder / 'b.txt'}: ") and lines[1].startswith(f"error: {reference / 'z.txt'}: ")
+    assert len(lines) == 3 and lines[2].startswith("failed: 2 ")
+    assert json.loads(result.stdout)["levels"] == 2  # the readable maps were scored
+
+
+def test_a_model_failing_at_run_time_is_one_line_naming_the_model(tmp_path):
+    import json
+    import shutil
+
+    from genmedia.resources import resource_dir
+
+    models = resource_dir("models")
+    meta = json.loads((models / "denoise-unet.json").read_text())
+    for entry in meta["files"].values():
+        shutil.copy(models / entry["path"], tmp_path / entry["path"])
+    meta["input"]["multiple"] = 7  # pads tiles to a size the network's reshapes cannot take
+    (tmp_path / "denoise-unet.json").write_text(json.dumps(meta))
+    src = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (30, 30, 3), dtype=np.uint8)).save(src)
+    done = run_process("image", "denoise", src, "-o", tmp_path / "out", "-q", "--model", tmp_path / "denoise-unet.json")
+    assert done.returncode == 1
+    onnx = tmp_path / meta["files"]["denoiser"]["path"]
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {onnx}: "), done.stderr  # no ORT log line
+    assert str(src) not in done.stderr and "\x1b" not in done.stderr
+    assert not (tmp_path / "out").exists()

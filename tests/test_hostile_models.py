@@ -8,6 +8,7 @@ import json
 import os
 import random
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from click.testing import CliRunner
 
 from genmedia.cli import cli
 from genmedia.errors import InputError, ModelError
-from genmedia.registry import MAX_METADATA_BYTES, get_model, list_models, load_info, scan_models
+from genmedia.registry import MAX_METADATA_BYTES, ModelInfo, get_model, list_models, load_info, scan_models
 from genmedia.resources import resource_dir
 from genmedia.runtime import OnnxModel
 
@@ -133,6 +134,122 @@ def test_external_data_outside_the_folder_is_refused(external_model, tmp_path):
     refused(lambda: run_external(meta), "'../ext.data'", "does not list")
 
 
+def field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field. Appended to a serialised message it adds to a repeated
+    field, replaces a string (the last one wins) and merges into a message field."""
+    length, size = b"", len(payload)
+    while True:
+        length += bytes([size & 0x7F | (0x80 if size > 0x7F else 0)])
+        size >>= 7
+        if not size:
+            break
+    return bytes([number << 3 | 2]) + length + payload
+
+
+def matmul_with_external_entries(entries: list[bytes]) -> bytes:
+    """The bytes of a 64 x 64 MatMul model whose weight tensor's external_data entries are `entries`
+    (serialised StringStringEntryProto messages), appended after the serialised graph."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    tensor = onnx.TensorProto(name="w", dims=[64, 64], data_type=TensorProto.FLOAT,
+                              data_location=TensorProto.EXTERNAL).SerializeToString()
+    tensor += b"".join(field(13, entry) for entry in entries)
+    return model.SerializeToString() + field(7, field(5, tensor))  # ModelProto.graph.initializer
+
+
+def entry_bytes(key: str, value: str) -> bytes:
+    return field(1, key.encode()) + field(2, value.encode())
+
+
+def test_an_entry_naming_a_second_location_is_refused(external_model):
+    """protobuf keeps an entry's last value, so a file whose location entry names the listed file
+    first and another one last loads the other one: every value of every entry is read."""
+    onnx = pytest.importorskip("onnx")
+    folder = external_model.parent
+    (folder / "ghost.data").write_bytes(np.full(64 * 64, 9, np.float32).tobytes())  # unlisted weights
+    data = matmul_with_external_entries([entry_bytes("location", "ext.data") + field(2, b"ghost.data"),
+                                         entry_bytes("offset", "0"), entry_bytes("length", str(64 * 64 * 4))])
+    assert [e.value for e in onnx.ModelProto.FromString(data).graph.initializer[0].external_data][0] == "ghost.data"
+    (folder / "ext.net.onnx").write_bytes(data)
+    meta = write_meta(external_model, {"net": entry(folder / "ext.net.onnx"), "net.data": entry(folder / "ext.data")})
+    refused(lambda: run_external(meta), "ext.net.onnx", "'ghost.data'", "does not list")
+    # Two location entries (ONNX Runtime reads the last) and a location key given twice are read too.
+    for entries in ([entry_bytes("location", "ext.data"), entry_bytes("location", "ghost.data")],
+                    [entry_bytes("location", "ext.data") + field(1, b"location") + field(2, b"ghost.data")]):
+        (folder / "ext.net.onnx").write_bytes(matmul_with_external_entries(entries))
+        meta = write_meta(external_model, {"net": entry(folder / "ext.net.onnx"),
+                                           "net.data": entry(folder / "ext.data")})
+        refused(lambda: run_external(meta), "'ghost.data'", "does not list")
+
+
+@pytest.mark.parametrize("entries, needle", [
+    ([entry_bytes("location", "*/_ORT_MEM_ADDR_/*"), entry_bytes("offset", "4096")], "memory address"),
+    ([entry_bytes("location", "ext.data"), entry_bytes("offset", "16380"), entry_bytes("length", "64")],
+     "up to byte 16,444 of 'ext.data', which has 16,384 bytes"),
+    ([entry_bytes("location", "ext.data"), entry_bytes("offset", "-4")], "offset '-4' that is not a whole number"),
+    ([entry_bytes("location", "ext.data"), entry_bytes("basepath", "/etc")], "key 'basepath'"),
+    ([entry_bytes("location", "ext.data") + field(3, b"x")], "an external data entry genmedia cannot read"),
+])
+def test_external_data_entries_are_read_whole(external_model, entries, needle):
+    folder = external_model.parent
+    (folder / "ext.net.onnx").write_bytes(matmul_with_external_entries(entries))
+    meta = write_meta(external_model, {"net": entry(folder / "ext.net.onnx"), "net.data": entry(folder / "ext.data")})
+    refused(lambda: run_external(meta), "ext.net.onnx", needle)
+
+
+def test_external_data_of_a_node_attribute_is_found(tmp_path):
+    """References are read from the ONNX structure, so a Constant node's tensor counts as much as an
+    initializer (and a file that is not ONNX at all is refused, not taken to have none)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    value = numpy_helper.from_array(np.eye(64, dtype=np.float32), "c")
+    nodes = [helper.make_node("Constant", [], ["w"], value=value), helper.make_node("MatMul", ["x", "w"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save(model, str(tmp_path / "c.onnx"), save_as_external_data=True, location="const.data", size_threshold=0,
+              convert_attribute=True)
+    assert not model.graph.initializer and (tmp_path / "const.data").exists()
+    meta = write_meta(tmp_path / "c.json", {"net": entry(tmp_path / "c.onnx")})
+    refused(lambda: load_info(meta).file("net"), "'const.data'", "does not list")
+    (tmp_path / "c.onnx").write_bytes(b"\x00" * 64)  # field number 0: not protobuf
+    meta = write_meta(tmp_path / "c.json", {"net": entry(tmp_path / "c.onnx")})
+    refused(lambda: load_info(meta).file("net"), "is not an ONNX file genmedia can read")
+
+
+def test_external_data_swapped_after_its_check_is_never_read(external_model, monkeypatch):
+    """The session is built in a private folder holding copies of the verified files, made while
+    they are hashed again: a file swapped in the model's folder afterwards is not what runs."""
+    import onnxruntime
+
+    data = external_model.parent / "ext.data"
+    net = get_model(external_model, task="test").file("net")  # verified now
+    real = onnxruntime.InferenceSession
+
+    def swap_then_build(model, *args, **kwargs):
+        assert Path(model).parent != net.parent  # loaded from the private folder
+        data.write_bytes(np.full(64 * 64, 7, np.float32).tobytes())  # same size, other weights
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", swap_then_build)
+    y = OnnxModel(net).run(x=np.ones((1, 64), np.float32))["y"]
+    assert np.allclose(y[0], (np.arange(64 * 64, dtype=np.float32).reshape(64, 64) / 4096).sum(0))
+    assert not any(Path(tempfile.gettempdir()).glob("genmedia-onnx-*"))  # the private folder is gone
+
+
+def test_external_data_swapped_after_the_registry_check_is_refused(external_model):
+    data = external_model.parent / "ext.data"
+    net = get_model(external_model, task="test").file("net")  # verified now
+    data.write_bytes(np.full(64 * 64, 7, np.float32).tobytes())
+    refused(lambda: OnnxModel(net), str(data.resolve()), "changed after its sha256 was verified")
+
+
 def test_an_onnx_file_swapped_after_its_check_is_not_loaded(tmp_path):
     meta = copy_model("smb-level-vae", tmp_path)
     info = load_info(meta)
@@ -187,15 +304,13 @@ def test_a_fifo_as_metadata_does_not_hang_models_list(tmp_path, monkeypatch):
     monkeypatch.setenv("GENMEDIA_MODELS_PATH", str(tmp_path))
     models, errors = within(5, scan_models)
     assert "smb-level-vae" in {m.name for m in models}
-    assert [str(e) for e in errors] == [f"{tmp_path / 'stuck.json'}: model metadata file is not a regular file, "
-                                        "so it is refused"]
+    assert [str(e) for e in errors] == [f"{tmp_path / 'stuck.json'}: is a FIFO (named pipe), not a regular file"]
 
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
 def test_dev_zero_is_refused_at_once_as_metadata_and_as_a_model_file(tmp_path):
     outcome = within(5, lambda: get_model("/dev/zero", task="level"))
-    assert isinstance(outcome, ModelError) and str(outcome) == ("/dev/zero: model metadata file is not a regular "
-                                                                "file, so it is refused")
+    assert isinstance(outcome, ModelError) and str(outcome) == "/dev/zero: is a character device, not a regular file"
     (tmp_path / "zero.onnx").symlink_to("/dev/zero")
     meta = write_meta(tmp_path / "m.json", {"net": {"path": "zero.onnx", "sha256": "0" * 64, "bytes": 10}})
     outcome = within(5, lambda: load_info(meta).file("net"))
@@ -205,7 +320,7 @@ def test_dev_zero_is_refused_at_once_as_metadata_and_as_a_model_file(tmp_path):
 def test_a_folder_as_a_model_file_is_refused(tmp_path):
     (tmp_path / "net.onnx").mkdir()
     meta = write_meta(tmp_path / "m.json", {"net": {"path": "net.onnx", "sha256": "0" * 64, "bytes": 0}})
-    refused(lambda: load_info(meta).file("net"), str(tmp_path / "net.onnx"), "not a regular file")
+    refused(lambda: load_info(meta).file("net"), f"{tmp_path / 'net.onnx'}: is a folder, not a model file")
 
 
 def test_a_wrong_size_is_refused_before_hashing(tmp_path, monkeypatch):
@@ -318,11 +433,11 @@ def test_huge_metadata_is_refused_before_it_is_read(tmp_path, monkeypatch):
     with open(path, "wb") as handle:  # sparse: no disk is used
         handle.truncate(MAX_METADATA_BYTES + 1)
     monkeypatch.setattr(os, "read", lambda *a: pytest.fail("read a metadata file over the limit"))
-    refused(lambda: load_info(path), str(path), "over the 67108864-byte limit")
+    refused(lambda: load_info(path), str(path), "over the limit of 67,108,864 bytes for a model metadata file")
 
 
 def test_a_missing_metadata_file(tmp_path):
-    refused(lambda: get_model(tmp_path / "none.json", task="level"), f"{tmp_path / 'none.json'}: ", "missing")
+    refused(lambda: get_model(tmp_path / "none.json", task="level"), f"{tmp_path / 'none.json'}: no such file")
 
 
 # --- one bad file among good ones -----------------------------------------------------------------
@@ -340,15 +455,16 @@ def bad_folder(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-def test_models_list_reports_bad_files_in_one_line_each_and_lists_the_rest(bad_folder):
+def test_models_list_reports_bad_files_in_one_line_each_lists_the_rest_and_fails(bad_folder):
     result = CliRunner().invoke(cli, ["models", "list"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     assert "mine  [melody]" in result.stdout and "smb-level-vae  [level]" in result.stdout
     assert result.stderr.splitlines() == [
         f"error: {bad_folder / 'aaa-deep.json'}: not genmedia model metadata (JSON nested too deeply)",
         f"error: {bad_folder / 'bbb-nosha.json'}: field 'files.decoder.sha256' is missing",
     ]
     listed = CliRunner().invoke(cli, ["models", "list", "--json"], catch_exceptions=False)
+    assert listed.exit_code == 1
     assert {"mine", "smb-level-vae"} <= {m["name"] for m in json.loads(listed.stdout)}
 
 
@@ -426,26 +542,150 @@ def fuzzed_text(original: dict[str, Any], rng: random.Random) -> bytes:
     return json.dumps(meta).encode()
 
 
-def test_fuzzed_shipped_metadata_loads_or_is_one_model_error(tmp_path):
-    """Mutated metadata either loads (and then verifies or is refused) or raises a one-line
-    ModelError naming the file; nothing else escapes. Each model gets at most 200 tries or 1.5 s."""
-    rng, counts = random.Random(20240607), {"ok": 0, "refused": 0}
+def build(info: ModelInfo) -> None:
+    """Everything that reads a model's metadata: its model class (which also checks the metadata
+    against the graphs), its prior, its reference statistics, and one small run."""
+    rng = np.random.default_rng(0)
+    if info.task == "level":
+        from genmedia.levels.metrics import Reference
+        from genmedia.levels.model import LevelModel
+        from genmedia.levels.prior import load_prior as level_prior
+
+        level = LevelModel(info)
+        z = level_prior(info.metadata, level.latent).sample(rng, 2)
+        assert level.decode(z[None], width=16, biased=True)[0].shape == (level.rows, 16)
+        if "reference" in info.metadata:
+            Reference.from_json(info.metadata["reference"])
+    elif info.task == "melody":
+        from genmedia.melody.model import MelodyModel
+        from genmedia.melody.prior import load_prior as melody_prior
+
+        melody = MelodyModel(info)
+        assert melody_prior(info, melody.latent).sample(rng, 2).shape == (2, melody.latent)
+    else:
+        from genmedia.image.denoise import Denoiser
+
+        assert Denoiser(info).denoise(np.zeros((8, 8, 3), np.uint8), sigma=10).shape == (8, 8, 3)
+
+
+def test_fuzzed_shipped_metadata_builds_its_model_or_is_one_model_error(tmp_path):
+    """Mutated metadata either loads, verifies and builds its model (see `build`), or raises a
+    one-line ModelError naming the file; no other exception escapes. Each model gets at most 200
+    tries or 1.5 s."""
+    rng, counts = random.Random(20240607), {"built": 0, "refused": 0}
     for name in SHIPPED:
-        meta_path, deadline = copy_model(name, tmp_path / name), time.monotonic() + 1.5
-        original = json.loads(meta_path.read_text())
+        meta_path = copy_model(name, tmp_path / name)
+        build(load_info(meta_path))  # sessions load once, before the clock starts
+        original, deadline = json.loads(meta_path.read_text()), time.monotonic() + 1.5
         for _ in range(200):
             meta_path.write_bytes(fuzzed_text(original, rng))
             try:
                 info = get_model(meta_path, task=original["task"])
                 assert isinstance(info.name, str) and isinstance(info.files, dict)
                 info.verify()
-                counts["ok"] += 1
+                build(info)
+                counts["built"] += 1
             except ModelError as exc:
                 assert str(meta_path.parent) in str(exc) and "\n" not in str(exc), str(exc)
                 counts["refused"] += 1
             if time.monotonic() > deadline:
                 break
-    assert counts["ok"] > 50 and counts["refused"] > 50, counts
+    assert counts["built"] > 50 and counts["refused"] > 50, counts
+
+
+SCHEMA_GAPS = {  # each of these once reached a model class, a prior or `level eval` and raised a traceback
+    "tile bias not a number": (replaced(("decoding", "tile_bias", "E"), "x"), "'decoding.tile_bias' must be"),
+    "tile bias not finite": (replaced(("decoding", "tile_bias", "E"), float("inf")), "'decoding.tile_bias' must be"),
+    "tile bias for a tile not in the vocabulary": (replaced(("decoding", "tile_bias", "Z"), 1.0),
+                                                   "names tile \"Z\", which is not in vocabulary.chars"),
+    "decoding a list": (replaced(("decoding",), []), "'decoding' must be an object"),
+    "rows over rows_padded": (replaced(("rows",), 17), "'rows' must be at most rows_padded (16), not 17"),
+    "prior rows not the latent size": (replaced(("prior", "sequences"), [[[0.0, 1.0]] * 15]),
+                                       "'prior.sequences.0' must have latent.channels (16) rows, not 15"),
+    "jump probability over 1": (replaced(("prior", "jump_probability"), 2), "'prior.jump_probability' must be"),
+    "two-character tile": (replaced(("vocabulary", "chars", 0), "XX"), "'vocabulary.chars' must be"),
+    "repeated tile": (replaced(("vocabulary", "chars", 1), "X"), "'vocabulary.chars' must be"),
+    "non-ASCII tile": (replaced(("vocabulary", "chars", 1), "é"), "'vocabulary.chars' must be"),
+    "reference window": (replaced(("reference", "window_columns"), 8), "'reference.window_columns' must be 16"),
+    "reference without 3x3 patterns": (without(("reference", "patterns", "3")), "'reference.patterns.3' is missing"),
+    "reference pattern not ASCII": (replaced(("reference", "patterns", "2", "é---"), 1), "'reference.patterns.2'"),
+    "reference pattern of the wrong size": (replaced(("reference", "patterns", "2", "---"), 1),
+                                            "'reference.patterns.2' must be an object of 4-tile"),
+    "reference points not pairs": (replaced(("reference", "points"), [[1.0]]), "'reference.points' must be"),
+    "reference without windows": (without(("reference", "windows")), "'reference.windows' is missing"),
+    "reference diversity a string": (replaced(("reference", "diversity"), "x"), "'reference.diversity' must be"),
+    "latent channels huge": (replaced(("latent", "channels"), 2**70), "'latent.channels' must be a whole number"),
+}
+
+
+@pytest.mark.parametrize("case", SCHEMA_GAPS)
+def test_fields_the_level_model_reads_are_checked(tmp_path, case):
+    meta, needle = SCHEMA_GAPS[case]
+    path = tmp_path / "smb-level-vae.json"
+    path.write_text(json.dumps(meta))
+    refused(lambda: load_info(path), f"{path}: field ", needle)
+
+
+def melody_meta(name: str = "melody-16bar") -> dict[str, Any]:
+    return json.loads((resource_dir("models") / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda m: m["decoder"].update(kind="recurrent"), "'decoder.kind' must be 'flat' or 'hierarchical'"),
+    (lambda m: m["decoder"].update(bars=15), "'decoder.bars' must divide steps (256) into whole bars, not 15"),
+    (lambda m: m["decoder"].update(steps_per_bar=512), "'decoder.steps_per_bar' must be at most steps (256)"),
+    (lambda m: m["vocabulary"].update(start_token=51), "'vocabulary.start_token' must be at most vocabulary.size"),
+    (lambda m: m["prior"].update(bandwidth=-1), "'prior.bandwidth' must be a finite number >= 0"),
+    (lambda m: m["files"].pop("prior"), "'files.prior' is missing"),
+    (lambda m: m.update(steps=2**40), "'steps' must be a whole number from 1 to 65,536"),
+])
+def test_fields_the_melody_model_reads_are_checked(tmp_path, change, needle):
+    meta = melody_meta()
+    change(meta)
+    path = tmp_path / "melody-16bar.json"
+    path.write_text(json.dumps(meta))
+    refused(lambda: load_info(path), f"{path}: field ", needle)
+
+
+def test_metadata_that_disagrees_with_its_graphs_is_refused_when_the_model_is_built(tmp_path):
+    from genmedia.levels.model import LevelModel
+    from genmedia.melody.model import MelodyModel
+
+    meta = copy_model("smb-level-vae", tmp_path / "level")
+    data = json.loads(meta.read_text())
+    data["vocabulary"]["chars"].remove("b")  # 12 tiles for a 13-tile graph
+    meta.write_text(json.dumps(data))
+    refused(lambda: LevelModel(load_info(meta)), f"{meta}: field 'vocabulary.chars' is 12, but "
+                                                 "smb-level-vae.encoder.onnx has 13 on axis 1 of 'tiles'")
+    meta = copy_model("melody-16bar", tmp_path / "melody")
+    data = json.loads(meta.read_text())
+    data["decoder"]["bars"], data["steps"] = 8, 128
+    meta.write_text(json.dumps(data))
+    refused(lambda: MelodyModel(load_info(meta)), f"{meta}: field 'steps' is 128, but melody-16bar.encoder.onnx "
+                                                  "has 256 on axis 1 of 'tokens'")
+
+
+def test_a_prior_file_of_the_wrong_shape_is_one_model_error(tmp_path):
+    from genmedia.melody.model import MelodyModel
+    from genmedia.melody.prior import load_prior
+
+    meta = copy_model("melody-2bar", tmp_path)
+    prior = tmp_path / "melody-2bar.prior.npy"
+    size = json.loads(meta.read_text())["latent"]["size"]
+    for array, needle in ((np.zeros((4, size - 1), np.float32),
+                           f"shape (4, {size - 1}); this model's prior needs (windows, {size})"),
+                          (np.array(["a", "b"]), "holds <U1 values, not numbers")):
+        np.save(prior, array, allow_pickle=False)
+        data = json.loads(meta.read_text())
+        data["files"]["prior"] = entry(prior)
+        meta.write_text(json.dumps(data))
+        info = load_info(meta)
+        refused(lambda: load_prior(info, MelodyModel(info).latent), str(prior), needle)
+    prior.write_bytes(b"\x93NUMPY\x01\x00garbage")
+    data["files"]["prior"] = entry(prior)
+    meta.write_text(json.dumps(data))
+    info = load_info(meta)
+    refused(lambda: load_prior(info, size), f"{prior}: not a prior's .npy file")
 
 
 # --- torch checkpoints --------------------------------------------------------------------------
@@ -577,16 +817,3 @@ def test_export_lists_external_data_files(tmp_path, monkeypatch):
     assert info.files["net.data.0"]["path"] == "big.weights"
     net = OnnxModel(info.file("net"))
     assert np.array_equal(net.run(x=np.arange(4, dtype=np.float32)[None])["y"], np.arange(4, dtype=np.float32)[None])
-
-
-def test_an_external_data_reference_across_a_read_block_boundary_is_found(tmp_path):
-    """Files are hashed and scanned in 1 MiB blocks; a reference split between two is still seen."""
-    from genmedia.registry import external_data_locations
-
-    key = b"\x0a\x08location\x12\x0aghost.data"
-    data = bytearray(2**20 + 64)
-    data[2**20 - 5:2**20 - 5 + len(key)] = key
-    (tmp_path / "net.onnx").write_bytes(bytes(data))
-    assert external_data_locations(bytes(data)) == ["ghost.data"]
-    meta = write_meta(tmp_path / "m.json", {"net": entry(tmp_path / "net.onnx")})
-    refused(lambda: load_info(meta).file("net"), "'ghost.data'", "does not list")

@@ -74,7 +74,7 @@ def wait_for(path: Path, proc: subprocess.Popen, seconds: float = 120) -> None:
 
 def _fifo(path: Path) -> str:
     os.mkfifo(path)
-    return f"is a FIFO, {NOT_REGULAR}"
+    return f"is a FIFO (named pipe), {NOT_REGULAR}"
 
 
 def _link_to_dev_null(path: Path) -> str:
@@ -85,7 +85,7 @@ def _link_to_dev_null(path: Path) -> str:
 def _link_to_fifo(path: Path) -> str:
     os.mkfifo(path.with_name("pipe"))
     path.symlink_to(path.with_name("pipe"))
-    return f"is a symbolic link to a FIFO, {NOT_REGULAR}"
+    return f"is a symbolic link to a FIFO (named pipe), {NOT_REGULAR}"
 
 
 def _folder(path: Path) -> str:
@@ -142,8 +142,81 @@ def test_a_fifo_among_many_outputs_stops_the_whole_set(tmp_path):
     before = tree(out)
     result = run("level", "sample", "--count", "2", "--width", "32", "--seed", "1", "--overwrite", "-o", out)
     assert result.exit_code == 1
-    assert last_line(result) == f"error: {out / 'level-001.png'}: is a FIFO, {NOT_REGULAR}"
+    assert last_line(result) == f"error: {out / 'level-001.png'}: is a FIFO (named pipe), {NOT_REGULAR}"
     assert tree(out) == before
+
+
+IS_INPUT = "is an input of this command; an output never replaces an input (choose another output name)"
+MELODY = resource_dir("assets") / "melodies" / "example-a.mid"
+
+
+def _render_onto_itself(tmp_path: Path) -> tuple[list[object], Path]:
+    level = tmp_path / "level.txt"
+    level.write_bytes(EXAMPLE.read_bytes())
+    return ["level", "render", level, "-o", level, "--tile-size", "2"], level
+
+
+def _render_onto_a_link_to_it(tmp_path: Path) -> tuple[list[object], Path]:
+    level = tmp_path / "level.txt"
+    level.write_bytes(EXAMPLE.read_bytes())
+    os.link(level, tmp_path / "same.png")  # another name for the very same file
+    return ["level", "render", level, "-o", tmp_path / "same.png"], tmp_path / "same.png"
+
+
+def _morph_into_its_input(tmp_path: Path) -> tuple[list[object], Path]:
+    (tmp_path / "out").mkdir()
+    a = tmp_path / "out" / "step-00.txt"
+    a.write_bytes(EXAMPLE.read_bytes())
+    return ["level", "interpolate", a, resource_dir("assets") / "levels" / "example-b.txt", "-o", tmp_path / "out",
+            "--steps", "2", "--no-check"], a
+
+
+def _plot_over_a_map(tmp_path: Path) -> tuple[list[object], Path]:
+    (tmp_path / "maps").mkdir()
+    level = tmp_path / "maps" / "level.txt"
+    level.write_bytes(EXAMPLE.read_bytes())
+    return ["level", "eval", tmp_path / "maps", "--plot", level], level
+
+
+def _wav_over_its_midi(tmp_path: Path) -> tuple[list[object], Path]:
+    midi = tmp_path / "tune.wav"  # a MIDI file, whatever its name says
+    midi.write_bytes(MELODY.read_bytes())
+    return ["music", "render", midi, "-o", midi], midi
+
+
+def _music_morph_into_its_input(tmp_path: Path) -> tuple[list[object], Path]:
+    (tmp_path / "out").mkdir()
+    a = tmp_path / "out" / "morph.mid"
+    a.write_bytes(MELODY.read_bytes())
+    return ["music", "interpolate", a, resource_dir("assets") / "melodies" / "example-b.mid", "-o", tmp_path / "out",
+            "--steps", "2", "--oversample", "1"], a
+
+
+@pytest.mark.parametrize("make", [_render_onto_itself, _render_onto_a_link_to_it, _morph_into_its_input,
+                                  _plot_over_a_map, _wav_over_its_midi, _music_morph_into_its_input])
+def test_an_output_never_replaces_an_input_even_with_overwrite(tmp_path, make):
+    args, target = make(tmp_path)
+    before = tree(tmp_path)
+    result = run(*args, "--overwrite")
+    assert result.exit_code == 1, result.output
+    assert last_line(result) == f"error: {target}: {IS_INPUT}"
+    assert tree(tmp_path) == before  # the input is as it was, and no temporary file is left
+
+
+def test_the_output_helpers_refuse_an_input_as_a_target(tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("keep\n")
+    (tmp_path / "link.txt").symlink_to("in.txt")
+    for target in (source, tmp_path / "link.txt"):
+        with pytest.raises(OutputError) as caught:
+            write_text_atomic(target, "x\n", overwrite=True, inputs=[tmp_path / "link.txt"])
+        assert str(caught.value) == f"{target}: {IS_INPUT}"
+    with pytest.raises(OutputError, match="is an input"):
+        with output_set(tmp_path, overwrite=True, inputs=[source]) as batch:
+            batch.write_text("other.txt", "x\n")
+            batch.write_text("in.txt", "x\n")
+    assert source.read_text() == "keep\n" and not (tmp_path / "other.txt").exists() and hidden(tmp_path) == []
+    write_text_atomic(tmp_path / "in.txt", "new\n", overwrite=True)  # what is not an input may be replaced
 
 
 # --- 2. a name taken by another run while this one was writing is never replaced ----------
@@ -362,7 +435,7 @@ SLOW_SAMPLE = """
 
 @pytest.mark.parametrize("signum, code, message", [
     (signal.SIGTERM, 143, "error: terminated by SIGTERM; unfinished outputs were removed"),
-    (signal.SIGINT, 1, "Aborted!"),  # click's own handling of Ctrl-C, as before
+    (signal.SIGINT, 130, "error: interrupted; unfinished outputs were removed"),  # not click's "Aborted!", exit 1
 ])
 def test_a_signal_mid_write_leaves_no_temporary_files(tmp_path, signum, code, message):
     code_path = script(tmp_path, "slow.py", SLOW_SAMPLE)
@@ -376,7 +449,7 @@ def test_a_signal_mid_write_leaves_no_temporary_files(tmp_path, signum, code, me
     finally:
         proc.kill()
     assert proc.returncode == code
-    assert err.strip().splitlines()[-1] == message
+    assert err == message + "\n"  # one line, no traceback
     assert not out.exists()  # the folder it made is gone too: nothing half-written, nothing hidden
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slow.py", "writing"]
 
@@ -387,3 +460,55 @@ def test_importing_the_library_leaves_sigterm_alone():
              "print(signal.getsignal(signal.SIGTERM) == before)")
     done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "True", done.stderr
+
+
+def _small_png(path: Path) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_denoise_refuses_a_report_that_is_an_input(tmp_path):
+    src = _small_png(tmp_path / "in" / "p0.png")
+    before = src.read_bytes()
+    result = run("image", "denoise", src, "-o", tmp_path / "out", "--report", src, "--overwrite")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and str(src) in result.stderr and "input" in result.stderr
+    assert src.read_bytes() == before
+    assert not (tmp_path / "out").exists()  # refused before any work
+    # a hard link to an input, given through its folder, is the input too
+    os.link(src, tmp_path / "link.json")
+    result = run("image", "denoise", tmp_path / "in", "-o", tmp_path / "out", "--report", tmp_path / "link.json",
+                 "--overwrite")
+    assert result.exit_code == 1 and "input" in result.stderr and src.read_bytes() == before
+
+
+def test_denoise_overwrite_never_replaces_an_input_through_a_hard_link(tmp_path):
+    a = _small_png(tmp_path / "in" / "a.png")
+    b = _small_png(tmp_path / "in" / "b.png")
+    before = a.read_bytes()
+    (tmp_path / "out").mkdir()
+    os.link(a, tmp_path / "out" / "a.png")
+    result = run("image", "denoise", tmp_path / "in", "-o", tmp_path / "out", "--overwrite", "-q")
+    assert result.exit_code == 1
+    assert a.read_bytes() == before
+    lines = result.stderr.splitlines()
+    assert any(line.startswith(f"error: {a}: ") and "hard link" in line for line in lines), result.stderr
+    assert lines[-1] == f"failed: {a}"
+    assert (tmp_path / "out" / "b.png").exists()  # the batch went on
+
+
+def test_a_glob_names_symlink_loops_as_a_folder_does(tmp_path):
+    good = _small_png(tmp_path / "in" / "good.png")
+    os.symlink(tmp_path / "in" / "loop.png", tmp_path / "in" / "loop.png")
+    for source in (str(tmp_path / "in" / "*.png"), tmp_path / "in"):
+        out = tmp_path / f"out{len(str(source))}"
+        result = run("image", "denoise", source, "-o", out, "-q")
+        assert result.exit_code == 1
+        loop = tmp_path / "in" / "loop.png"
+        assert any(line.startswith(f"error: {loop}: ") for line in result.stderr.splitlines()), result.stderr
+        assert result.stderr.splitlines()[-1] == f"failed: {loop}"
+        assert (out / good.name).exists()

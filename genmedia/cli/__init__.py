@@ -32,31 +32,37 @@ cli.add_command(train)
 
 
 class Terminated(BaseException):
-    """Raised in the main thread on SIGTERM, so that `finally` blocks remove temporary outputs.
+    """Raised in the main thread on SIGTERM or SIGINT (Ctrl-C), so that `finally` blocks remove
+    temporary outputs. A BaseException, like KeyboardInterrupt, so that no `except Exception`
+    swallows it; not a KeyboardInterrupt, which Click would turn into "Aborted!" and exit 1."""
 
-    A BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it.
-    """
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
-    raise Terminated
+def _on_signal(signum: int, frame: object) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the cleanup short
+    raise Terminated(signum)
 
 
 def main() -> None:
-    """The console entry point. SIGTERM cleans up like Ctrl-C, then exits 143 (128 + SIGTERM).
+    """The console entry point. SIGTERM and Ctrl-C clean up, then exit 128 + the signal's number
+    (143, 130) after one line.
 
-    The handler is installed here, not on import, so the library leaves signals to its caller;
-    a SIGTERM the parent chose to ignore stays ignored.
+    The handlers are installed here, not on import, so the library leaves signals to its caller;
+    a signal the parent chose to ignore stays ignored.
     """
-    installed = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    if installed:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    defaults = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+    installed = [signum for signum, default in defaults.items() if signal.getsignal(signum) is default]
+    for signum in installed:
+        signal.signal(signum, _on_signal)
     try:
         cli(prog_name="genmedia")
-    except Terminated:
-        click.echo("error: terminated by SIGTERM; unfinished outputs were removed", err=True)
-        sys.exit(128 + signal.SIGTERM)
+    except Terminated as exc:
+        what = "terminated by SIGTERM" if exc.signum == signal.SIGTERM else "interrupted"
+        click.echo(f"error: {what}; unfinished outputs were removed", err=True)
+        sys.exit(128 + exc.signum)
     finally:
-        if installed:  # for callers of main() that go on running
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for signum in installed:  # for callers of main() that go on running
+            signal.signal(signum, defaults[signum])

@@ -28,7 +28,7 @@ def _summary(meta: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print every model's full metadata as JSON.")
 def list_command(as_json: bool) -> None:
     """Show each model: name, task, files and measured metrics. A metadata file that cannot be
-    read is reported as `error: PATH: why`, and the other models are still listed."""
+    read is reported as `error: PATH: why`, the other models are still listed, and the exit code is 1."""
     from genmedia.registry import scan_models
 
     found, errors = scan_models()
@@ -45,6 +45,7 @@ def list_command(as_json: bool) -> None:
         click.echo(f"error: {exc}", err=True)
     if not found and not errors:
         click.echo("no models found", err=True)
+    raise SystemExit(1 if errors else 0)
 
 
 @models.command()

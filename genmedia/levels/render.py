@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from genmedia import limits
+from genmedia.errors import InputError
 from genmedia.levels.metrics import Reference, leniency, linearity
 from genmedia.resources import resource_dir
 
@@ -34,10 +38,27 @@ def _fallback_tile(code: int) -> np.ndarray:
     return np.asarray(img)
 
 
-def render_level(level: np.ndarray, *, tile_size: int = TILE) -> Image.Image:
-    """Draw a (rows, cols) level as an RGB image of (cols * tile_size) x (rows * tile_size) pixels."""
-    tiles, _ = _atlas()
+def check_level_size(rows: int, cols: int, *, tile_size: int = TILE, source: str | Path = "<level>") -> None:
+    """Raise `InputError` naming `source` unless a rows x cols map can be drawn at `tile_size` within
+    `genmedia.limits.current().image_pixels`: it is drawn at the art's own `TILE` pixels a tile and
+    then scaled, so the larger of the two sizes counts."""
+    if tile_size < 1:
+        raise ValueError(f"tile size must be at least 1 pixel, not {tile_size}")
+    drawn = max(tile_size, TILE)
+    bounds = limits.current()
+    if rows * cols * drawn * drawn > bounds.image_pixels:
+        raise InputError(source, f"has {rows:,} x {cols:,} tiles; drawing them at {drawn} pixels a tile takes "
+                                 f"{limits.over(bounds, 'image_pixels', rows * cols * drawn * drawn, 'pixels')}")
+
+
+def render_level(level: np.ndarray, *, tile_size: int = TILE, source: str | Path = "<level>") -> Image.Image:
+    """Draw a (rows, cols) level as an RGB image of (cols * tile_size) x (rows * tile_size) pixels.
+
+    Raises `InputError` naming `source` before drawing if that is over the pixel limit (see
+    `check_level_size`)."""
     rows, cols = level.shape
+    check_level_size(rows, cols, tile_size=tile_size, source=source)
+    tiles, _ = _atlas()
     canvas = np.empty((rows * TILE, cols * TILE, 3), dtype=np.uint8)
     for code in np.unique(level):
         art = tiles.get(int(code))
@@ -54,14 +75,29 @@ LABEL_WIDTH = 96  # pixels of the label column left of a morph strip
 _LABEL_INK, _REPAIRED_INK, _INPUT_INK = (235, 235, 235), (255, 170, 60), (120, 200, 255)
 
 
+def check_strip_size(shapes: Sequence[tuple[int, int]], *, tile_size: int = 8, gap: int = 4,
+                     source: str | Path = "<morph>") -> None:
+    """Raise `InputError` naming `source` unless a strip of maps of these (rows, cols) shapes, as
+    `render_strip` draws it, fits `genmedia.limits.current().image_pixels` (each map drawn alone too)."""
+    for rows, cols in shapes:
+        check_level_size(rows, cols, tile_size=tile_size, source=source)
+    width = LABEL_WIDTH + max((cols for _, cols in shapes), default=0) * tile_size
+    height = sum(rows for rows, _ in shapes) * tile_size + gap * max(0, len(shapes) - 1)
+    bounds = limits.current()
+    if width * height > bounds.image_pixels:
+        raise InputError(source, f"a strip of {len(shapes)} maps at {tile_size} pixels a tile is {width:,} x "
+                                 f"{height:,} = {limits.over(bounds, 'image_pixels', width * height, 'pixels')}")
+
+
 def render_strip(levels: list[np.ndarray], *, tile_size: int = 8, gap: int = 4,
-                 inputs: tuple[np.ndarray, np.ndarray] | None = None, repaired: list[int] | tuple[int, ...] = ()
-                 ) -> Image.Image:
+                 inputs: tuple[np.ndarray, np.ndarray] | None = None, repaired: list[int] | tuple[int, ...] = (),
+                 source: str | Path = "<morph>") -> Image.Image:
     """All levels of a morph stacked top to bottom, left-aligned, each labelled on a dark background.
 
     Steps are labelled `step K` (`step K (repaired)` in orange for those in `repaired`).
     With `inputs` (the maps A and B), A is drawn above the steps and B below them, labelled
     in blue. A `genmedia.levels.model.Morph` carries both, so `render_strip(morph)` shows them.
+    Raises `InputError` naming `source` before drawing if the strip is over the pixel limit.
     """
     inputs = inputs if inputs is not None else getattr(levels, "inputs", None)
     repaired = set(repaired or getattr(levels, "repaired", ()))
@@ -69,7 +105,8 @@ def render_strip(levels: list[np.ndarray], *, tile_size: int = 8, gap: int = 4,
              _REPAIRED_INK if k in repaired else _LABEL_INK) for k, lv in enumerate(levels)]
     if inputs is not None:
         rows = [("A (input)", inputs[0], _INPUT_INK), *rows, ("B (input)", inputs[1], _INPUT_INK)]
-    images = [render_level(lv, tile_size=tile_size) for _, lv, _ in rows]
+    check_strip_size([lv.shape for _, lv, _ in rows], tile_size=tile_size, gap=gap, source=source)
+    images = [render_level(lv, tile_size=tile_size, source=source) for _, lv, _ in rows]
     width = LABEL_WIDTH + max(im.width for im in images)
     height = sum(im.height for im in images) + gap * (len(images) - 1)
     strip = Image.new("RGB", (width, height), (24, 24, 24))

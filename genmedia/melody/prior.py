@@ -12,9 +12,11 @@ samples repeat a training window note for note (held-out windows do so 2.8% of t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from genmedia.npyfile import read_matrix
 from genmedia.registry import ModelInfo
 
 PRIORS = ("fitted", "normal")
@@ -51,6 +53,13 @@ def load_prior(info: ModelInfo, latent: int, kind: str = "fitted") -> NormalPrio
         raise ValueError(f"unknown prior {kind!r}; choose from {PRIORS}")
     data = info.metadata.get("prior")
     if kind == "fitted" and data and data.get("type") == "kernel-density":
-        means = np.load(info.file("prior"), allow_pickle=False)
-        return KernelPrior(means.astype(np.float32), float(data["bandwidth"]))
+        return KernelPrior(_read_means(info.file("prior"), latent), float(data["bandwidth"]))
     return NormalPrior(latent)
+
+
+def _read_means(path: Path, latent: int) -> np.ndarray:
+    """The posterior means (N, latent) in a prior's .npy file; `ModelError` naming it unless it holds
+    a non-empty, finite matrix of real numbers, one row per window and `latent` columns (the header
+    is checked against that, and the file's size, before anything is allocated)."""
+    return read_matrix(path, columns=latent, kind="prior's",
+                       needs=f"this model's prior needs (windows, {latent}) for its latent size {latent}")

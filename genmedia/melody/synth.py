@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genmedia.fileio import write_atomic
+from genmedia.fileio import Inputs, write_atomic
 from genmedia.melody.midi import check_notes
 
 SAMPLE_RATE = 44_100  # Hz
@@ -38,9 +38,10 @@ def synthesize(midi, *, source: str | Path = "<midi>") -> np.ndarray:
     """Render every non-drum note of a `PrettyMIDI` to mono float32 in [-PEAK, PEAK].
 
     Raises `InputError` naming `source` before allocating anything when the notes are too many,
-    too long or end too late for `genmedia.limits` (the audio is held in memory, 4 bytes a sample).
+    too long, end too late or sound too long in all for `genmedia.limits` (the audio is held in
+    memory, 4 bytes a sample, and each note is rendered on its own).
     """
-    check_notes(midi, source)
+    check_notes(midi, source, release=RELEASE)
     notes = [n for inst in midi.instruments if not inst.is_drum for n in inst.notes]
     end = max((n.end for n in notes), default=0.0) + RELEASE + 0.05
     audio = np.zeros(int(end * SAMPLE_RATE) + 1, dtype=np.float32)  # float32 halves the largest buffer
@@ -52,8 +53,8 @@ def synthesize(midi, *, source: str | Path = "<midi>") -> np.ndarray:
     return (audio * (PEAK / peak) if peak > 0 else audio).astype(np.float32)
 
 
-def write_wav(path: Path, audio: np.ndarray, *, overwrite: bool = False) -> Path:
-    """Write mono float audio as 16-bit PCM WAV at SAMPLE_RATE, atomically."""
+def write_wav(path: Path, audio: np.ndarray, *, overwrite: bool = False, inputs: Inputs = ()) -> Path:
+    """Write mono float audio as 16-bit PCM WAV at SAMPLE_RATE, atomically, never over one of `inputs`."""
     pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2").tobytes()
 
     def writer(tmp: Path) -> None:
@@ -63,4 +64,4 @@ def write_wav(path: Path, audio: np.ndarray, *, overwrite: bool = False) -> Path
             out.setframerate(SAMPLE_RATE)
             out.writeframes(pcm)
 
-    return write_atomic(path, writer, overwrite=overwrite)
+    return write_atomic(path, writer, overwrite=overwrite, inputs=inputs)

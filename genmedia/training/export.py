@@ -15,7 +15,9 @@ import torch
 from genmedia import __version__
 from genmedia.fileio import write_atomic
 from genmedia.errors import ModelError
-from genmedia.registry import METADATA_VERSION, external_data_locations, is_plain_relative, sha256_file, write_metadata
+from genmedia.onnxfile import external_data
+from genmedia.registry import sha256_file, write_metadata
+from genmedia.schema import METADATA_VERSION, is_plain_relative
 
 ONNX_OPSET = 17
 
@@ -77,7 +79,11 @@ def _external_data_entries(role: str, path: Path) -> dict[str, dict[str, Any]]:
     writes a model's weights outside it past protobuf's 2 GB limit, and the registry loads a model
     only if every file it reads is listed with its sha256."""
     entries = {}
-    for i, location in enumerate(dict.fromkeys(external_data_locations(path.read_bytes()))):
+    try:
+        locations = dict.fromkeys(ref.location for ref in external_data(path.read_bytes()))
+    except ValueError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    for i, location in enumerate(locations):
         if not is_plain_relative(location):
             raise ModelError(f"{path}: its external data location {location!r} is not a plain relative path")
         entries[f"{role}.data.{i}"] = _file_entry(path.parent / location, location)
