@@ -267,3 +267,123 @@ def test_psnr_and_ssim_reference_values() -> None:
     b = a.astype(float) + 5.0
     assert psnr(a, b) == pytest.approx(10 * np.log10(255**2 / 25))
     assert ssim(a, np.full_like(a, a.mean())) < 0.2
+
+
+def run_with_terminal_stderr(args: list, timeout: float = 120) -> tuple[int | None, str]:
+    """Run `python -m genmedia ARGS` with stderr on a pseudo-terminal (so the progress bar is on);
+    return its exit code (None if it had to be killed after `timeout` seconds) and its stderr."""
+    import pty
+    import subprocess
+    import sys
+    import threading
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "genmedia", *map(str, args)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=slave, close_fds=True)
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO once the child has closed the terminal
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        code = None
+    reader.join(5)
+    os.close(master)
+    return code, b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_named_like_an_image_does_not_hang_the_progress_bar(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(add_noise(scene(48, 64), 20, seed=0, quantise=True)).save(src / "a.png")
+    os.mkfifo(src / "x.png")  # nothing ever writes to it: opening it for reading would block for good
+    code, stderr = run_with_terminal_stderr(["image", "denoise", src, "-o", tmp_path / "out"], timeout=60)
+    assert code == 1, stderr
+    assert "denoising" in stderr  # the progress bar was on
+    assert f"{src / 'x.png'}: is a FIFO (named pipe), not a regular file" in stderr
+    assert "done 1, skipped 0, failed 1" in stderr
+    assert stderr.strip().splitlines()[-1] == f"failed: {src / 'x.png'}"
+    assert sorted(digest(tmp_path / "out")) == ["a.png"]
+
+
+def test_eval_pairs_json_is_strict_and_a_mismatched_pair_is_named_and_skipped(tmp_path: Path) -> None:
+    noisy, clean = tmp_path / "noisy", tmp_path / "clean"
+    noisy.mkdir()
+    clean.mkdir()
+    picture = scene(48, 64)
+    Image.fromarray(picture).save(clean / "same.png")
+    Image.fromarray(picture).save(noisy / "same.png")  # identical: PSNR is infinite
+    Image.fromarray(picture).save(clean / "small.png")
+    Image.fromarray(scene(40, 40)).save(noisy / "small.png")  # another size: this pair cannot be scored
+    Image.fromarray(picture).save(clean / "real.png")
+    Image.fromarray(add_noise(picture, 20, seed=3, quantise=True)).save(noisy / "real.png")
+    result = run("image", "eval", "--pairs", noisy, clean, "--json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert [s["image"] for s in report["images"]] == ["real.png", "same.png"]
+    same = report["images"][1]
+    assert same["noisy_psnr"] is None and same["noisy_ssim"] == pytest.approx(1.0)
+    assert report["mean"]["noisy_psnr"] is None and report["mean"]["psnr"] is not None
+    assert report["failed"] == [{"noisy": str(noisy / "small.png"), "clean": str(clean / "small.png"),
+                                 "why": f"sizes differ: {noisy / 'small.png'} is 40x40 color, "
+                                        f"{clean / 'small.png'} is 64x48 color"}]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(noisy / "small.png") in errors[0] and str(clean / "small.png") in errors[0]
+    text = run("image", "eval", "--pairs", noisy, clean)
+    assert text.exit_code == 1 and "on 2 pairs" in text.stdout and "PSNR inf" in text.stdout
+
+
+@pytest.mark.parametrize("option", [["--sigma", "25"], ["--quantised"], ["--seed", "3"]])
+def test_eval_pairs_refuses_the_options_that_add_noise(tmp_path: Path, option: list[str]) -> None:
+    (tmp_path / "n").mkdir()
+    (tmp_path / "c").mkdir()
+    result = run("image", "eval", "--pairs", tmp_path / "n", tmp_path / "c", *option)
+    assert result.exit_code == 2 and f"{option[0]}: --pairs" in result.stderr
+
+
+def test_nothing_but_ray_batches_imports_ray(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    src = make_inputs(tmp_path)
+    code = ("import sys, genmedia, genmedia.cli\n"
+            "assert 'ray' not in sys.modules, 'import genmedia'\n"
+            "from genmedia.cli import cli\n"
+            f"cli(['image', 'denoise', {str(src / 'a.png')!r}, '-o', {str(tmp_path / 'out')!r}, '-q'],"
+            " standalone_mode=False)\n"
+            "print('ray' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_ray_without_ray_installed_names_the_extra(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: find_spec gives None, import fails
+    src = make_inputs(tmp_path)
+    result = run("image", "denoise", src / "a.png", "-o", tmp_path / "out", "--ray")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "pip install 'genmedia[ray]'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_ray_takes_an_address_not_an_input(tmp_path: Path) -> None:
+    src = make_inputs(tmp_path)
+    result = run("image", "denoise", "--ray", src, "-o", tmp_path / "out")
+    assert result.exit_code == 2 and "is not a Ray address" in result.stderr and "after the inputs" in result.stderr

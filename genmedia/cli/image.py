@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from genmedia.cli.common import GenmediaGroup
 
@@ -46,6 +49,15 @@ class SigmaList(click.ParamType):
         return sigmas
 
 
+def _ray_address(ctx, param, value):
+    """--ray's value: 'auto' (the flag alone), 'local', or a cluster address with a port; anything
+    else is most likely an input that followed the flag."""
+    if value is None or value in ("auto", "local") or ":" in value:
+        return value
+    raise click.BadParameter(f"{value!r} is not a Ray address (HOST:PORT, ray://HOST:PORT or auto); to join or "
+                             "start a cluster without naming one, put --ray after the inputs", ctx, param)
+
+
 @click.group(cls=GenmediaGroup)
 def image() -> None:
     """Clean up photos with a denoising autoencoder (PNG, JPEG, TIFF, WebP, BMP)."""
@@ -72,8 +84,13 @@ def image() -> None:
 @click.option("--model", default=None, help=MODEL_HELP)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, per-image lines or summary; errors are still "
                                                   "printed.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
+              callback=_ray_address,
+              help="Run the batch on a Ray cluster (pip install 'genmedia[ray]'): alone, join the cluster in "
+                   "RAY_ADDRESS or one started on this machine, else start a local one; with HOST:PORT, join "
+                   "that one. One actor per cluster CPU (at most --jobs if given). Put it after the inputs.")
 def denoise(inputs, outdir, recursive, noise_level, overwrite, skip_existing, jobs, tile, max_pixels, report_path,
-            model, quiet) -> None:
+            model, quiet, ray_address) -> None:
     """Denoise INPUTS (files, folders or globs) into OUTDIR, keeping names, formats and metadata."""
     from genmedia.fileio import check_writable
     from genmedia.image.batch import denoise_files, pixels_of, plan
@@ -82,34 +99,33 @@ def denoise(inputs, outdir, recursive, noise_level, overwrite, skip_existing, jo
 
     if overwrite and skip_existing:
         raise click.UsageError("--overwrite and --skip-existing exclude each other")
-    if report_path is not None:
-        check_writable([report_path], overwrite=overwrite)
-    info = get_model(model, task="denoise")
+    if ray_address is not None:
+        from genmedia.image.ray_batch import require_ray
+
+        require_ray()  # before any work: one line with the install command
     jobs_list, problems = plan(inputs, outdir, recursive=recursive)
+    if report_path is not None:  # before any work; never onto an input (nor a hard link to one)
+        check_writable([report_path], overwrite=overwrite,
+                       inputs=[*inputs, *(job.source for job in jobs_list), *(p.path for p in problems)])
+    info = get_model(model, task="denoise")
     for problem in problems:
         click.echo(f"error: {problem.path}: {problem.why}", err=True)
     show_bar = not quiet and sys.stderr.isatty() and len(jobs_list) > 0
     work = _Work({job: max(1, pixels_of(job.source)) for job in jobs_list} if show_bar else {}, show_bar)
-    results = denoise_files(lambda threads: Denoiser(info, threads=threads), jobs_list, workers=jobs,
-                            noise_level=noise_level, tile=tile, overwrite=overwrite, skip_existing=skip_existing,
-                            max_pixels=max_pixels, progress=work.tiles if show_bar else None)
-    started = time.monotonic()
-    entries = [{"input": str(p.path), "status": "failed", "why": p.why} for p in problems]
-    failed = [str(p.path) for p in problems]
-    counts = {"done": 0, "skipped": 0, "clean": 0}
-    with work:
-        for result in results:
-            work.finished(result.job)
-            entries.append(result.as_dict())
-            if result.status == "failed":
-                failed.append(str(result.job.source))
-                work.echo(f"error: {result.job.source}: {result.why}")
-                continue
-            counts[result.status] += 1
-            counts["clean"] += result.clean
-            if result.status == "done" and not quiet:
-                work.echo(_describe(result))
-    elapsed = time.monotonic() - started
+    options = dict(noise_level=noise_level, tile=tile, overwrite=overwrite, skip_existing=skip_existing,
+                   max_pixels=max_pixels, progress=work.tiles if show_bar else None)
+    with contextlib.ExitStack() as cluster:
+        if ray_address is not None and jobs_list:
+            from genmedia.image.ray_batch import denoise_files_ray, ray_cluster
+
+            cluster.enter_context(ray_cluster(ray_address))
+            given = click.get_current_context().get_parameter_source("jobs") != ParameterSource.DEFAULT
+            results = denoise_files_ray(info, jobs_list, model=model, workers=jobs if given else None, **options)
+        else:
+            results = denoise_files(lambda threads: Denoiser(info, threads=threads), jobs_list, workers=jobs,
+                                    **options)
+        cluster.enter_context(contextlib.closing(results))  # ended (files running finish) before the cluster goes
+        entries, failed, counts, elapsed = _run_batch(results, problems, work, quiet)
     megapixels = sum(e.get("megapixels", 0.0) for e in entries)
     if report_path is not None:
         from genmedia.fileio import write_text_atomic
@@ -127,6 +143,28 @@ def denoise(inputs, outdir, recursive, noise_level, overwrite, skip_existing, jo
     if not jobs_list:
         click.echo("error: no image files to denoise", err=True)
         sys.exit(1)
+
+
+def _run_batch(results, problems, work: _Work, quiet: bool) -> tuple[list[dict], list[str], dict[str, int], float]:
+    """Go through the batch's results as they come: one line per file, the progress bar; return the
+    report entries, the failed inputs, the counts and the seconds it took."""
+    started = time.monotonic()
+    entries = [{"input": str(p.path), "status": "failed", "why": p.why} for p in problems]
+    failed = [str(p.path) for p in problems]
+    counts = {"done": 0, "skipped": 0, "clean": 0}
+    with work:
+        for result in results:
+            work.finished(result.job)
+            entries.append(result.as_dict())
+            if result.status == "failed":
+                failed.append(str(result.job.source))
+                work.echo(f"error: {result.job.source}: {result.why}")
+                continue
+            counts[result.status] += 1
+            counts["clean"] += result.clean
+            if result.status == "done" and not quiet:
+                work.echo(_describe(result))
+    return entries, failed, counts, time.monotonic() - started
 
 
 def _describe(result) -> str:
@@ -200,14 +238,28 @@ def eval_(clean_dir, pairs, sigmas, quantised, noise_level, seed, limit, model, 
 
     if (clean_dir is None) == (pairs is None):
         raise click.UsageError("give either CLEAN_DIR or --pairs NOISY_DIR CLEAN_DIR")
+    if pairs is not None:
+        ctx = click.get_current_context()
+        given = [f"--{name}" for name in ("sigma", "quantised", "seed")
+                 if ctx.get_parameter_source("sigmas" if name == "sigma" else name) != ParameterSource.DEFAULT]
+        if given:
+            raise click.UsageError(f"{', '.join(given)}: --pairs scores real noisy images and adds no noise, so "
+                                   "--sigma, --quantised and --seed do not apply to it")
     denoiser = Denoiser.load(model)
     if pairs is not None:
         _eval_pairs(denoiser, *pairs, noise_level=noise_level, limit=limit, as_json=as_json)
         return
     found, problems = find_images(clean_dir)
     files = found[:limit]
-    if problems or not files:
+    for problem in problems:  # an unreadable sub-folder: named, and the run fails at the end
+        click.echo(f"error: {problem.path}: {problem.why}", err=True)
+    if not files:
         raise click.ClickException(f"{clean_dir}: no readable images")
+    bad: list[dict[str, str]] = [{"image": str(p.path), "why": p.why} for p in problems]
+
+    def failed(path: Path, why: str) -> None:
+        click.echo(f"error: {why}; left out", err=True)
+        bad.append({"image": str(path), "why": why})
 
     def progress(score) -> None:
         if not as_json:
@@ -215,20 +267,26 @@ def eval_(clean_dir, pairs, sigmas, quantised, noise_level, seed, limit, model, 
                        f"PSNR {score.psnr:.2f} dB  SSIM {score.ssim:.4f}")
 
     scores = evaluate(denoiser, files, sigmas, seed=seed, quantise=quantised, noise_level=noise_level,
-                      progress=progress)
+                      progress=progress, failed=failed)
+    if not scores:
+        raise click.ClickException(f"none of the {len(files)} images in {clean_dir} could be scored")
     table = summarise(scores)
     if as_json:
-        click.echo(json.dumps({"model": denoiser.info.name, "folder": str(clean_dir), "quantised": quantised,
-                               "blind": noise_level is None, "seed": seed, "mean": table,
-                               "images": score_dicts(scores)}, indent=2))
-        return
-    click.echo(f"\n{denoiser.info.name} on {clean_dir} ({len(files)} images, "
-               f"{'8-bit clipped' if quantised else 'float'} noise, "
-               f"{'blind' if noise_level is None else f'sigma given as {noise_level:g}'})")
-    click.echo("sigma  PSNR dB  SSIM    noisy PSNR  estimated sigma")
-    for sigma, row in table.items():
-        click.echo(f"{sigma:>5}  {row['psnr']:7.2f}  {row['ssim']:.4f}  {row['noisy_psnr']:10.2f}  "
-                   f"{row['estimated_sigma']:15.2f}")
+        click.echo(_json({"model": denoiser.info.name, "folder": str(clean_dir), "quantised": quantised,
+                          "blind": noise_level is None, "seed": seed, "mean": table, "images": score_dicts(scores),
+                          "failed": bad}))
+    else:
+        scored = len(files) - (len(bad) - len(problems))
+        click.echo(f"\n{denoiser.info.name} on {clean_dir} ({scored} images, "
+                   f"{'8-bit clipped' if quantised else 'float'} noise, "
+                   f"{'blind' if noise_level is None else f'sigma given as {noise_level:g}'})")
+        click.echo("sigma  PSNR dB  SSIM    noisy PSNR  estimated sigma")
+        for sigma, row in table.items():
+            click.echo(f"{sigma:>5}  {row['psnr']:7.2f}  {row['ssim']:.4f}  {row['noisy_psnr']:10.2f}  "
+                       f"{row['estimated_sigma']:15.2f}")
+    if bad:
+        click.echo("failed: " + ", ".join(entry["image"] for entry in bad), err=True)
+        sys.exit(1)
 
 
 def _eval_pairs(denoiser, noisy_dir: Path, clean_dir: Path, *, noise_level, limit, as_json: bool) -> None:
@@ -252,16 +310,39 @@ def _eval_pairs(denoiser, noisy_dir: Path, clean_dir: Path, *, noise_level, limi
             click.echo(f"{score.image}  estimated {score.estimated_sigma:.2f}  PSNR {score.noisy_psnr:.2f} -> "
                        f"{score.psnr:.2f} dB  SSIM {score.noisy_ssim:.4f} -> {score.ssim:.4f}")
 
-    try:
-        scores = evaluate_pairs(denoiser, matched, noise_level=noise_level, progress=progress)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    bad: list[dict[str, str]] = []
+
+    def failed(noisy: Path, clean: Path, why: str) -> None:
+        click.echo(f"error: pair {noisy} and {clean}: {why}; left out", err=True)
+        bad.append({"noisy": str(noisy), "clean": str(clean), "why": why})
+
+    scores = evaluate_pairs(denoiser, matched, noise_level=noise_level, progress=progress, failed=failed)
+    if not scores:
+        raise click.ClickException(f"none of the {len(matched)} pairs could be scored")
     mean = summarise_pairs(scores)
     if as_json:
-        click.echo(json.dumps({"model": denoiser.info.name, "noisy": str(noisy_dir), "clean": str(clean_dir),
-                               "blind": noise_level is None, "mean": mean, "images": score_dicts(scores)}, indent=2))
-        return
-    click.echo(f"\n{denoiser.info.name} on {len(scores)} pairs of {noisy_dir} and {clean_dir} "
-               f"({'blind' if noise_level is None else f'sigma given as {noise_level:g}'})")
-    click.echo(f"PSNR {mean['noisy_psnr']:.2f} -> {mean['psnr']:.2f} dB  SSIM {mean['noisy_ssim']:.4f} -> "
-               f"{mean['ssim']:.4f}  estimated sigma {mean['estimated_sigma']:.2f}")
+        click.echo(_json({"model": denoiser.info.name, "noisy": str(noisy_dir), "clean": str(clean_dir),
+                          "blind": noise_level is None, "mean": mean, "images": score_dicts(scores), "failed": bad}))
+    else:
+        click.echo(f"\n{denoiser.info.name} on {len(scores)} pairs of {noisy_dir} and {clean_dir} "
+                   f"({'blind' if noise_level is None else f'sigma given as {noise_level:g}'})")
+        click.echo(f"PSNR {mean['noisy_psnr']:.2f} -> {mean['psnr']:.2f} dB  SSIM {mean['noisy_ssim']:.4f} -> "
+                   f"{mean['ssim']:.4f}  estimated sigma {mean['estimated_sigma']:.2f}")
+    if bad:
+        click.echo(f"failed: {len(bad)} of {len(matched)} pairs could not be scored", err=True)
+        sys.exit(1)
+
+
+def _json(report: dict) -> str:
+    """`report` as indented, strictly valid JSON: an infinite or undefined number (the PSNR of an
+    identical pair, and a mean over it) is written as null."""
+    def finite(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {key: finite(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [finite(item) for item in value]
+        return value
+
+    return json.dumps(finite(report), indent=2, allow_nan=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,9 +14,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from genmedia.errors import GenmediaError, InputError
+from genmedia.errors import GenmediaError, InputError, ModelError
+from genmedia.fileio import input_identities
 from genmedia.image.denoise import DEFAULT_TILE, Denoiser, peak_of
 from genmedia.image.io import SUFFIXES, read_photo, write_photo
+from genmedia.inputs import open_input
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,9 @@ def plan(inputs: Iterable[str | Path], outdir: Path, *, recursive: bool = False)
         elif glob.has_magic(text):
             root = _glob_root(text)
             matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
-            files = [p for p in matches if p.is_file() and _is_image_name(p)]
+            # as in a folder: anything named like an image that is not a folder is a job, so that
+            # a symlink loop, a broken link or a FIFO is named as a bad file, not dropped unseen
+            files = [p for p in matches if not p.is_dir() and _is_image_name(p)]
             for folder in (p for p in matches if p.is_dir()):
                 files += list(_walk(folder, recursive, problems, skip))
             if not files:
@@ -152,10 +157,14 @@ def plan(inputs: Iterable[str | Path], outdir: Path, *, recursive: bool = False)
             problems.append(Problem(path, "no such file or folder"))
     unique: list[Job] = []
     seen: dict[Path, Path] = {}
+    sources = input_identities(job.source for job in jobs)
     for job in jobs:
         key = _real(job.target)
         if key == _real(job.source):
             problems.append(Problem(job.source, "the output would replace the input; choose another output folder"))
+        elif input_identities([job.target]) & sources:  # a hard link to an input: same file, other name
+            problems.append(Problem(job.source, f"its output {job.target} is the same file as an input "
+                                                "(a hard link); an output never replaces an input"))
         elif key in seen:
             if seen[key] != _real(job.source):
                 problems.append(Problem(job.source, f"its output {job.target} is already the output of {seen[key]}"))
@@ -185,6 +194,8 @@ def denoise_file(denoiser: Denoiser, job: Job, *, noise_level: float | None = No
         write_photo(job.target, photo, clean, overwrite=overwrite)
     except InputError as exc:
         return Result(job, "failed", exc.why)
+    except ModelError:  # the model's failure, not this file's: one line naming the model, for the whole run
+        raise
     except GenmediaError as exc:
         return Result(job, "failed", str(exc))
     except MemoryError:
@@ -203,10 +214,16 @@ def rms_change(before: np.ndarray, after: np.ndarray) -> float:
 
 
 def pixels_of(path: Path) -> int:
-    """Width x height from the file's header (0 if it cannot be read): the batch's unit of work."""
+    """Width x height from the file's header (0 if it cannot be read): the batch's unit of work.
+
+    The file is opened with `open_input`, so a FIFO or device named like an image is passed over
+    at once (0) instead of blocking; the batch itself then names it as a bad file.
+    """
     try:
-        with Image.open(path) as im:
-            return int(im.width) * int(im.height)
+        with open_input(path, what="photo") as handle, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's size and metadata warnings; the read checks both
+            with Image.open(handle) as im:
+                return int(im.width) * int(im.height)
     except Exception:  # Pillow raises many kinds for bad headers; the read itself reports them
         return 0
 

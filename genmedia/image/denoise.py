@@ -83,8 +83,11 @@ class Denoiser:
             x = np.ascontiguousarray(np.repeat(block, 3 // channels, axis=2).transpose(2, 0, 1)[None])
             try:
                 y = self.net.run(image=x, sigma=level)["denoised"][0]
+            except (ModelError, MemoryError):  # already one line naming the model (`OnnxModel.run`)
+                raise
             except Exception as exc:  # onnxruntime raises its own untyped errors
-                raise ModelError(f"{self.net.path}: denoiser failed on a {x.shape} tile ({exc})") from None
+                why = " ".join(str(exc).split())
+                raise ModelError(f"{self.net.path}: denoiser failed on a {x.shape} tile ({why})") from None
             y = y.mean(axis=0, keepdims=True) if channels == 1 else y
             y = y.transpose(1, 2, 0)[t.y0 - y0:t.y1 - y0, t.x0 - x0:t.x1 - x0]
             out[t.y0:t.y1, t.x0:t.x1] = _store(y, pixels.dtype, peak)

@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from genmedia.image.denoise import Denoiser
-from genmedia.image.io import read_photo
+from genmedia.errors import InputError
+from genmedia.image.io import Photo, read_photo
 
 
 def psnr(clean: np.ndarray, test: np.ndarray, peak: float = 255.0) -> float:
-    """Peak signal-to-noise ratio in dB over all pixels and channels."""
+    """Peak signal-to-noise ratio in dB over all pixels and channels; infinite for identical images."""
     mse = float(np.mean((clean.astype(np.float64) - test.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10.0 * np.log10(peak * peak / mse)
 
@@ -77,18 +78,28 @@ def noise_seed(name: str, sigma: float, seed: int) -> int:
 
 def evaluate(denoiser: Denoiser, files: Iterable[Path], sigmas: Iterable[float], *, seed: int = 0,
              quantise: bool = False, noise_level: float | None = None,
-             progress: Callable[[Score], None] = lambda _: None) -> list[Score]:
+             progress: Callable[[Score], None] = lambda _: None,
+             failed: Callable[[Path, str], None] | None = None) -> list[Score]:
     """Add seeded noise to each clean 8-bit image at each sigma, denoise (blind unless `noise_level`
     is given) and score against the clean image on the 0-255 scale.
 
     Float noisy inputs give float outputs, which are clipped to [0, 1] and scored unrounded;
     with `quantise` both the noisy input and the output are 8-bit, as with real files.
+    An image that cannot be scored (unreadable, not 8-bit) raises `InputError` (or `ValueError`);
+    with `failed` given, it is reported as `failed(path, why)` ("PATH: why") and left out instead,
+    and the other images are scored.
     """
     scores = []
     for path in files:
-        photo = read_photo(path)
-        if photo.peak != 255:
-            raise ValueError(f"{path}: evaluation needs 8-bit images")
+        try:
+            photo = read_photo(path)
+            if photo.peak != 255:
+                raise ValueError(f"{path}: evaluation needs 8-bit images")
+        except (InputError, ValueError) as exc:
+            if failed is None:
+                raise
+            failed(Path(path), str(exc))
+            continue
         clean = photo.pixels
         for sigma in sigmas:
             noisy = add_noise(clean, sigma, seed=noise_seed(Path(path).name, sigma, seed), quantise=quantise)
@@ -155,23 +166,47 @@ def match_pairs(noisy_files: Iterable[Path], clean_files: Iterable[Path]) -> tup
 
 
 def evaluate_pairs(denoiser: Denoiser, pairs: Iterable[tuple[Path, Path]], *, noise_level: float | None = None,
-                   progress: Callable[[PairScore], None] = lambda _: None) -> list[PairScore]:
+                   progress: Callable[[PairScore], None] = lambda _: None,
+                   failed: Callable[[Path, Path, str], None] | None = None) -> list[PairScore]:
     """Denoise each real noisy image (blind unless `noise_level` is given) and score it against its
-    clean reference on the 0-255 scale; no noise is added. Both must be 8-bit and of one size."""
+    clean reference on the 0-255 scale; no noise is added. Both must be 8-bit and of one size.
+
+    A pair that cannot be scored (a file unreadable, not 8-bit, or the two of different sizes)
+    raises `ValueError` (or `InputError` from reading); with `failed` given, it is reported as
+    `failed(noisy, clean, why)` instead and left out, and the other pairs are scored.
+    """
     scores = []
     for noisy_path, clean_path in pairs:
-        noisy, clean = read_photo(noisy_path), read_photo(clean_path)
-        if noisy.peak != 255 or clean.peak != 255:
-            raise ValueError(f"{noisy_path}: evaluation needs 8-bit images")
-        if noisy.pixels.shape != clean.pixels.shape:
-            raise ValueError(f"{noisy_path}: {noisy.pixels.shape} does not match {clean_path}: {clean.pixels.shape}")
+        try:
+            noisy, clean = _read_pair(Path(noisy_path), Path(clean_path))
+        except (InputError, ValueError) as exc:
+            if failed is None:
+                raise
+            failed(Path(noisy_path), Path(clean_path), str(exc))
+            continue
         estimated = denoiser.estimate(noisy.pixels)
         out = denoiser.denoise(noisy.pixels, sigma=noise_level if noise_level is not None else estimated)
-        score = PairScore(noisy_path.name, round(estimated, 3), psnr(clean.pixels, out), ssim(clean.pixels, out),
+        score = PairScore(Path(noisy_path).name, round(estimated, 3), psnr(clean.pixels, out), ssim(clean.pixels, out),
                           psnr(clean.pixels, noisy.pixels), ssim(clean.pixels, noisy.pixels))
         scores.append(score)
         progress(score)
     return scores
+
+
+def _read_pair(noisy_path: Path, clean_path: Path) -> tuple[Photo, Photo]:
+    """Both images of a pair, checked to be comparable; `ValueError` saying why not."""
+    noisy, clean = read_photo(noisy_path), read_photo(clean_path)
+    for path, photo in ((noisy_path, noisy), (clean_path, clean)):
+        if photo.peak != 255:
+            raise ValueError(f"{path}: evaluation needs 8-bit images")
+    if noisy.pixels.shape != clean.pixels.shape:
+        raise ValueError(f"sizes differ: {noisy_path} is {_size(noisy)}, {clean_path} is {_size(clean)}")
+    return noisy, clean
+
+
+def _size(photo: Photo) -> str:
+    height, width, channels = photo.pixels.shape
+    return f"{width}x{height} {'gray' if channels == 1 else 'color'}"
 
 
 def summarise_pairs(scores: list[PairScore]) -> dict[str, float]:

@@ -243,6 +243,14 @@ def _to_photo(im: Image.Image, fmt: str) -> Photo:
     return Photo(array, fmt, mode, alpha, info, palette)
 
 
+def image_to_photo(im: Image.Image) -> Photo:
+    """A Pillow image already in memory as a `Photo`, converted as `read_photo` converts a file's
+    (`photo_to_image` turns pixels back into the image's mode); `ValueError` for a mode it cannot keep."""
+    if im.mode not in _MODES:
+        raise ValueError(f"unsupported PIL image mode {im.mode!r}; genmedia takes {', '.join(_MODES)}")
+    return _to_photo(im, im.format)
+
+
 def photo_to_image(photo: Photo, pixels: np.ndarray) -> Image.Image:
     """A Pillow image of `pixels` (shape and dtype of `photo.pixels`) in the photo's own mode."""
     mode = photo.mode
