@@ -1,0 +1,289 @@
+"""The library API from the top of the package (`genmedia.sample_levels`, ...), on the shipped models."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import genmedia
+from genmedia import api
+from genmedia.registry import get_model
+from genmedia.resources import resource_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = resource_dir("assets")
+LEVELS = [ASSETS / "levels" / f"example-{x}.txt" for x in "ab"]
+MELODIES = [ASSETS / "melodies" / f"example-{x}.mid" for x in "ab"]
+
+
+def python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+
+
+# --- the package ------------------------------------------------------------------------------------------
+
+def test_importing_genmedia_loads_no_numerics_runtime_or_frameworks():
+    loaded = python("import sys, genmedia; "
+                    "print([m for m in ('numpy', 'onnxruntime', 'torch', 'ray', 'PIL') if m in sys.modules])")
+    assert loaded == "[]"
+
+
+def test_the_api_runs_without_torch_or_ray():
+    code = ("import sys, numpy as np, genmedia\n"
+            "genmedia.sample_levels(count=1, width=32, seed=0); genmedia.sample_melodies(count=1, seed=0)\n"
+            "genmedia.denoise(np.zeros((32, 32), np.uint8))\n"
+            "print('torch' in sys.modules, 'ray' in sys.modules, 'onnxruntime' in sys.modules)")
+    assert python(code).splitlines()[-1] == "False False True"
+
+
+def test_every_export_resolves_and_type_checkers_see_it():
+    for name in genmedia.__all__:
+        assert getattr(genmedia, name) is not None
+        assert name in dir(genmedia)
+    tree = ast.parse((ROOT / "genmedia" / "__init__.py").read_text())
+    guarded = {alias.name for node in ast.walk(tree) if isinstance(node, ast.If)
+               for stmt in node.body if isinstance(stmt, ast.ImportFrom) for alias in stmt.names}
+    assert guarded == set(genmedia._EXPORTS)  # the TYPE_CHECKING imports list exactly the lazy names
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        genmedia.nothing_here  # noqa: B018
+    assert python("from genmedia import limits; print(limits.__name__)") == "genmedia.limits"
+
+
+def test_the_package_is_typed():
+    assert (Path(genmedia.__file__).parent / "py.typed").is_file()
+    assert '"genmedia" = ["py.typed"]' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_the_api_reference_builds(tmp_path):
+    pytest.importorskip("pdoc")
+    subprocess.run([sys.executable, str(ROOT / "docs" / "build.py"), str(tmp_path)], check=True, capture_output=True)
+    top = (tmp_path / "genmedia.html").read_text()
+    for name in ("sample_levels", "morph_levels", "sample_melodies", "morph_melodies", "denoise", "LevelModel"):
+        assert name in top
+    assert (tmp_path / "genmedia" / "api.html").is_file()
+    assert not (tmp_path / "genmedia" / "training").exists()
+
+
+# --- models ---------------------------------------------------------------------------------------------
+
+def test_a_model_by_name_path_object_or_default_gives_the_same_levels():
+    path = get_model(None, task="level").metadata_path
+    loaded = genmedia.LevelModel.load()
+    results = [genmedia.sample_levels(count=1, width=32, seed=4, model=m)[0]
+               for m in (None, "smb-level-vae", path, str(path), loaded)]
+    for level in results[1:]:
+        np.testing.assert_array_equal(level, results[0])
+
+
+def test_default_models_are_loaded_once():
+    assert api._model(genmedia.LevelModel, None) is api._model(genmedia.LevelModel, None)
+    assert api._model(genmedia.Denoiser, "denoise-unet") is api._model(genmedia.Denoiser, "denoise-unet")
+    api.clear_model_cache()
+    assert api._load.cache_info().currsize == 0
+
+
+def test_a_model_of_the_wrong_kind_is_refused():
+    with pytest.raises(TypeError, match="model must be"):
+        genmedia.sample_levels(width=32, seed=0, model=3)
+    with pytest.raises(genmedia.ModelError, match="no level model named 'denoise-unet'"):
+        genmedia.sample_levels(width=32, seed=0, model="denoise-unet")
+    with pytest.raises(genmedia.ModelError, match="not a level model"):
+        genmedia.sample_levels(width=32, seed=0, model=get_model(None, task="denoise").metadata_path)
+
+
+# --- levels ---------------------------------------------------------------------------------------------
+
+def test_sample_levels_is_seeded_and_reproducible():
+    levels = genmedia.sample_levels(count=2, width=32, seed=1)
+    assert len(levels) == 2
+    assert all(lv.shape == (14, 32) and lv.dtype == np.uint8 for lv in levels)
+    again = genmedia.sample_levels(count=2, width=32, seed=1)
+    for a, b in zip(levels, again):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(genmedia.sample_levels(count=1, width=32, seed=1)[0], levels[0])
+    assert set(genmedia.level_to_text(levels[0])) <= set("XS-?QE<>[]oBb\n")
+
+
+@pytest.mark.parametrize("options, error", [
+    ({"count": 0}, ValueError), ({"width": 8}, ValueError), ({"temperature": float("nan")}, ValueError),
+    ({"temperature": 4.0}, ValueError), ({"prior": "uniform"}, ValueError), ({"count": 2.0}, TypeError),
+    ({"seed": -1}, ValueError),
+])
+def test_sample_levels_refuses_bad_options(options, error):
+    with pytest.raises(error):
+        genmedia.sample_levels(**{"width": 32, "seed": 0, **options})
+
+
+def test_morph_levels_from_files_or_arrays():
+    morph = genmedia.morph_levels(*LEVELS, steps=3)
+    assert len(morph) == 3 and all(lv.shape == (14, 80) and lv.dtype == np.uint8 for lv in morph)
+    assert isinstance(morph.repaired, list)
+    arrays = genmedia.morph_levels(*(genmedia.read_level(p) for p in LEVELS), steps=3)
+    for a, b in zip(morph, arrays):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="steps"):
+        genmedia.morph_levels(*LEVELS, steps=1)
+    with pytest.raises(ValueError, match="uint8"):
+        genmedia.morph_levels(np.zeros((14, 32)), LEVELS[1])
+    with pytest.raises(genmedia.InputError, match="missing.txt"):
+        genmedia.morph_levels(LEVELS[0], LEVELS[0].with_name("missing.txt"))
+
+
+def test_write_level_reads_back(tmp_path):
+    level = genmedia.sample_levels(count=1, width=32, seed=2)[0]
+    path = genmedia.write_level(tmp_path / "level.txt", level)
+    np.testing.assert_array_equal(genmedia.read_level(path), level)
+    with pytest.raises(genmedia.GenmediaError, match="exists"):
+        genmedia.write_level(path, level)
+    genmedia.write_level(path, level, overwrite=True)
+    assert genmedia.render_level(level).size == (32 * 16, 14 * 16)
+
+
+# --- melodies -------------------------------------------------------------------------------------------
+
+def _trimmed(tokens: np.ndarray) -> np.ndarray:
+    """Tokens without their trailing rests (MIDI holds notes, not the silence after the last)."""
+    sounding = np.flatnonzero(tokens != 0)
+    return tokens[: sounding[-1] + 1]
+
+
+def test_sample_melodies_is_seeded(tmp_path):
+    melodies = genmedia.sample_melodies(count=2, seed=3)
+    assert len(melodies) == 2
+    for m in melodies:
+        assert isinstance(m, genmedia.Melody) and m.tokens.shape == (32,) and m.tokens.dtype == np.int64
+        assert m.tempo == 120.0 and m.time_signature == (4, 4) and int(m.tokens.max()) < 50
+    for a, b in zip(melodies, genmedia.sample_melodies(count=2, seed=3)):
+        np.testing.assert_array_equal(a.tokens, b.tokens)
+    path = genmedia.write_midi(tmp_path / "m.mid", melodies[0], tempo=100, program=73)
+    back = genmedia.read_melody(path)
+    assert back.tempo == 100.0
+    np.testing.assert_array_equal(back.tokens, _trimmed(melodies[0].tokens))
+    with pytest.raises(ValueError, match="temperature"):
+        genmedia.sample_melodies(count=1, seed=0, temperature=float("inf"))
+
+
+def test_morph_melodies_from_files_or_melodies(tmp_path):
+    morph = genmedia.morph_melodies(*MELODIES, steps=3)
+    a = genmedia.read_melody(MELODIES[0])
+    assert len(morph) == 3 and all(m.tokens.shape == (32,) for m in morph)
+    assert morph[0].tempo == a.tempo and morph[0].time_signature == (4, 4)
+    same = genmedia.morph_melodies(a, genmedia.read_melody(MELODIES[1]), steps=3)
+    for x, y in zip(morph, same):
+        np.testing.assert_array_equal(x.tokens, y.tokens)
+    whole = genmedia.write_midi(tmp_path / "morph.mid", morph)
+    np.testing.assert_array_equal(genmedia.read_melody(whole).tokens,
+                                  _trimmed(np.concatenate([m.tokens for m in morph])))
+    wav = genmedia.write_wav(tmp_path / "morph.wav", morph)
+    with wave.open(str(wav)) as audio:
+        assert (audio.getframerate(), audio.getnchannels(), audio.getsampwidth()) == (44100, 1, 2)
+    with pytest.raises(ValueError, match="steps"):
+        genmedia.morph_melodies(*MELODIES, steps=1)
+    with pytest.raises(TypeError, match="Melody or a path"):
+        genmedia.morph_melodies(a, 3)
+    with pytest.raises(ValueError, match="program"):
+        genmedia.write_midi(tmp_path / "x.mid", morph[0], program=128)
+
+
+# --- images ---------------------------------------------------------------------------------------------
+
+def _noisy(shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth picture in [0, 1] of `shape` and the same with white noise of sigma 25 / 255."""
+    h, w = shape[:2]
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    clean = 0.2 + 0.6 * (0.5 + 0.5 * np.sin(3 * x + 2 * y))
+    clean = np.repeat(clean[..., None], shape[2], axis=2) if len(shape) == 3 else clean
+    rng = np.random.default_rng(seed)
+    return clean, np.clip(clean + rng.normal(0, 25 / 255, clean.shape), 0, 1)
+
+
+def test_denoise_gray_uint8_2d_is_returned_2d_and_cleaner():
+    clean, noisy = _noisy((48, 48))
+    pixels = np.rint(noisy * 255).astype(np.uint8)
+    out = genmedia.denoise(pixels)
+    assert out.shape == (48, 48) and out.dtype == np.uint8
+    error = [np.sqrt(np.mean((im / 255 - clean) ** 2)) for im in (pixels, out)]
+    assert error[1] < 0.6 * error[0]
+    np.testing.assert_array_equal(genmedia.denoise(pixels[..., None]), out[..., None])
+
+
+def test_denoise_uint16_rgb_matches_the_denoiser():
+    _, noisy = _noisy((48, 48, 3))
+    pixels = np.rint(noisy * 65535).astype(np.uint16)
+    out = genmedia.denoise(pixels, noise_level=25)
+    assert out.shape == (48, 48, 3) and out.dtype == np.uint16
+    np.testing.assert_array_equal(out, genmedia.Denoiser.load().denoise(pixels, sigma=25))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_denoise_float_rgb_keeps_dtype_and_range(dtype):
+    _, noisy = _noisy((48, 48, 3))
+    out = genmedia.denoise(noisy.astype(dtype), noise_level=25)
+    assert out.shape == (48, 48, 3) and out.dtype == dtype
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    as_uint8 = genmedia.denoise(np.rint(noisy * 255).astype(np.uint8), noise_level=25)
+    assert np.abs(out * 255 - as_uint8).max() < 3  # the same model, up to the input's rounding
+
+
+def test_denoise_rgba_keeps_alpha():
+    _, noisy = _noisy((48, 48, 3))
+    alpha = np.random.default_rng(1).integers(0, 256, (48, 48, 1), dtype=np.uint8)
+    pixels = np.concatenate([np.rint(noisy * 255).astype(np.uint8), alpha], axis=2)
+    out = genmedia.denoise(pixels, noise_level=25)
+    assert out.shape == (48, 48, 4) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[..., 3:], alpha)
+    np.testing.assert_array_equal(out[..., :3], genmedia.denoise(pixels[..., :3], noise_level=25))
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "I;16"])
+def test_denoise_pil_images_keep_their_mode(mode):
+    _, noisy = _noisy((48, 40, 3))
+    image = Image.fromarray(np.rint(noisy * 255).astype(np.uint8))
+    image = image.convert(mode) if mode != "I;16" else Image.fromarray(np.rint(noisy[..., 0] * 65535).astype(np.uint16))
+    image.info["dpi"] = (300, 300)
+    out = genmedia.denoise(image, noise_level=20)
+    assert isinstance(out, Image.Image) and out.mode == mode and out.size == (40, 48)
+    assert out.info["dpi"] == (300, 300)
+    if mode in ("L", "RGB"):
+        np.testing.assert_array_equal(np.asarray(out), genmedia.denoise(np.asarray(image), noise_level=20))
+
+
+@pytest.mark.parametrize("pixels, error, words", [
+    (np.full((48, 48, 3), 128.0), ValueError, "within \\[0, 1\\]"),  # 0-255 floats are not clipped silently
+    (np.full((48, 48), -0.1, dtype=np.float32), ValueError, "within \\[0, 1\\]"),
+    (np.full((48, 48), np.nan, dtype=np.float32), ValueError, "finite"),
+    (np.zeros((48, 48), dtype=np.int64), TypeError, "dtype int64"),
+    (np.zeros((48, 48, 5), dtype=np.uint8), ValueError, "shape"),
+    (np.zeros((48,), dtype=np.uint8), ValueError, "shape"),
+    (np.zeros((0, 48), dtype=np.uint8), ValueError, "shape"),
+    ([[0, 1], [1, 0]], TypeError, "numpy array or a PIL image"),
+])
+def test_denoise_refuses_what_it_cannot_take_back(pixels, error, words):
+    with pytest.raises(error, match=words):
+        genmedia.denoise(pixels)
+
+
+@pytest.mark.parametrize("level", [float("nan"), float("inf"), -1.0, 256.0])
+def test_denoise_refuses_a_bad_noise_level(level):
+    with pytest.raises(ValueError, match="noise_level"):
+        genmedia.denoise(np.zeros((48, 48), dtype=np.uint8), noise_level=level)
+
+
+def test_denoise_refuses_an_unsupported_pil_mode():
+    with pytest.raises(ValueError, match="mode 'F'"):
+        genmedia.denoise(Image.new("F", (16, 16)))
+
+
+def test_photos_read_denoise_and_write_back(tmp_path):
+    photo = genmedia.read_photo(ASSETS / "images" / "landscape-noisy.png")
+    crop = np.ascontiguousarray(photo.pixels[:64, :64])
+    out = genmedia.denoise(crop)
+    path = genmedia.write_photo(tmp_path / "crop.png", photo, out)
+    np.testing.assert_array_equal(genmedia.read_photo(path).pixels, out)
