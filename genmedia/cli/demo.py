@@ -51,7 +51,7 @@ def _levels(batch: OutputBatch, *, seed: int) -> str:
 
 def _melodies(batch: OutputBatch) -> str:
     from genmedia.melody.midi import read_melody
-    from genmedia.melody.model import MelodyModel, morph_melodies
+    from genmedia.melody.model import MelodyModel, morph_melodies, morph_meter
     from genmedia.melody.output import add_melody_morph
     from genmedia.resources import resource_dir
 
@@ -60,7 +60,7 @@ def _melodies(batch: OutputBatch) -> str:
     melodies = [read_melody(p) for p in paths]
     morph = morph_melodies(vae, *melodies, steps=5, sources=tuple(paths))
     written = add_melody_morph(batch, morph, tempo=melodies[0].tempo, program=0, wav=True, stem="morph",
-                               folder="melodies")
+                               folder="melodies", time_signature=morph_meter(vae, *melodies))
     return (f"melodies: a 5-step morph between example-a and example-b (MIDI and WAV): {len(written)} files "
             f"in {batch.folder / 'melodies'}")
 

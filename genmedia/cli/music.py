@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -25,6 +26,40 @@ def _wav_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
     return value
 
 
+ATTRIBUTE_NAMES = ("density", "pitch", "interval", "syncopation", "key")  # genmedia.melody.attributes.ATTRIBUTES
+
+
+def _attribute_shift(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, float]:
+    """--attribute NAME=AMOUNT (repeatable) -> {name: amount}; one line naming the bad item otherwise."""
+    import math
+
+    shift: dict[str, float] = {}
+    for item in value:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not NAME=AMOUNT (e.g. density=+1.0)", ctx, param)
+        if name not in ATTRIBUTE_NAMES:
+            raise click.BadParameter(f"unknown attribute {name!r} in {item!r}; choose from "
+                                     f"{', '.join(ATTRIBUTE_NAMES)}", ctx, param)
+        try:
+            amount = float(text)
+        except ValueError:
+            amount = math.nan
+        if not math.isfinite(amount):
+            raise click.BadParameter(f"{text!r} in {item!r} is not a finite amount", ctx, param)
+        if name in shift:
+            raise click.BadParameter(f"{name!r} is given twice", ctx, param)
+        shift[name] = amount
+    return shift
+
+
+attribute_shift_option = click.option(
+    "--attribute", multiple=True, metavar="NAME=AMOUNT", callback=_attribute_shift,
+    help="Move every sampled latent along a concept vector, in units of the vector (repeatable; names: "
+         + ", ".join(ATTRIBUTE_NAMES) + "; the model needs `genmedia train melody-concepts`).")
+
+
 @click.group(cls=GenmediaGroup)
 def music() -> None:
     """Generate and morph melodies with a recurrent VAE (MIDI files, WAV previews)."""
@@ -41,16 +76,23 @@ def music() -> None:
 @tempo_option
 @program_option
 @click.option("--wav", is_flag=True, help="Also write a WAV preview beside each MIDI file.")
+@attribute_shift_option
 @outdir_option
 @overwrite_option
-def sample(model, count, temperature, prior, seed, tempo, program, wav, outdir, overwrite) -> None:
+def sample(model, count, temperature, prior, seed, tempo, program, wav, attribute, outdir, overwrite) -> None:
     """Sample new melodies: OUTDIR/melody-000.mid, ..."""
     from genmedia.melody.model import MelodyModel, sample_melodies
     from genmedia.melody.output import write_melodies
 
     seed = resolve_seed(seed)
     vae = MelodyModel.load(model)
-    tokens = sample_melodies(vae, count=count, seed=seed, temperature=temperature, prior=prior)
+    if attribute:  # latents moved along concept vectors (genmedia.melody.concepts)
+        from genmedia.melody.concepts import sample_shifted
+
+        tokens = sample_shifted(vae, count=count, seed=seed, temperature=temperature, prior=prior,
+                                attribute_shift=attribute)
+    else:
+        tokens = sample_melodies(vae, count=count, seed=seed, temperature=temperature, prior=prior)
     write_melodies(outdir, [(f"melody-{i:03d}", t) for i, t in enumerate(tokens)], tempo=tempo or 120.0,
                    program=program, wav=wav, overwrite=overwrite)
     click.echo(f"wrote {count} melod{'ies' if count != 1 else 'y'} to {outdir}", err=True)
@@ -79,13 +121,14 @@ def interpolate(a, b, model, steps, oversample, tempo, program, wav, outdir, ove
     than the one before, wherever the path allows. The tempo defaults to A's.
     """
     from genmedia.melody.midi import read_melody
-    from genmedia.melody.model import MelodyModel, morph_melodies
+    from genmedia.melody.model import MelodyModel, morph_melodies, morph_meter
     from genmedia.melody.output import write_melody_morph
 
     vae = MelodyModel.load(model)
     mel_a, mel_b = read_melody(a), read_melody(b)
     morph = morph_melodies(vae, mel_a, mel_b, steps=steps, oversample=oversample, sources=(a, b))
-    write_melody_morph(outdir, morph, tempo=tempo or mel_a.tempo, program=program, wav=wav, overwrite=overwrite)
+    write_melody_morph(outdir, morph, tempo=tempo or mel_a.tempo, program=program, wav=wav, overwrite=overwrite,
+                       time_signature=morph_meter(vae, mel_a, mel_b), inputs=(a, b))
     click.echo(f"wrote {steps} steps and morph.mid{' and morph.wav' if wav else ''} to {outdir}", err=True)
 
 
@@ -101,25 +144,100 @@ def render(midi_file, output, overwrite) -> None:
 
     midi = load_midi(midi_file)
     melody_from_midi(midi, source=midi_file)  # rejects no notes, drums only, an absurd tempo
-    write_wav(output, synthesize(midi, source=midi_file), overwrite=overwrite)
+    write_wav(output, synthesize(midi, source=midi_file), overwrite=overwrite, inputs=[midi_file])
     click.echo(f"wrote {output}", err=True)
 
 
 @music.command("eval")
-@click.argument("folder", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folders", metavar="DIR...", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--model", default=None, help=MODEL_HELP)
 @click.option("--samples", type=click.IntRange(1, 10_000), default=100, show_default=True)
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @click.option("--split", type=click.Choice(["all", "train", "valid", "test"]), default="all", show_default=True,
-              help="Only the tunes of this split (training splits tunes by a hash of the file name).")
+              help="Only the tunes of this split, as training split them (train/, valid/, test/ subfolders, "
+                   "else a hash of the file name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(folder, model, samples, seed, split, as_json) -> None:
-    """Score the model on a folder of MIDI files: reconstruction, samples and morphs."""
+def evaluate(folders, model, samples, seed, split, as_json) -> None:
+    """Score the model on folders of MIDI files, each its own source: reconstruction, samples and morphs,
+    per source and pooled."""
     from genmedia.melody.evaluate import evaluate_folder
 
-    report = evaluate_folder(folder, model=model, samples=samples, seed=seed, split=split)
+    report = evaluate_folder(list(folders), model=model, samples=samples, seed=seed, split=split)
+    unreadable = [why for figures in report["sources"].values() for why in figures.get("unreadable", ())]
     if as_json:
         click.echo(json.dumps(report, indent=2))
+    else:
+        for key, value in report.items():
+            if key not in ("sources", "unreadable"):
+                click.echo(f"{key:>38}  {value}")
+        for name, figures in report["sources"].items():
+            click.echo(f"source {name}:")
+            for key, value in figures.items():
+                if key != "unreadable":
+                    click.echo(f"{key:>38}  {value}")
+    for why in unreadable:  # scored without them; each named, and the run fails at the end
+        click.echo(f"error: {why}", err=True)
+    if unreadable:
+        sys.exit(1)
+
+
+@music.command()
+@click.argument("midi_file", metavar="IN.mid", type=midi_path)
+@click.option("--attribute", required=True, type=click.Choice(ATTRIBUTE_NAMES),
+              help="The attribute to move: note density, mean pitch, mean interval, 16th-note syncopation, "
+                   "share of notes in key.")
+@click.option("--amount", type=FiniteFloatRange(-10.0, 10.0), default=1.0, show_default=True,
+              help="How far to move, in units of the attribute's concept vector (negative: less of it).")
+@click.option("--steps", type=click.IntRange(2, 100), default=None,
+              help="Write a sweep of this many steps from -AMOUNT to +AMOUNT into the folder -o names "
+                   "(step-00.mid, ...), instead of one file.")
+@click.option("--model", default=None, help=MODEL_HELP)
+@tempo_option
+@program_option
+@click.option("--wav", is_flag=True, help="Also write a WAV preview beside each MIDI file.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="MIDI file to write (.mid); with --steps, the folder to write the sweep into.")
+@overwrite_option
+def transform(midi_file, attribute, amount, steps, model, tempo, program, wav, output, overwrite) -> None:
+    """Move a melody along a concept vector: decode z + AMOUNT x the attribute's vector.
+
+    Encodes the first bars of the melody (as many as the model covers), adds the attribute's
+    vector (the mean latent of the training windows richest in the attribute minus that of the
+    poorest quarter; see `genmedia train melody-concepts`) and decodes greedily, so no seed is
+    involved. The output is as long as the input, up to the model's length, in the input's meter
+    where the model keeps it; the tempo defaults to the input's.
+    """
+    from genmedia.fileio import output_set
+    from genmedia.melody.attributes import attributes
+    from genmedia.melody.concepts import in_meter, load_concepts, sweep, transform_melody
+    from genmedia.melody.midi import read_melody
+    from genmedia.melody.model import MelodyModel
+    from genmedia.melody.output import add_melodies
+
+    if steps is None and output.suffix != ".mid":
+        raise click.BadParameter(f"{output} must end in .mid (or give --steps to write a sweep into a folder)",
+                                 param_hint="'-o' / '--output'")
+    vae = MelodyModel.load(model)
+    concepts = load_concepts(vae)  # before reading the input: a model without vectors says so first
+    melody = read_melody(midi_file)
+    if steps is None:
+        tokens = transform_melody(vae, melody, attribute=attribute, amount=amount, concepts=concepts,
+                                  source=midi_file)
+        before = attributes(vae.window(melody, source=midi_file)[: len(tokens)])[attribute]
+        after = attributes(tokens)[attribute]
+        written, signature = in_meter(vae, melody, tokens)
+        with output_set(output.parent, overwrite=overwrite, inputs=(midi_file,)) as batch:
+            add_melodies(batch, [(output.stem, written)], tempo=tempo or melody.tempo, program=program, wav=wav,
+                         time_signature=signature)
+        click.echo(f"wrote {output}{' and ' + output.with_suffix('.wav').name if wav else ''} "
+                   f"({attribute} {before:.3g} -> {after:.3g})", err=True)
         return
-    for key, value in report.items():
-        click.echo(f"{key:>32}  {value}")
+    tokens = sweep(vae, melody, attribute=attribute, amount=amount, steps=steps, concepts=concepts, source=midi_file)
+    written, signature = in_meter(vae, melody, tokens)
+    with output_set(output, overwrite=overwrite, inputs=(midi_file,)) as batch:
+        add_melodies(batch, [(f"step-{k:02d}", t) for k, t in enumerate(written)], tempo=tempo or melody.tempo,
+                     program=program, wav=wav, time_signature=signature)
+    values = " ".join(f"{attributes(t)[attribute]:.3g}" for t in tokens)
+    click.echo(f"wrote {steps} steps ({attribute} at amounts {-amount:+g} to {amount:+g}: {values}) to {output}",
+               err=True)

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from genmedia.errors import InputError
-from genmedia.melody.data import split_of, windows
+from genmedia.melody.data import SPLITS, read_folder, windows
 from genmedia.melody.metrics import distinct, in_key_share, notes_per_2_bars, token_accuracy, token_distance
-from genmedia.melody.midi import read_melody
 from genmedia.melody.model import MelodyModel, interpolate_melodies, sample_melodies
 
 MORPH_STEPS = 7
@@ -66,34 +65,69 @@ def morph_report(model: MelodyModel, firsts: list[np.ndarray]) -> dict:
             "crossfade_interior_in_key": round(float(np.mean(key_fade)), 4)}
 
 
-def evaluate_folder(folder: Path, *, model: str | Path | None = None, samples: int = 100, seed: int = 0,
+def _reconstruction(vae: MelodyModel, data: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """(greedy, teacher-forced) per-step accuracy over the steps that hold the tune (not grid padding)."""
+    chunks = range(0, len(data), 512)
+    recon = np.concatenate([vae.decode(vae.encode(data[i:i + 512])) for i in chunks])
+    forced = np.concatenate([vae.teacher_forced_logits(vae.encode(data[i:i + 512]), data[i:i + 512]).argmax(-1)
+                             for i in chunks])
+    return float((recon == data)[mask].mean()), float((forced == data)[mask].mean())
+
+
+def source_report(vae: MelodyModel, folder: Path, *, split: str = "all") -> dict:
+    """Reconstruction (every bar-aligned window, and each tune's first window: what a morph of the
+    tune with itself gives back) and morphs, on the melodies of one folder (one source).
+
+    `split` picks the tunes of a split as training did (`genmedia.melody.data.read_folder`).
+    The files that could not be read are passed over and listed under 'unreadable' ("PATH: why")."""
+    by_split, skipped = read_folder(folder)
+    tunes = [m for s in (SPLITS if split == "all" else (split,)) for _, m in by_split[s]]
+    if not tunes:
+        raise InputError(folder, "contains no readable .mid files" + ("" if split == "all" else f" in split {split}"))
+    per_tune = [windows(m, vae.steps, masks=True, grid=vae.grid, pad_short=vae.grid) for m in tunes]
+    pairs = [pair for ws in per_tune for pair in ws]
+    if not pairs:
+        raise InputError(folder, f"has no melody of {vae.steps} sixteenths with a note")
+    data, mask = np.stack([w for w, _ in pairs]), np.stack([m for _, m in pairs])
+    firsts = [(ws[0][0], ws[0][1]) for ws in per_tune if ws]
+    greedy, forced = _reconstruction(vae, data, mask)
+    first_greedy, _ = _reconstruction(vae, np.stack([w for w, _ in firsts]), np.stack([m for _, m in firsts]))
+    report = {"folder": str(folder), "tunes": len(tunes), "unreadable_files": len(skipped),
+              "unreadable": list(skipped), "windows": len(data),
+              "reconstruction_accuracy_greedy": round(greedy, 4),
+              "reconstruction_accuracy_teacher_forced": round(forced, 4),
+              "reconstruction_accuracy_first_window": round(first_greedy, 4),
+              "data_in_key": round(float(np.mean([in_key_share(w) for w in data])), 4),
+              "data_notes_per_2_bars": round(float(np.mean([notes_per_2_bars(w) for w in data])), 2)}
+    report.update(morph_report(vae, [w for w, _ in firsts]))
+    return report
+
+
+def evaluate_folder(folder: Path | list[Path], *, model: str | Path | None = None, samples: int = 100, seed: int = 0,
                     split: str = "all") -> dict:
+    """A model's figures on one or more folders of MIDI files, each a source: per source
+    (`source_report`), pooled over the sources (weighted by windows), and for `samples` samples.
+
+    One folder gives its figures at the top level, as well as under `sources`."""
+    folders = [Path(folder)] if isinstance(folder, (str, Path)) else [Path(f) for f in folder]
     vae = MelodyModel.load(model)
-    melodies, unreadable = [], 0
-    paths = sorted(Path(folder).glob("*.mid"))
-    for path in paths if split == "all" else [p for p in paths if split_of(p.name) == split]:
-        try:
-            melodies.append(read_melody(path))
-        except InputError:
-            unreadable += 1
-    if not melodies:
-        raise InputError(folder, "contains no readable .mid files")
-    per_tune = [windows(m, vae.steps) for m in melodies]
-    data = np.stack([w for ws in per_tune for w in ws])
-    recon = np.concatenate([vae.decode(vae.encode(data[i:i + 512])) for i in range(0, len(data), 512)])
+    sources: dict[str, dict] = {}
+    for path in folders:
+        name = path.name if path.name not in sources else str(path)
+        sources[name] = source_report(vae, path, split=split)
     sampled = sample_melodies(vae, count=samples, seed=seed, temperature=1.0)
-    report = {
-        "model": vae.info.name, "split": split, "tunes": len(melodies), "unreadable_files": unreadable, "windows": len(data),
-        "reconstruction_accuracy_greedy": round(token_accuracy(recon, data), 4),
-        "reconstruction_accuracy_teacher_forced": round(
-            float(np.mean([teacher_forced_accuracy(vae, data[i:i + 512]) for i in range(0, len(data), 512)])), 4),
-        "samples": samples,
-        "samples_in_key": round(float(np.mean([in_key_share(s) for s in sampled if (s >= 2).any()] or [0])), 4),
-        "samples_notes_per_2_bars": round(float(np.mean([notes_per_2_bars(s) for s in sampled])), 2),
-        "samples_distinct": distinct(sampled),
-        "samples_with_notes": int(sum((s >= 2).any() for s in sampled)),
-        "data_in_key": round(float(np.mean([in_key_share(w) for w in data])), 4),
-        "data_notes_per_2_bars": round(float(np.mean([notes_per_2_bars(w) for w in data])), 2),
-    }
-    report.update(morph_report(vae, [ws[0] for ws in per_tune if ws]))
+    weight = np.array([r["windows"] for r in sources.values()], dtype=float)
+    pooled = {key: round(float(np.dot(weight, [r[key] for r in sources.values()]) / weight.sum()), 4)
+              for key in ("reconstruction_accuracy_greedy", "reconstruction_accuracy_teacher_forced",
+                          "reconstruction_accuracy_first_window", "morph_monotone_share",
+                          "morph_all_steps_have_notes_share")}
+    report = {"model": vae.info.name, "split": split, "samples": samples,
+              "samples_in_key": round(float(np.mean([in_key_share(s) for s in sampled if (s >= 2).any()] or [0])), 4),
+              "samples_notes_per_2_bars": round(float(np.mean([notes_per_2_bars(s) for s in sampled])), 2),
+              "samples_distinct": distinct(sampled),
+              "samples_with_notes": int(sum((s >= 2).any() for s in sampled))}
+    if len(sources) == 1:
+        report.update(next(iter(sources.values())))
+    report["pooled"] = pooled
+    report["sources"] = sources
     return report

@@ -115,8 +115,12 @@ def _check_length(beats: float, seconds: float, path: Path, bounds: limits.Limit
                                f"{limits.ENV['midi_seconds']})")
 
 
-def check_notes(pm, source: str | Path) -> None:
-    """Refuse a `PrettyMIDI` whose notes are too many, too long or not finite (`genmedia.limits`)."""
+def check_notes(pm, source: str | Path, *, release: float | None = None) -> None:
+    """Refuse a `PrettyMIDI` whose notes are too many, too long or not finite (`genmedia.limits`).
+
+    Given `release` (seconds a note rings on after its end), the file is about to be rendered to
+    audio: the summed sound of its non-drum notes, each with its release, is bounded too.
+    """
     bounds = limits.current()
     notes = [n for inst in pm.instruments for n in inst.notes]
     if len(notes) > bounds.midi_notes:
@@ -130,6 +134,11 @@ def check_notes(pm, source: str | Path) -> None:
     end = max((n.end for n in notes), default=0.0)
     if end > bounds.midi_seconds:
         raise InputError(source, f"lasts {limits.over(bounds, 'midi_seconds', end, 's')}")
+    if release is not None:
+        total = sum(n.end - n.start + release for inst in pm.instruments if not inst.is_drum for n in inst.notes)
+        if total > bounds.midi_note_seconds_total:
+            raise InputError(source, f"has notes sounding for a total of "
+                                     f"{limits.over(bounds, 'midi_note_seconds_total', total, 's')}")
 
 
 def _merge_meta_into_track0(midi) -> None:
@@ -267,23 +276,28 @@ def _tokens(notes: list[tuple[int, int, int]], shift: int, steps_per_bar: int) -
     return tokens
 
 
-def melody_to_midi(tokens: np.ndarray, *, tempo: float = 120.0, program: int = 0, name: str = "melody"):
-    """Tokens -> a `PrettyMIDI` with a tempo, a 4/4 time signature and one named instrument track.
+def melody_to_midi(tokens: np.ndarray, *, tempo: float = 120.0, program: int = 0, name: str = "melody",
+                   time_signature: tuple[int, int] = (4, 4)):
+    """Tokens -> a `PrettyMIDI` with a tempo, a time signature and one named instrument track.
 
-    Velocities follow the meter: 100 on the first beat of a bar, 88 on other beats, 76 between.
-    Raises `ValueError` for a tempo that is not a finite number of BPM above 0.
+    Velocities follow the meter: 100 on the first beat of a bar, 88 on other beats (dotted quarters
+    in 6/8 and other compound meters), 76 between. Raises `ValueError` for a tempo that is not a
+    finite number of BPM above 0.
     """
     import pretty_midi
 
     if not (math.isfinite(tempo) and tempo > 0):
         raise ValueError(f"tempo must be a finite number of BPM above 0, not {tempo}")
+    num, den = time_signature
+    bar = max(1, num * STEPS_PER_QUARTER * 4 // den)
+    beat = 6 if den == 8 and num % 3 == 0 else max(1, STEPS_PER_QUARTER * 4 // den)
 
     pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo))
-    pm.time_signature_changes.append(pretty_midi.TimeSignature(4, 4, 0.0))
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(int(num), int(den), 0.0))
     instrument = pretty_midi.Instrument(program=int(program), name=name)
     step = 60.0 / tempo / STEPS_PER_QUARTER
     for start, end, p in note_spans(tokens):
-        velocity = 100 if start % 16 == 0 else 88 if start % 4 == 0 else 76
+        velocity = 100 if start % bar == 0 else 88 if start % beat == 0 else 76
         instrument.notes.append(pretty_midi.Note(velocity, p, start * step, end * step))
     pm.instruments.append(instrument)
     return pm

@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from genmedia.errors import InputError
-from genmedia.latent import slerp
+from genmedia.latent import check_finite, slerp
 from genmedia.melody.metrics import token_distance
+from genmedia.melody.data import windows
+from genmedia.melody.meter import fill, from_grid, grid_signature, to_grid
 from genmedia.melody.midi import BAR_STEPS, REST, Melody
 from genmedia.melody.prior import KernelPrior, load_prior
 from genmedia.registry import ModelInfo, get_model
@@ -28,10 +30,27 @@ class MelodyModel:
         # A hierarchical decoder writes `segments` bars, each from its own conductor embedding.
         self.segments: int = decoder["bars"] if decoder["kind"] == "hierarchical" else 1
         self.bar_steps: int = decoder.get("steps_per_bar", BAR_STEPS)
+        # Models trained on the meter grid (genmedia.melody.meter) read 3/4 and 6/8 bars as padded grid
+        # bars; older models read every tune straight onto 16-step bars.
+        self.grid: bool = "meter" in meta
         self.encoder = OnnxModel(info.file("encoder"))
         self.conductor = OnnxModel(info.file("conductor")) if self.segments > 1 else None
         self.init = OnnxModel(info.file("decoder_init"))
         self.step = OnnxModel(info.file("decoder_step"))
+        # The metadata must describe these graphs: a mismatch fails here, not inside a run.
+        latent, where = {1: (self.latent, "latent.size")}, info.metadata_path
+        self.encoder.expect("tokens", {1: (self.steps, "steps")}, metadata=where)
+        self.encoder.expect("mean", latent, metadata=where)
+        if self.conductor is not None:
+            self.conductor.expect("z", latent, metadata=where)
+            self.conductor.expect("bars", {1: (self.segments, "decoder.bars")}, metadata=where)
+        else:
+            self.init.expect("z", latent, metadata=where)
+        vocabulary = meta["vocabulary"].get("size")
+        for net, tensors in ((self.init, ("h", "c")), (self.step, ("prev", "z", "h", "c", "h_out", "c_out"))):
+            for tensor in tensors:
+                net.expect(tensor, metadata=where)
+        self.step.expect("logits", {2: (vocabulary, "vocabulary.size")} if vocabulary else None, metadata=where)
 
     @classmethod
     def load(cls, name: str | Path | None = None) -> MelodyModel:
@@ -59,6 +78,7 @@ class MelodyModel:
 
     def decode(self, z: np.ndarray, *, temperature: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
         """Latents (B, latent) -> tokens (B, steps): greedy when temperature is 0, else sampled."""
+        check_finite(temperature=temperature)
         cond = self.conditioning(z)
         per_segment = self.steps // cond.shape[1]
         prev = np.full((len(z), 1), self.start_token, dtype=np.int64)
@@ -81,9 +101,17 @@ class MelodyModel:
             out[:, t] = prev[:, 0]
         return out
 
+    def tokens_of(self, melody: Melody) -> np.ndarray:
+        """A melody's tokens as this model reads them: on the meter grid (see `genmedia.melody.meter`)."""
+        return to_grid(melody.tokens, melody.steps_per_bar)[0] if self.grid else melody.tokens
+
+    def windows_of(self, melody: Melody) -> list[np.ndarray]:
+        """Every bar-aligned window of `steps` tokens of a melody that has a note (training and evaluation)."""
+        return windows(melody, self.steps, grid=self.grid, pad_short=self.grid)
+
     def window(self, melody: Melody, *, source: str | Path) -> np.ndarray:
         """The first `steps` tokens of a melody (from its first bar with a note), rest-padded."""
-        tokens = melody.tokens[: self.steps]
+        tokens = self.tokens_of(melody)[: self.steps]
         if not (tokens >= 2).any():
             raise InputError(source, f"has no notes in its first {self.steps} sixteenths")
         window = np.full(self.steps, REST, dtype=np.int64)
@@ -95,7 +123,7 @@ class MelodyModel:
         model's grid, at most the model's length. A morph or reconstruction of a melody shorter than
         the model is cut to this, so that the rests the window was padded with are not decoded into
         bars the input never had."""
-        bars = -(-len(melody.tokens) // self.bar_steps)
+        bars = -(-len(self.tokens_of(melody)) // self.bar_steps)
         return int(min(self.steps, max(1, bars) * self.bar_steps))
 
 
@@ -103,6 +131,7 @@ def sample_melodies(model: MelodyModel, *, count: int, seed: int, temperature: f
                     prior: str = "fitted") -> np.ndarray:
     """`count` melodies (count, steps): z from the model's prior (see `genmedia.melody.prior`),
     decoded with softmax `temperature`."""
+    check_finite(temperature=temperature)
     rng = np.random.default_rng(seed)
     z = load_prior(model.info, model.latent, prior).sample(rng, count)
     return model.decode(z, temperature=temperature, rng=rng)
@@ -111,6 +140,7 @@ def sample_melodies(model: MelodyModel, *, count: int, seed: int, temperature: f
 def fit_prior(model: MelodyModel, windows: np.ndarray, *, bandwidth: float, exemplars: int = 2048,
               seed: int = 0) -> KernelPrior:
     """A kernel density prior over the posterior means of up to `exemplars` windows (a seeded choice)."""
+    check_finite(bandwidth=bandwidth)
     rng = np.random.default_rng(seed)
     chosen = windows[np.sort(rng.choice(len(windows), min(exemplars, len(windows)), replace=False))]
     means = np.concatenate([model.encode(chosen[i:i + 512]) for i in range(0, len(chosen), 512)])
@@ -138,13 +168,29 @@ def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, st
     return decoded[monotone_steps(to_a, to_b, steps, ts)]
 
 
+def morph_meter(model: MelodyModel, a: Melody, b: Melody) -> tuple[int, int]:
+    """The time signature a morph of `a` into `b` is written in: theirs where both have bars of the
+    same size on the model's grid (two 3/4 tunes morph in 3/4, 6/8 ones in 6/8; see
+    `genmedia.melody.meter`), else 4/4, the grid itself."""
+    if model.grid and fill(a.steps_per_bar) == fill(b.steps_per_bar) != BAR_STEPS:
+        return grid_signature(a.time_signature)
+    same = model.grid and grid_signature(a.time_signature) == grid_signature(b.time_signature)
+    return grid_signature(a.time_signature) if same else (4, 4)
+
+
 def morph_melodies(model: MelodyModel, a: Melody, b: Melody, *, steps: int, oversample: int = 8,
                    sources: tuple[str | Path, str | Path] = ("A", "B")) -> np.ndarray:
     """`interpolate_melodies` from two melodies as read: each encoded from its model-length window,
-    the morph as long as the longer of them (see `MelodyModel.covered`). `sources` name them in errors."""
+    the morph as long as the longer of them (see `MelodyModel.covered`). `sources` name them in errors.
+
+    The steps come back in the meter of `morph_meter(model, a, b)`: for two 3/4 tunes, bars of 12
+    sixteenths (the grid's padding dropped), so they are written in 3/4 with bar lines in place."""
     windows = [model.window(m, source=s) for m, s in zip((a, b), sources)]
-    return interpolate_melodies(model, *windows, steps=steps, oversample=oversample,
-                                length=max(model.covered(a), model.covered(b)))
+    morph = interpolate_melodies(model, *windows, steps=steps, oversample=oversample,
+                                 length=max(model.covered(a), model.covered(b)))
+    num, den = morph_meter(model, a, b)
+    bar = num * 16 // den
+    return morph if fill(bar) == BAR_STEPS else np.stack([from_grid(step, bar) for step in morph])
 
 
 def monotone_steps(to_a: np.ndarray, to_b: np.ndarray, steps: int, ts: np.ndarray) -> np.ndarray:
@@ -173,20 +219,21 @@ def monotone_steps(to_a: np.ndarray, to_b: np.ndarray, steps: int, ts: np.ndarra
     return np.array(chosen[::-1])
 
 
-def attach_prior(metadata_path: Path, data_dir: Path, *, bandwidth: float, command: str) -> dict:
+def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth: float, command: str) -> dict:
     """Fit the kernel density prior on the training split of `data_dir` with the model's own (ONNX)
     encoder; write its means to `NAME.prior.npy` beside the model and record it (file, sha256,
     bandwidth, command) in the model's metadata, rewritten atomically. Return the prior's entry."""
     from genmedia.fileio import write_atomic
-    from genmedia.melody.data import read_folder, windows
+    from genmedia.melody.data import read_folder
     from genmedia.registry import load_info, sha256_file, write_metadata
 
     info = load_info(Path(metadata_path))
     model = MelodyModel(info)
-    by_split, _ = read_folder(data_dir)
-    train = [w for _, melody in by_split["train"] for w in windows(melody, model.steps)]
+    folders = [Path(data_dir)] if isinstance(data_dir, (str, Path)) else [Path(d) for d in data_dir]
+    train = [w for folder in folders for _, melody in read_folder(folder)[0]["train"]
+             for w in model.windows_of(melody)]
     if not train:
-        raise InputError(data_dir, "has no training melodies to fit a prior on")
+        raise InputError(folders[0], "has no training melodies to fit a prior on")
     prior = fit_prior(model, np.stack(train), bandwidth=bandwidth)
     path = info.metadata_path.with_name(f"{info.name}.prior.npy")
     write_atomic(path, lambda tmp: np.save(tmp, prior.means.astype(np.float32), allow_pickle=False), overwrite=True)
@@ -195,6 +242,6 @@ def attach_prior(metadata_path: Path, data_dir: Path, *, bandwidth: float, comma
                                                 "bytes": path.stat().st_size}}
     meta["prior"] = {"type": "kernel-density", "bandwidth": bandwidth,
                      "fitted_on": f"posterior means of {len(prior.means)} of the {len(train)} training windows "
-                                  f"of {data_dir}", "command": command}
+                                  f"of {', '.join(map(str, folders))}", "command": command}
     write_metadata(info.metadata_path, meta, overwrite=True)
     return meta["prior"]

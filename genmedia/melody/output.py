@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genmedia.fileio import OutputBatch, output_set, write_atomic
+from genmedia.fileio import Inputs, OutputBatch, output_set, write_atomic
 from genmedia.melody.midi import melody_to_midi
 from genmedia.melody.synth import synthesize, write_wav
 
@@ -26,24 +26,27 @@ def _add_midi(batch: OutputBatch, midi, path: Path, *, wav: bool) -> list[Path]:
 
 
 def add_melodies(batch: OutputBatch, named: list[tuple[str, np.ndarray]], *, tempo: float, program: int,
-                 wav: bool = False, folder: str | Path = "") -> list[Path]:
+                 wav: bool = False, folder: str | Path = "", time_signature: tuple[int, int] = (4, 4)) -> list[Path]:
     """Add `FOLDER/STEM.mid` (and `STEM.wav`) for each (stem, tokens) to `batch`; every name is checked first."""
     suffixes = (".mid", ".wav") if wav else (".mid",)
     batch.check([Path(folder, f"{stem}{s}") for stem, _ in named for s in suffixes])
     written = []
     for stem, tokens in named:
-        midi = melody_to_midi(tokens, tempo=tempo, program=program, name=f"genmedia {stem}")
+        midi = melody_to_midi(tokens, tempo=tempo, program=program, name=f"genmedia {stem}",
+                              time_signature=time_signature)
         written += _add_midi(batch, midi, Path(folder, f"{stem}.mid"), wav=wav)
     return written
 
 
 def add_melody_morph(batch: OutputBatch, morph: np.ndarray, *, tempo: float, program: int, wav: bool,
-                     stem: str = "step", folder: str | Path = "") -> list[Path]:
+                     stem: str = "step", folder: str | Path = "",
+                     time_signature: tuple[int, int] = (4, 4)) -> list[Path]:
     """Add each step as `STEM-KK.mid` and all steps in a row as `morph.mid` (and `morph.wav`) to `batch`."""
     batch.check([Path(folder, "morph.mid")] + ([Path(folder, "morph.wav")] if wav else []))
     written = add_melodies(batch, [(f"{stem}-{k:02d}", t) for k, t in enumerate(morph)], tempo=tempo,
-                           program=program, folder=folder)
-    whole = melody_to_midi(np.concatenate(list(morph)), tempo=tempo, program=program, name="genmedia morph")
+                           program=program, folder=folder, time_signature=time_signature)
+    whole = melody_to_midi(np.concatenate(list(morph)), tempo=tempo, program=program, name="genmedia morph",
+                           time_signature=time_signature)
     return written + _add_midi(batch, whole, Path(folder, "morph.mid"), wav=wav)
 
 
@@ -56,8 +59,11 @@ def write_melodies(outdir: Path, named: list[tuple[str, np.ndarray]], *, tempo: 
 
 
 def write_melody_morph(outdir: Path, morph: np.ndarray, *, tempo: float, program: int, wav: bool,
-                       stem: str = "step", overwrite: bool = False) -> list[Path]:
-    """Write each step as `STEM-KK.mid` and all steps in a row as `morph.mid` (and `morph.wav`), all or nothing."""
-    with output_set(outdir, overwrite=overwrite) as batch:
-        written = add_melody_morph(batch, morph, tempo=tempo, program=program, wav=wav, stem=stem)
+                       stem: str = "step", overwrite: bool = False,
+                       time_signature: tuple[int, int] = (4, 4), inputs: Inputs = ()) -> list[Path]:
+    """Write each step as `STEM-KK.mid` and all steps in a row as `morph.mid` (and `morph.wav`), all or
+    nothing; none of them over one of `inputs` (the melodies it morphs)."""
+    with output_set(outdir, overwrite=overwrite, inputs=inputs) as batch:
+        written = add_melody_morph(batch, morph, tempo=tempo, program=program, wav=wav, stem=stem,
+                                   time_signature=time_signature)
     return written

@@ -24,3 +24,10 @@ def require_torch(device: str = "cpu") -> None:
     if device == "cuda" and not torch.cuda.is_available():
         raise MissingExtraError(f"--device cuda: this torch ({torch.__version__}) sees no CUDA GPU; "
                                 "use --device cpu, or install a CUDA build of torch on a machine with a GPU")
+
+
+def require_music21() -> None:
+    """Raise `MissingExtraError` naming the install command when music21 (training data only) is missing."""
+    if importlib.util.find_spec("music21") is None:
+        raise MissingExtraError("preparing the melody training data needs music21, which is not installed; "
+                                "install with: pip install 'genmedia[train]'  (or: pip install music21)")

@@ -13,6 +13,7 @@ conductor fitted to their latents, then end to end.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -85,6 +86,10 @@ class MelodyVAEConfig:
     conductor_pretrain: int = 0
     conductor_batch: int = 64
     conductor_lr: float = 1e-3
+    # Several sources: 0 draws training windows from the pool as they come (a source's share of the
+    # batches is its share of the windows); 1 gives every source the same share; between, a source's
+    # share goes as windows ** (1 - source_balance).
+    source_balance: float = 0.0
     seed: int = 0
 
     PRESETS = {
@@ -98,6 +103,12 @@ class MelodyVAEConfig:
                   "conductor_hidden": 256, "bar_embed": 64, "enc_bar_pool": 128, "free_bits": 1024.0,
                   "bar_pretrain": 5000, "pretrain_batch": 16, "conductor_pretrain": 3000, "conductor_batch": 64,
                   "train_steps": 9000, "batch": 32, "lr": 5e-4},
+        # The 2-bar model on the broad data (Nottingham, ryansMammoth, Bach chorales): a wider latent and
+        # more free nats, as dense fiddle tunes carry more notes per window than folk melodies.
+        # Its dense fiddle windows (28-32 notes) come back at about 0.5 even from the training data. A wider
+        # decoder (384), 384 free nats and every source drawn equally often (source_balance 1.0), 8000
+        # steps, did no better (ryansMammoth valid 0.814 against 0.822) and lost 0.005 on Nottingham.
+        "broad": {"latent": 128, "enc_hidden": 192, "free_bits": 256.0, "train_steps": 10000},
         "tiny": {"embed": 8, "enc_hidden": 16, "dec_hidden": 16, "latent": 4, "batch": 8, "train_steps": 3,
                  "kl_warmup": 1},
         "tiny16": {"steps": 64, "embed": 8, "enc_hidden": 16, "enc_bar_hidden": 12, "dec_hidden": 16, "latent": 4,
@@ -272,13 +283,39 @@ def transpose_batch(batch: np.ndarray, rng: np.random.Generator, limit: int) -> 
     return out
 
 
-def load_melody_data(folder: Path, steps: int) -> tuple[dict[str, np.ndarray], dict]:
-    """Windows per split (train, valid, test) from a folder of MIDI files, and a summary."""
-    by_split, skipped = read_folder(folder)
-    data = {s: np.stack([w for _, m in tunes for w in windows(m, steps)]) for s, tunes in by_split.items() if tunes}
-    summary = {"tunes": {s: len(t) for s, t in by_split.items()}, "windows": {s: len(w) for s, w in data.items()},
-               "skipped": skipped[:20], "skipped_count": len(skipped)}
-    return data, summary
+def source_name(folder: Path) -> str:
+    """The name a training source goes by in metadata and reports: its folder's name."""
+    return Path(folder).name
+
+
+def load_melody_data(folders: Path | list[Path], steps: int) -> tuple[dict[str, np.ndarray], dict]:
+    """Windows per split (train, valid, test) pooled over the source folders, and a summary with
+    each source's tunes, windows, split rule and per-split windows (`summary["by_source"]`, arrays
+    kept out of the JSON under the key `"_windows"`)."""
+    folders = [Path(folders)] if isinstance(folders, (str, Path)) else [Path(f) for f in folders]
+    pooled: dict[str, list[np.ndarray]] = {}
+    sources: dict[str, dict] = {}
+    per_source: dict[str, dict[str, np.ndarray]] = {}
+    for folder in folders:
+        by_split, skipped = read_folder(folder)
+        data = {s: np.stack(ws) for s, tunes in by_split.items()
+                if (ws := [w for _, m in tunes for w in windows(m, steps, pad_short=True)])}
+        rule_file = folder / "split.json"
+        rule = (json.loads(rule_file.read_text())["split"] if rule_file.is_file()
+                else "by tune: crc32(file name, up to any '--') % 10 == 0 test, == 1 valid, else train")
+        name = source_name(folder)
+        sources[name] = {"folder": str(folder), "split": rule, "tunes": {s: len(t) for s, t in by_split.items()},
+                         "windows": {s: len(w) for s, w in data.items()}, "skipped": skipped[:20],
+                         "skipped_count": len(skipped)}
+        per_source[name] = data
+        for split, w in data.items():
+            pooled.setdefault(split, []).append(w)
+    merged = {s: np.concatenate(ws) for s, ws in pooled.items()}
+    train_source = np.concatenate([np.full(len(d["train"]), i) for i, d in enumerate(per_source.values())
+                                   if "train" in d] or [np.zeros(0, dtype=np.int64)])
+    summary = {"_train_source": train_source, "tunes": {s: sum(src["tunes"].get(s, 0) for src in sources.values()) for s in ("train", "valid", "test")},
+               "windows": {s: len(w) for s, w in merged.items()}, "sources": sources, "_windows": per_source}
+    return merged, summary
 
 
 def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float, sampling: float = 0.0):
@@ -348,7 +385,7 @@ def parameters(*modules: nn.Module) -> list[nn.Parameter]:
 
 def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path | None = None,
           log: Callable[[str], None] = lambda _: None, log_every: int = 200, device: str = "cpu",
-          time_limit: float | None = None) -> MelodyVAE:
+          time_limit: float | None = None, sources: np.ndarray | None = None) -> MelodyVAE:
     """Train on `device` (resuming from `checkpoint` if it exists; saving to it every `log_every`
     steps; past `time_limit` seconds it pauses, as `fit` does); the trained model comes back on the CPU."""
     if cfg.bar_pretrain and not (cfg.hierarchical and cfg.enc_bar_hidden):
@@ -357,13 +394,24 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
     model = MelodyVAE(cfg)
     train_windows = data["train"]
     started = time.monotonic()
+    chance = None  # each training window's chance of being drawn, when sources are balanced
+    if sources is not None and cfg.source_balance > 0:
+        counts = np.bincount(sources).astype(float)
+        share = np.where(counts > 0, counts ** (1.0 - cfg.source_balance), 0.0)
+        chance = (share / share.sum() / np.maximum(counts, 1.0))[sources]
+        chance /= chance.sum()
 
     def batch(rng: np.random.Generator, size: int) -> torch.Tensor:
-        tokens = transpose_batch(train_windows[rng.integers(0, len(train_windows), size)], rng, cfg.transpose)
+        picked = (rng.integers(0, len(train_windows), size) if chance is None
+                  else rng.choice(len(train_windows), size, p=chance))
+        tokens = transpose_batch(train_windows[picked], rng, cfg.transpose)
         return torch.from_numpy(tokens).to(batch_device(model))
 
+    # The monitor: a fixed draw of 512 validation windows from every source (they are pooled in order).
+    monitor = data["valid"][np.random.default_rng(0).permutation(len(data["valid"]))[:512]] if "valid" in data else None
+
     def report(accuracy: Callable[[MelodyVAE, np.ndarray], float], label: str = "valid_greedy"):
-        return lambda: f" {label} {accuracy(model, data['valid'][:512]):.4f}" if "valid" in data else ""
+        return lambda: f" {label} {accuracy(model, monitor):.4f}" if monitor is not None else ""
 
     def stage(params, batch_loss, steps: int, lr: float, path: Path | None, accuracy, label: str = "valid_greedy"):
         left = None if time_limit is None else max(0.0, time_limit - (time.monotonic() - started))
@@ -430,7 +478,7 @@ def greedy_accuracy(model: MelodyVAE, tokens: np.ndarray, *, bars_alone: bool = 
     return (decoded == x).float().mean().item()
 
 
-def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command: str, data_dir: Path,
+def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command: str, data_dir: Path | list[Path],
            metrics: dict, overwrite: bool = False) -> Path:
     """Export encoder, (conductor,) decoder initialiser and decoder step to ONNX, with the metadata.
 
@@ -438,6 +486,7 @@ def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command
     flat model, a bar embedding from the conductor for a hierarchical one.
     """
     cfg = model.cfg
+    data_dirs = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
     tokens = torch.zeros(1, cfg.steps, dtype=torch.long)
     z = torch.zeros(1, cfg.cond_size)
     h, c = model.init(z)
@@ -462,7 +511,7 @@ def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command
                 "conductor_hidden": cfg.conductor_hidden, "bar_embedding": cfg.bar_embed}
                if cfg.hierarchical else {"kind": "flat"})
     metadata = {
-        "description": f"Melody VAE, {cfg.steps} sixteenth-note steps ({cfg.steps // 16} bars of 4/4): "
+        "description": f"Melody VAE, {cfg.steps} sixteenth-note steps ({cfg.steps // 16} bars of the 16-step grid): "
                        f"{'hierarchical (bar, then bars) ' if cfg.enc_bar_hidden else ''}BiLSTM encoder, "
                        f"{'conductor and bar' if cfg.hierarchical else 'autoregressive LSTM'} decoder",
         "encoder": encoder,
@@ -473,8 +522,13 @@ def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command
         "latent": {"size": cfg.latent},
         "regularisation": {"beta": cfg.beta, "free_bits_nats": cfg.free_bits, "kl_warmup_steps": cfg.kl_warmup,
                            "scheduled_sampling": cfg.scheduled_sampling, "bag_of_notes_weight": cfg.bag_of_notes},
-        "training": {"data": str(data_dir), "split": "by tune: crc32(file name) % 10 == 0 test, == 1 valid",
-                     **summary, "command": command, "config": asdict(cfg),
+        "meter": {"grid": "bars of 16 sixteenths; 3/4 and 6/8 bars (and halves of 12/8, 6/4) fill 12 steps of a "
+                           "bar and 4 steps of rests pad it; 2/4 bars go two to a bar; other meters unaligned",
+                  "bar_steps": BAR_STEPS},
+        "training": {"data": [str(d) for d in data_dirs],
+                     "split": "by tune, per source (see sources): voices of one chorale share a split",
+                     **{k: v for k, v in summary.items() if not k.startswith("_")}, "command": command,
+                     "config": asdict(cfg),
                      **({"stages": {
                          "bar_vae": {"steps": cfg.bar_pretrain, "free_bits_nats_per_bar": cfg.bar_free_bits,
                                      "windows_per_step": cfg.pretrain_batch, "lr": cfg.pretrain_lr},
