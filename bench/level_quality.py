@@ -7,7 +7,7 @@ interpolate`, and runs the checks on the 15 corpus levels, comparing the routes 
 VGLC's annotated paths. For calibration it also scores the corpus's first half (by name)
 against its second half.
 
-    python bench/level_quality.py [--corpus DIR] [--frame-level] [--record]
+    python bench/level_quality.py [--model NAME] [--corpus DIR] [--frame-level] [--record]
 
 `--frame-level` also runs the frame-by-frame search alone (without the fast search first) on
 the 100 sampled levels (about a minute). `--record` writes the figures into the model's metadata.
@@ -47,7 +47,9 @@ def structure_recall(model: LevelModel, levels: list[np.ndarray]) -> float:
     """Share of non-sky tiles that encode-then-decode (the morph's endpoints) reproduces."""
     hits = total = 0
     for level in levels:
-        rebuilt = model.decode(model.encode(level)[None], width=level.shape[1])[0]
+        z = model.encode(level)
+        cond = model.condition(model.bins.bin_level(level), z.shape[1])[None] if model.conditional else None
+        rebuilt = model.decode(z[None], width=level.shape[1], cond=cond)[0]
         solid = level != ord("-")
         hits += int((rebuilt[solid] == level[solid]).sum())
         total += int(solid.sum())
@@ -70,11 +72,11 @@ def route_overlap(level: np.ndarray, actions: tuple[int, ...], annotated: np.nda
     return len(near) / max(1, len(columns))
 
 
-def morphs(pairs: list[tuple[Path, Path]], out: Path) -> tuple[int, int, int]:
+def morphs(pairs: list[tuple[Path, Path]], out: Path, model: list[str]) -> tuple[int, int, int]:
     """(steps playable by the thorough check, steps, steps repaired) over 7-step morphs of the pairs."""
     playable = total = repaired = 0
     for i, (a, b) in enumerate(pairs):
-        done = genmedia("level", "interpolate", str(a), str(b), "--steps", "7", "-o", str(out / f"m{i}"))
+        done = genmedia("level", "interpolate", str(a), str(b), *model, "--steps", "7", "-o", str(out / f"m{i}"))
         if done.returncode:
             total += 7
             print(f"  {a.name} -> {b.name}: {done.stderr.strip()}")
@@ -89,15 +91,18 @@ def morphs(pairs: list[tuple[Path, Path]], out: Path) -> tuple[int, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default=None, help="level model name or metadata path (default: the default)")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--frame-level", action="store_true", help="also run the frame-level search alone")
     parser.add_argument("--record", action="store_true", help="store the figures in the model metadata")
     args = parser.parse_args()
     paths = sorted(args.corpus.glob("*.txt"))
     corpus = [read_level(p) for p in paths]
+    model = ["--model", args.model] if args.model else []
+    sample = [*SAMPLE[:3], *model, *SAMPLE[3:]]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "levels"
-        subprocess.run([*SAMPLE, str(out)], check=True)
+        subprocess.run([*sample, str(out)], check=True)
         generated = json.loads(genmedia("level", "eval", str(out), "--json").stdout)
         sampled_paths = sorted(out.glob("*.txt"))
         checked = genmedia("level", "check", "--thorough", *map(str, sampled_paths))
@@ -108,8 +113,8 @@ def main() -> None:
                               for p in sampled_paths)
         corpus_pairs = list(zip(paths[:7], paths[1:8]))
         sampled_pairs = [(sampled_paths[2 * i], sampled_paths[2 * i + 1]) for i in range(7)]
-        morph_corpus = morphs(corpus_pairs, Path(tmp) / "mc")
-        morph_sampled = morphs(sampled_pairs, Path(tmp) / "ms")
+        morph_corpus = morphs(corpus_pairs, Path(tmp) / "mc", model)
+        morph_sampled = morphs(sampled_pairs, Path(tmp) / "ms", model)
         sampled = [read_level(p) for p in sampled_paths]
     half = len(corpus) // 2
     calibration = evaluate(corpus[:half], corpus[half:]).to_dict()
@@ -136,14 +141,16 @@ def main() -> None:
     for name, (ok, total, fixed) in (("corpus pairs (7)", morph_corpus), ("sampled pairs (7)", morph_sampled)):
         print(f"| {name} | {ok}/{total} | {fixed} |")
     corpus_table(paths, corpus, args.corpus.parent / "Paths")
-    reconstruction(corpus)
+    reconstruction(corpus, args.model)
     if args.record:
-        info = get_model(None, task="level")
+        info = get_model(args.model, task="level")
         meta = json.loads(info.metadata_path.read_text())
         meta["metrics"] = {k: generated[k] for k in ("playable", "broken_structures", "pipes_on_pipes",
                                                      "no_start_floor", "kl_2x2", "kl_3x3", "novelty", "diversity")}
         meta["metrics"]["thorough_completed"] = thorough / 100
-        meta["metrics"]["measured_with"] = " ".join(SAMPLE + ["OUT"]) + " && genmedia level eval OUT --json"
+        meta["metrics"]["measured_with"] = (" ".join(sample + ["OUT"]) + " && genmedia level eval OUT --json && "
+                                            "genmedia level check --thorough OUT/*.txt (python bench/level_quality.py"
+                                            + (f" --model {args.model}" if args.model else "") + ")")
         write_metadata(info.metadata_path, meta, overwrite=True)
         print(f"recorded in {info.metadata_path}")
 
@@ -160,8 +167,8 @@ def corpus_table(paths: list[Path], corpus: list[np.ndarray], annotated_dir: Pat
         print(f"| {path.stem} | {fast.describe()} | {strict.describe()} | {overlap} |")
 
 
-def reconstruction(corpus: list[np.ndarray]) -> None:
-    model = LevelModel.load()
+def reconstruction(corpus: list[np.ndarray], name: str | None = None) -> None:
+    model = LevelModel.load(name)
     held = [to_rows(read_level(p), model.rows) for p in sorted(HELD_OUT.glob("*.txt"))] if HELD_OUT.is_dir() else []
     held = [lv for lv in held if np.isin(lv, model.tiles.codes()).all()]
     examples = [read_level(p) for p in sorted((resource_dir("assets") / "levels").glob("*.txt"))]

@@ -219,7 +219,7 @@ def test_a_tampered_model_is_refused(tmp_path, monkeypatch):
 
 def test_unknown_model_name():
     result = run("level", "sample", "--model", "nope", "-o", "unused")
-    assert result.exit_code == 1 and "no level model named 'nope' (available: smb-level-vae" in result.output
+    assert result.exit_code == 1 and "no level model named 'nope' (available: smb-level-cvae, smb-level-vae)" in result.output
 
 
 def test_golden_levels_for_a_fixed_seed(tmp_path, regen_golden):

@@ -73,3 +73,18 @@ def test_enemies_over_a_gap_are_erased_and_others_kept():
 
     level = level_from_lines(["-------E--E-", "---------SS-", "-----E----E-", "XXXXXX--XXXX"])
     assert level_to_text(repair_level(level)) == "----------E-\n---------SS-\n-----E----E-\nXXXXXX--XXXX\n"
+
+
+def test_pipes_taller_than_the_cap_are_shortened_on_their_footing():
+    from genmedia.levels.repair import cap_pipes, repair_level
+
+    tall = level_from_lines(["----<>----", "----[]----", "----[]-<>-", "----[]-[]-", "----[]-[]-", "----[]-[]-",
+                             "XXXXXXXXXX"])
+    assert level_to_text(repair_level(tall)) == level_to_text(tall)  # no cap unless asked
+    capped = repair_level(tall, pipe_height=4)
+    assert level_to_text(capped) == ("----------\n----------\n----<>-<>-\n----[]-[]-\n----[]-[]-\n----[]-[]-\n"
+                                     "XXXXXXXXXX\n")
+    assert find_structure_errors(capped) == []
+    short = tall.copy()
+    cap_pipes(short, most=2)
+    assert level_to_text(short) == "----------\n" * 4 + "----<>-<>-\n----[]-[]-\nXXXXXXXXXX\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -15,6 +16,68 @@ MODEL_HELP = "Level model: a name from `genmedia models list` or a path to its .
 level_path = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
+def _width(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    """`--width` up to the columns `genmedia.limits` allows when the command runs (GENMEDIA_MAX_LEVEL_COLUMNS)."""
+    bounds = limits.current()
+    if value > bounds.level_columns:
+        raise click.BadParameter(limits.over(bounds, "level_columns", value, "columns"), ctx, param)
+    return value
+
+
+COUNT_BINS, ELEVATION_BINS = ("none", "few", "some", "many"), ("low", "high")  # genmedia.levels.attributes.LABELS
+CONTROLS = {"enemies": COUNT_BINS, "pipes": COUNT_BINS, "gaps": COUNT_BINS, "blocks": COUNT_BINS,
+            "coins": COUNT_BINS, "elevation": ELEVATION_BINS}
+CONTROL_HELP = {"enemies": "enemies (E)", "pipes": "pipes (<> heads)", "gaps": "columns without a floor",
+                "blocks": "bricks and question blocks", "coins": "coins",
+                "elevation": "how high the ground (X) runs (its mean height)"}
+
+
+def _labels(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """'many' or 'none,many' (equal parts of the level, in order) -> the labels, each a bin of the option."""
+    if value is None:
+        return None
+    labels = [part.strip().lower() for part in value.split(",")]
+    bad = [label for label in labels if label not in CONTROLS[param.name]]
+    if bad:
+        raise click.BadParameter(f"{bad[0]!r} is not one of {'|'.join(CONTROLS[param.name])} (a comma-separated "
+                                 "list asks for equal parts of the level in turn)", ctx, param)
+    return labels
+
+
+def control_options(func):
+    """--enemies, --pipes, --gaps, --blocks, --coins, --elevation and --prompt."""
+    func = click.option("--prompt", default=None, metavar="TEXT",
+                        help='MarioGPT-style request, e.g. "many pipes, no enemies, low elevation" (the options '
+                             'above win over it); what it does not understand is named on stderr.')(func)
+    for name in reversed(CONTROLS):
+        bins = CONTROLS[name]
+        func = click.option(f"--{name}", name, default=None, metavar="|".join(bins), callback=_labels,
+                            help=f"Bin of {CONTROL_HELP[name]} per 16-column window; '{bins[0]},{bins[-1]}' asks "
+                                 "for the first half, then the second. Unasked attributes are drawn as in the "
+                                 "corpus.")(func)
+    return func
+
+
+def _request(options: dict, prompt: str | None) -> dict[str, list[str]]:
+    """The bins asked for by the options and the prompt (the options win), telling stderr what the
+    prompt did not say in words genmedia knows."""
+    asked = {name: options[name] for name in CONTROLS if options.get(name)}
+    if prompt is not None:
+        from genmedia.levels.attributes import parse_prompt
+
+        found, missed = parse_prompt(prompt)
+        for name, label in found.items():
+            asked.setdefault(name, [label])
+        if missed:
+            click.echo(f"prompt: did not understand {', '.join(repr(m) for m in missed)} (say e.g. 'many pipes', "
+                       "'no enemies', 'few gaps', 'some blocks', 'many coins', 'low elevation')", err=True)
+    return asked
+
+
+def _described(asked: dict[str, list[str]]) -> str:
+    return " ".join(f"--{name} {','.join(labels)}" for name, labels in asked.items())
+
+
 @click.group(cls=GenmediaGroup)
 def level() -> None:
     """Generate, morph, draw and check tile-based game levels (VGLC text maps)."""
@@ -23,8 +86,8 @@ def level() -> None:
 @level.command()
 @click.option("--model", default=None, help=MODEL_HELP)
 @click.option("--count", "-n", type=click.IntRange(1, 10_000), default=10, show_default=True)
-@click.option("--width", type=click.IntRange(16, limits.DEFAULT.level_columns), default=150, show_default=True,
-              help="Columns per level.")
+@click.option("--width", type=click.IntRange(16), default=150, show_default=True, callback=_width,
+              help=f"Columns per level (at most {limits.DEFAULT.level_columns:,}, or GENMEDIA_MAX_LEVEL_COLUMNS).")
 @seed_option
 @click.option("--temperature", type=FiniteFloatRange(0.0, 3.0), default=1.0, show_default=True,
               help="Scale of the latent prior's noise: lower is closer to the training levels, higher is wilder.")
@@ -33,23 +96,89 @@ def level() -> None:
 @click.option("--no-check", is_flag=True, help="Keep levels that fail the playability check.")
 @click.option("--max-attempts", type=click.IntRange(1, 10_000), default=50, show_default=True,
               help="Decodes per level (the first, then one per local repair) before giving up.")
-@click.option("--no-png", is_flag=True, help="Write only the .txt maps.")
+@click.option("--no-png", is_flag=True, help="Write only the .txt maps (and, from a conditional model, the .json).")
+@control_options
 @outdir_option
 @overwrite_option
-def sample(model, count, width, seed, temperature, prior, no_check, max_attempts, no_png, outdir, overwrite) -> None:
-    """Sample new playable levels: OUTDIR/level-000.txt and a PNG beside each."""
-    from genmedia.levels.model import LevelModel, sample_levels
+def sample(model, count, width, seed, temperature, prior, no_check, max_attempts, no_png, prompt, outdir, overwrite,
+           **options) -> None:
+    """Sample new playable levels: OUTDIR/level-000.txt and a PNG beside each.
+
+    Asking for attributes (--enemies many, --prompt "no pipes, high elevation", ...) samples from
+    the conditional model (smb-level-cvae unless --model says otherwise), which also writes
+    OUTDIR/level-000.json: the bins each 16-column window was made with, asked for or drawn.
+    """
+    from genmedia.levels import attributes
+    from genmedia.levels.model import CONDITIONAL_MODEL, LevelModel, sample_levels
     from genmedia.levels.output import write_levels
 
+    asked = _request(options, prompt)
     seed = resolve_seed(seed)
-    vae = LevelModel.load(model)
-    result = sample_levels(vae, count=count, width=width, seed=seed, temperature=temperature, prior=prior,
-                           check=not no_check, max_attempts=max_attempts)
+    vae = LevelModel.load(model if model is not None or not (asked or prompt) else CONDITIONAL_MODEL)
+    try:
+        result = sample_levels(vae, count=count, width=width, seed=seed, temperature=temperature, prior=prior,
+                               check=not no_check, max_attempts=max_attempts, request=asked)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    records = None
+    if vae.conditional:
+        records = [{**attributes.record(vae.bins, bins, asked, model=vae.info.name, width=width),
+                    "seed": seed, "level": i, **({"prompt": prompt} if prompt is not None else {})}
+                   for i, bins in enumerate(result.conditions)]
     write_levels(outdir, [(f"level-{i:03d}", lv) for i, lv in enumerate(result.levels)],
-                 png=not no_png, overwrite=overwrite)
+                 png=not no_png, overwrite=overwrite, records=records)
     extra = sum(a - 1 for a in result.attempts)
     note = f"; {extra} unplayable stretches were redrawn" if extra else ""
-    click.echo(f"wrote {count} level{'s' * (count != 1)} of {width} columns to {outdir}{note}", err=True)
+    what = f" ({_described(asked)})" if asked else ""
+    click.echo(f"wrote {count} level{'s' * (count != 1)} of {width} columns{what} to {outdir}{note}", err=True)
+
+
+@level.command()
+@click.argument("level_file", metavar="IN.txt", type=level_path)
+@click.option("--model", default=None, help="Conditional level model: a name or a path to its .json "
+                                            "(default: smb-level-cvae).")
+@control_options
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="OUT.txt to write; OUT.json (the bins per window) and OUT.png go beside it.")
+@click.option("--no-check", is_flag=True, help="Keep the result even if it fails the playability check.")
+@click.option("--max-attempts", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="Decodes (the first, then one per local repair) before giving up.")
+@click.option("--no-png", is_flag=True, help="Write no PNG.")
+@overwrite_option
+def transform(level_file, model, prompt, output, no_check, max_attempts, no_png, overwrite, **options) -> None:
+    """Change attributes of a level you have: keep its latents, decode with other bins.
+
+    IN is encoded given the bins measured on it; the attributes asked for (--enemies many, ...)
+    get their new bins in every window (or in equal parts, 'none,many'), the others keep IN's.
+    The result is repaired and checked as `sample` does (deterministic: no seed is involved).
+    """
+    from genmedia.levels import attributes
+    from genmedia.levels.model import CONDITIONAL_MODEL, LevelModel, transform_level
+    from genmedia.levels.output import write_levels
+    from genmedia.levels.tiles import read_level
+
+    if output.suffix != ".txt":
+        raise click.BadParameter(f"{output}: give the .txt map to write (OUT.txt)", param_hint="'-o'")
+    asked = _request(options, prompt)
+    if not asked:
+        raise click.UsageError("say what to change: --enemies, --pipes, --gaps, --blocks, --coins, --elevation "
+                               "or --prompt")
+    vae = LevelModel.load(model if model is not None else CONDITIONAL_MODEL)
+    if not vae.conditional:
+        raise click.UsageError(f"model {vae.info.name!r} is not conditional; transform needs one such as "
+                               f"{CONDITIONAL_MODEL!r}")
+    level_map = read_level(level_file, tiles=vae.tiles)
+    done = transform_level(vae, level_map, request=asked, source=level_file, check=not no_check,
+                           max_attempts=max_attempts)
+    record = {**attributes.record(vae.bins, done.bins, asked, model=vae.info.name, width=level_map.shape[1],
+                                  others="measured on the input"), "input": str(level_file)}
+    write_levels(output.parent, [(output.stem, done.level)], png=not no_png, overwrite=overwrite,
+                 records=[record], inputs=[level_file])
+    landed = attributes.accuracy(vae.bins, done.level, {n: record["requested"][n] for n in asked})
+    said = "; ".join(f"{name} in its bin in {sum(h for _, h in pairs)} of {len(pairs)} windows"
+                     for name, pairs in landed.items())
+    fixed = "; repaired locally to stay playable" if done.repaired else ""
+    click.echo(f"wrote {output} ({_described(asked)}): {said or 'no whole 16-column window'}{fixed}", err=True)
 
 
 @level.command()
@@ -69,13 +198,14 @@ def interpolate(a, b, model, steps, no_check, outdir, overwrite) -> None:
     Mario cannot finish is repaired locally, as `sample` does; the repaired steps are named.
     """
     from genmedia.levels.model import LevelModel, interpolate_levels
-    from genmedia.levels.output import write_level_morph
+    from genmedia.levels.output import check_level_morph, write_level_morph
     from genmedia.levels.tiles import read_level
 
     vae = LevelModel.load(model)
     maps = [read_level(p, tiles=vae.tiles) for p in (a, b)]
+    check_level_morph(outdir, *maps, steps, overwrite=overwrite, inputs=(a, b))  # fail before the slow part
     morph = interpolate_levels(vae, *maps, steps=steps, sources=(a, b), check=not no_check)
-    write_level_morph(outdir, morph, overwrite=overwrite)
+    write_level_morph(outdir, morph, overwrite=overwrite, inputs=(a, b))
     many = len(morph.repaired) > 1
     fixed = (f"; step{'s' * many} {', '.join(map(str, morph.repaired))} failed the playability check and "
              f"{'were' if many else 'was'} repaired locally") if morph.repaired else ""
@@ -93,7 +223,8 @@ def render(level_file, output, tile_size, overwrite) -> None:
     from genmedia.levels.render import render_level
     from genmedia.levels.tiles import read_level
 
-    save_image(render_level(read_level(level_file), tile_size=tile_size), output, overwrite=overwrite)
+    save_image(render_level(read_level(level_file), tile_size=tile_size, source=level_file), output,
+               overwrite=overwrite, inputs=[level_file])
     click.echo(f"wrote {output}", err=True)
 
 
@@ -169,8 +300,9 @@ def evaluate(folder, reference, as_json, plot, overwrite) -> None:
     from genmedia.levels.tiles import read_level
     from genmedia.registry import get_model
 
-    generated = [read_level(p) for p in sorted(folder.glob("*.txt"))]
-    if not generated:
+    bad: list[str] = []  # maps that cannot be read: each named, the rest scored, and the run fails at the end
+    read, generated = _read_maps(sorted(folder.glob("*.txt")), read_level, bad)
+    if not generated and not bad:
         raise InputError(folder, "contains no .txt level maps")
     if reference is None:  # the default model's training corpus, as statistics shipped in its metadata
         shipped = get_model(None, task="level").metadata.get("reference")
@@ -178,13 +310,19 @@ def evaluate(folder, reference, as_json, plot, overwrite) -> None:
             raise InputError(folder, "the default model ships no reference statistics; pass --reference DIR")
         refs = Reference.from_json(shipped)
     else:
-        maps = [read_level(p) for p in sorted(reference.glob("*.txt"))]
-        if not maps:
+        ref_paths, maps = _read_maps(sorted(reference.glob("*.txt")), read_level, bad)
+        read += ref_paths
+        if not maps and not bad:
             raise InputError(reference, "contains no .txt level maps")
         refs = Reference.from_levels(maps, source=str(reference))
+    for path in bad:
+        click.echo(f"error: {path}", err=True)
+    if not generated or (reference is not None and not maps):
+        raise InputError(folder if not generated else reference, "contains no readable .txt level maps")
     report = run_eval(generated, refs)
+    control = _control(folder, read, generated)
     if as_json:
-        click.echo(json.dumps({**report.to_dict(), "reference": refs.source, "kl_epsilon": KL_EPSILON,
+        click.echo(json.dumps({**report.to_dict(), **control, "reference": refs.source, "kl_epsilon": KL_EPSILON,
                                "kl_direction": "KL(generated || reference)", "window_columns": WINDOW}, indent=2))
     else:
         click.echo(f"levels {report.levels} (reference: {refs.levels} maps, {refs.source})")
@@ -192,5 +330,66 @@ def evaluate(folder, reference, as_json, plot, overwrite) -> None:
             if key != "levels":
                 shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
                 click.echo(f"{key:>25}  {shown}")
+        for key, value in control.items():
+            for name, per_bin in value.items():
+                if isinstance(per_bin, dict):
+                    shown = ", ".join(f"{label} {v['accuracy']} ({v['windows']} windows)"
+                                      for label, v in per_bin.items())
+                    click.echo(f"{key + ' ' + name:>25}  {shown}")
+            click.echo(f"{key:>25}  mean over bins {value['mean']}, lowest {value['lowest']}, "
+                       f"all windows {value['pooled']}")
     if plot is not None:
-        save_image(plot_expressive_range(generated, refs), plot, overwrite=overwrite)
+        unread = [*folder.glob("*.txt"), *(reference.glob("*.txt") if reference is not None else ())]
+        save_image(plot_expressive_range(generated, refs), plot, overwrite=overwrite, inputs=[*read, *unread])
+    if bad:
+        click.echo(f"failed: {len(bad)} unreadable map{'s' if len(bad) != 1 else ''} left out", err=True)
+        sys.exit(1)
+
+
+def _read_maps(paths: list[Path], read_level, bad: list[str]) -> tuple[list[Path], list]:
+    """The maps of `paths` that can be read, and their paths; each one that cannot is added to
+    `bad` as "PATH: why" and left out."""
+    from genmedia.errors import InputError
+
+    ok, levels = [], []
+    for path in paths:
+        try:
+            levels.append(read_level(path))
+        except InputError as exc:
+            bad.append(str(exc))
+            continue
+        ok.append(path)
+    return ok, levels
+
+
+def _control(folder: Path, paths: list[Path], levels: list) -> dict:
+    """Control accuracy over the levels that carry a LEVEL.json of the bins they were made with
+    (`genmedia level sample` and `transform` write one): per attribute and bin, the share of whole
+    16-column windows whose measured attribute lands in the bin asked for ("control"), and in the
+    bin drawn as in the corpus or kept from the input ("control_others"). Empty if none carries one."""
+    from genmedia.errors import InputError
+    from genmedia.inputs import read_input_bytes
+    from genmedia.levels import attributes
+
+    asked, others = attributes.ControlTally.empty(), attributes.ControlTally.empty()
+    for path, grid in zip(paths, levels):
+        side = path.with_suffix(".json")
+        if path.parent != folder or not side.is_file():
+            continue
+        try:
+            bins, requested, rest = attributes.read_record(json.loads(read_input_bytes(side, limit=1 << 24,
+                                                                                       what="attributes record")))
+        except (ValueError, UnicodeDecodeError) as exc:
+            click.echo(f"warning: {side}: {exc}; its level is left out of control accuracy", err=True)
+            continue
+        except InputError as exc:
+            click.echo(f"warning: {exc}; its level is left out of control accuracy", err=True)
+            continue
+        asked.add(attributes.accuracy(bins, grid, requested))
+        others.add(attributes.accuracy(bins, grid, rest))
+    out = {}
+    if asked.windows:
+        out["control"] = asked.to_dict()
+    if others.windows:
+        out["control_others"] = others.to_dict()
+    return out

@@ -22,6 +22,9 @@ def replay_command(ctx: click.Context) -> str:
         if param.name in UNRECORDED:
             continue
         if isinstance(param, click.Option) and value is not None and value != param.default and value is not False:
+            if param.multiple:  # a repeated option (several --data folders) is written repeated
+                words += [word for item in value for word in (param.opts[-1], str(item))]
+                continue
             text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)  # as --widths reads it
             words += [param.opts[-1]] if param.is_flag else [param.opts[-1], text]
     return shlex.join(words)
@@ -85,18 +88,29 @@ def train() -> None:
 @click.option("--name", default="smb-level-vae", show_default=True, help="Model name (file stem).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True,
               help="Folder for the exported .onnx files and metadata.")
-@click.option("--preset", type=click.Choice(["default", "tiny"]), default="default", show_default=True)
-@click.option("--steps", type=click.IntRange(1), default=None, help="Optimiser steps (default: the preset's).")
-@click.option("--latent", type=click.IntRange(1), default=None, help="Latent channels per 8 columns.")
-@click.option("--beta", type=FiniteFloatRange(0.0), default=None, help="KL weight.")
+@click.option("--preset", type=click.Choice(["default", "tiny", "conditional", "tiny-conditional"]),
+              default="default", show_default=True,
+              help="conditional: the model that makes the level you ask for (genmedia level sample --enemies ...); "
+                   "tiny*: seconds-long runs for tests.")
+@click.option("--steps", type=click.IntRange(1), default=None, help="Optimiser steps (default: the preset's, 5000).")
+@click.option("--latent", type=click.IntRange(1), default=None, help="Latent channels per 8 columns (default 16).")
+@click.option("--beta", type=FiniteFloatRange(0.0), default=None,
+              help="KL weight after its warm-up (default 0.25): higher makes the latent carry less of each map "
+                   "(plainer samples, and a conditional model leans more on the bins asked for); lower, more.")
+@click.option("--control-weight", type=FiniteFloatRange(0.0), default=None,
+              help="Conditional models: weight of the control loss against the ELBO (default 1.0).")
+@click.option("--init", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Start from a trained level model (its .json): a conditional model starts from an "
+                   "unconditional one of the same sizes, its new conditioning weights at zero.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
 @max_minutes_option
 @device_option
 @overwrite_option
-def train_level(data, legend, name, out, preset, steps, latent, beta, seed, checkpoint, max_minutes, device,
-                overwrite) -> None:
-    """Train the convolutional level VAE on a folder of tile maps and export it."""
+def train_level(data, legend, name, out, preset, steps, latent, beta, control_weight, init, seed, checkpoint,
+                max_minutes, device, overwrite) -> None:
+    """Train the convolutional level VAE (or, with --preset conditional, the conditional one) on a
+    folder of tile maps and export it."""
     from genmedia.training import require_torch
 
     require_torch(device)
@@ -108,23 +122,86 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, seed, chec
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = LevelVAEConfig.preset(preset)
     config.seed = seed
-    override(config, steps=steps, latent=latent, beta=beta)
+    override(config, steps=steps, latent=latent, beta=beta, control_weight=control_weight)
+    if control_weight is not None and not config.conditional:
+        raise click.UsageError("--control-weight needs a conditional model (--preset conditional)")
     level_data = load_level_data(data, legend=legend)
+    if config.conditional:
+        from genmedia.errors import InputError
+        from genmedia.training.level_vae import fit_bins
+
+        try:
+            bins = fit_bins(level_data)
+        except ValueError as exc:
+            raise InputError(data, str(exc)) from None
+        for attribute in bins.names:
+            click.echo(f"{attribute}: {bins.describe(attribute)} (per {bins.window} columns)", err=True)
     click.echo(f"training on {len(level_data.maps)} maps from {data} ({len(level_data.tiles.chars)} tiles)", err=True)
-    model = fit(level_data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device,
-                time_limit=limit)
+    weights, lineage = (None, None)
+    if init is not None:  # read first: a bad file fails fast, and the export may replace it
+        from genmedia.training.level_vae import read_init
+
+        weights, lineage = read_init(init)
+    from genmedia.errors import InputError
+    from genmedia.training.level_vae import WeightsMismatch
+
+    try:
+        model = fit(level_data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True),
+                    device=device, time_limit=limit, init=weights)
+    except WeightsMismatch as exc:
+        raise InputError(init, str(exc)) from None
     command = replay_command(click.get_current_context())
-    meta = export(model, level_data, name=name, out_dir=out, command=command, data_dir=data, overwrite=overwrite)
+    meta = export(model, level_data, name=name, out_dir=out, command=command, data_dir=data, overwrite=overwrite,
+                  init=lineage)
     click.echo(f"exported {meta}", err=True)
 
 
+@train.command("melody-data")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the sources into (OUT/SOURCE/{train,valid,test}/*.mid).")
+@click.option("--jsb", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="JSB chorales, Jsb16thSeparated.npz (e.g. ../shared/data/jsb/Jsb16thSeparated.npz).")
+@click.option("--collection", "collections", multiple=True, type=click.Choice(["ryansMammoth", "bach"]),
+              default=("ryansMammoth", "bach"), show_default=True,
+              help="music21 corpus collections to write (the others are reserved for evaluation).")
+@click.option("--evaluation", default=None, metavar="COLLECTION",
+              help="Instead: write this music21 collection, which genmedia never trains on (e.g. oneills1850), "
+                   "as held-out tunes to evaluate on (OUT/COLLECTION/test/).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many files per collection.")
+@overwrite_option
+def train_melody_data(out, jsb, collections, evaluation, limit, overwrite) -> None:
+    """Write the melody training sources beyond Nottingham as MIDI files (needs music21)."""
+    from genmedia.training import require_music21
+
+    require_music21()
+    from genmedia.training.melody_corpus import prepare, prepare_evaluation
+
+    target = out / evaluation if evaluation else out
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise click.ClickException(f"{target}: exists and is not empty (use --overwrite to write into it)")
+    if evaluation:
+        try:
+            info = prepare_evaluation(out, evaluation, limit=limit)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        click.echo(f"{evaluation}: {info['melodies']['test']} held-out tunes written to {target}", err=True)
+        return
+    summary = prepare(out, jsb_npz=jsb, collections=collections, limit=limit,
+                      log=lambda line: click.echo(line, err=True))
+    for source, info in summary.items():
+        click.echo(f"{source}: {info['melodies']} melodies written to {out / source}", err=True)
+
+
 @train.command("melody")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of MIDI files; tunes are split into train/valid/test by a hash of the file name.")
+@click.option("--data", required=True, multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of MIDI files (repeat for several sources). A folder with train/, valid/ and test/ "
+                   "subfolders is split by them; otherwise tunes are split by a hash of the file name.")
 @click.option("--name", default="melody-2bar", show_default=True, help="Model name (file stem).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("models"), show_default=True)
-@click.option("--preset", type=click.Choice(["default", "16bar", "tiny", "tiny16"]), default="default",
-              show_default=True, help="default: the 2-bar model; 16bar: the hierarchical 16-bar model.")
+@click.option("--preset", type=click.Choice(["default", "broad", "16bar", "tiny", "tiny16"]), default="default",
+              show_default=True, help="default: the 2-bar model; broad: the 2-bar model with a wider latent "
+                                      "(for several sources); 16bar: the hierarchical 16-bar model.")
 @click.option("--steps", "train_steps", type=click.IntRange(1), default=None,
               help="Optimiser steps (of the end-to-end stage, for a model trained in stages).")
 @click.option("--beta", type=FiniteFloatRange(0.0), default=None, help="KL weight after warm-up.")
@@ -160,24 +237,28 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, schedule
              batch=batch, bar_pretrain=bar_pretrain, conductor_pretrain=conductor_pretrain)
     if config.bar_pretrain and not config.hierarchical:
         raise click.UsageError("--bar-pretrain needs a hierarchical model (--preset 16bar or tiny16)")
-    windows, summary = load_melody_data(data, config.steps)
+    windows, summary = load_melody_data(list(data), config.steps)
     if "train" not in windows:
-        raise click.ClickException(f"{data}: no training melodies found")
+        raise click.ClickException(f"{', '.join(map(str, data))}: no training melodies found")
     click.echo(f"training on {summary['windows']['train']} windows from {summary['tunes']['train']} tunes", err=True)
     model = fit(windows, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device,
-                time_limit=limit)
-    metrics = {f"greedy_accuracy_{s}": round(greedy_accuracy(model, w), 4) for s, w in windows.items()}
+                time_limit=limit, sources=summary["_train_source"])
+    metrics = {f"greedy_accuracy_{s}": round(greedy_accuracy(model, w[:4096]), 4) for s, w in windows.items()}
+    for source, splits in summary["_windows"].items():
+        for s in ("valid", "test"):
+            if s in splits:
+                metrics[f"greedy_accuracy_{s}_{source}"] = round(greedy_accuracy(model, splits[s][:2048]), 4)
     command = replay_command(click.get_current_context())
     meta = export(model, summary, name=name, out_dir=out, command=command, data_dir=data, metrics=metrics,
                   overwrite=overwrite)
-    attach_prior(meta, data, bandwidth=config.prior_bandwidth, command=command)
+    attach_prior(meta, list(data), bandwidth=config.prior_bandwidth, command=command)
     click.echo(f"exported {meta}", err=True)
 
 
 @train.command("melody-prior")
 @click.option("--model", "model_name", required=True, help="Melody model name or metadata .json to refit.")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The folder the model was trained on (its training split is used).")
+@click.option("--data", required=True, multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The folders the model was trained on (their training splits are used); repeat for each.")
 @click.option("--bandwidth", type=FiniteFloatRange(0.0, min_open=True), default=0.3, show_default=True,
               help="Kernel width, as a fraction of the spread of the posterior means per dimension.")
 def train_melody_prior(model_name, data, bandwidth) -> None:
@@ -186,9 +267,32 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
     from genmedia.registry import get_model
 
     info = get_model(model_name, task="melody")
-    summary = attach_prior(info.metadata_path, data, bandwidth=bandwidth,
+    summary = attach_prior(info.metadata_path, list(data), bandwidth=bandwidth,
                            command=replay_command(click.get_current_context()))
     click.echo(f"prior fitted ({summary['fitted_on']}) and stored in {info.metadata_path}", err=True)
+
+
+@train.command("melody-concepts")
+@click.option("--model", "model_name", required=True, help="Melody model name or metadata .json.")
+@click.option("--data", required=True, multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The folders the model was trained on (their training splits are used); repeat for each.")
+@click.option("--max-windows", type=click.IntRange(4), default=20_000, show_default=True,
+              help="Use at most this many training windows (a seeded choice beyond it).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+def train_melody_concepts(model_name, data, max_windows, seed) -> None:
+    """Compute a melody model's concept vectors (no torch needed) and store them beside it.
+
+    For each attribute (density, pitch, interval, syncopation, key) the vector is the mean latent
+    of the training windows in the attribute's top quartile minus that of its bottom quartile;
+    `genmedia music transform` and `music sample --attribute` move melodies along them."""
+    from genmedia.melody.concepts import attach_concepts
+    from genmedia.registry import get_model
+
+    info = get_model(model_name, task="melody")
+    summary = attach_concepts(info.metadata_path, list(data), max_windows=max_windows, seed=seed,
+                              command=replay_command(click.get_current_context()))
+    click.echo(f"concept vectors ({', '.join(summary['attributes'])}) computed from {summary['fitted_on']} "
+               f"and stored in {info.metadata_path}", err=True)
 
 
 @train.command("denoiser")

@@ -53,6 +53,19 @@ class ExemplarPrior:
 
     def sample(self, rng: np.random.Generator, steps: int, temperature: float = 1.0) -> np.ndarray:
         """One latent sequence (C, steps), float32."""
+        return self.sample_walk(rng, steps, temperature)[0]
+
+    def locate(self, picks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in the concatenated sequences -> (sequence index, step within it) of each."""
+        lengths = np.array([s.shape[1] for s in self.sequences])
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        seq = np.searchsorted(starts, picks, side="right") - 1
+        return seq, picks - starts[seq]
+
+    def sample_walk(self, rng: np.random.Generator, steps: int,
+                    temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """One latent sequence (C, steps), float32, and the walk's position (in the concatenated
+        training sequences, see `locate`) at each step."""
         lengths = np.array([s.shape[1] for s in self.sequences])
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         flat = np.concatenate(self.sequences, axis=1)
@@ -68,7 +81,7 @@ class ExemplarPrior:
             at_end = at + 1 >= starts[seq] + lengths[seq]
             at = anywhere() if at_end or rng.random() < self.jump_probability else at + 1
         noise = rng.standard_normal((flat.shape[0], steps)) * (self.bandwidth * temperature)
-        return (flat[:, picks] + noise).astype(np.float32)
+        return (flat[:, picks] + noise).astype(np.float32), picks
 
 
 def load_prior(metadata: dict, channels: int, kind: str = "fitted") -> NormalPrior | ExemplarPrior:
