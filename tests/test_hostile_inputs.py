@@ -619,3 +619,14 @@ def test_a_model_failing_at_run_time_is_one_line_naming_the_model(tmp_path):
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {onnx}: "), done.stderr  # no ORT log line
     assert str(src) not in done.stderr and "\x1b" not in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_ssim_of_images_smaller_than_its_window():
+    from genmedia.image.evaluate import ssim
+
+    rng = np.random.default_rng(0)
+    for shape in ((8, 8, 3), (1, 5, 1), (2, 30, 3)):
+        clean = rng.integers(0, 256, shape).astype(np.uint8)
+        assert ssim(clean, clean) == pytest.approx(1.0)
+        noisy = np.clip(clean.astype(int) + rng.integers(-40, 41, shape), 0, 255).astype(np.uint8)
+        assert -1.0 <= ssim(clean, noisy) < 1.0

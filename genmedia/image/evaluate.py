@@ -35,9 +35,12 @@ def _filter_valid(image: np.ndarray, window: np.ndarray) -> np.ndarray:
 
 def ssim(clean: np.ndarray, test: np.ndarray, peak: float = 255.0) -> float:
     """Structural similarity (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03),
-    averaged over the image and over channels."""
+    averaged over the image and over channels. An image smaller than the window (under 11 pixels
+    on a side) is scored with the largest odd window that fits, its sigma scaled to match."""
     c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
-    window = _gaussian_window()
+    side = min(clean.shape[:2])
+    size = min(11, side if side % 2 else side - 1)
+    window = _gaussian_window(size, 1.5 * size / 11)
     a = clean.astype(np.float64).reshape(*clean.shape[:2], -1)
     b = test.astype(np.float64).reshape(*test.shape[:2], -1)
     scores = []
