@@ -83,6 +83,10 @@ def level() -> None:
     """Generate, morph, draw and check tile-based game levels (VGLC text maps)."""
 
 
+# sample and transform: how many decodes one level gets before the command gives up on it.
+max_attempts_option = click.option("--max-attempts", type=click.IntRange(1, 10_000), default=50, show_default=True,
+                                   help="Decodes per level (the first, then one per local repair) before giving up.")
+
 @level.command()
 @click.option("--model", default=None, help=MODEL_HELP)
 @click.option("--count", "-n", type=click.IntRange(1, 10_000), default=10, show_default=True)
@@ -94,8 +98,7 @@ def level() -> None:
 @click.option("--prior", type=click.Choice(["fitted", "normal"]), default="fitted", show_default=True,
               help="Latent prior: the model's fitted exemplar prior, or the plain N(0, I).")
 @click.option("--no-check", is_flag=True, help="Keep levels that fail the playability check.")
-@click.option("--max-attempts", type=click.IntRange(1, 10_000), default=50, show_default=True,
-              help="Decodes per level (the first, then one per local repair) before giving up.")
+@max_attempts_option
 @click.option("--no-png", is_flag=True, help="Write only the .txt maps (and, from a conditional model, the .json).")
 @control_options
 @outdir_option
@@ -141,8 +144,7 @@ def sample(model, count, width, seed, temperature, prior, no_check, max_attempts
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="OUT.txt to write; OUT.json (the bins per window) and OUT.png go beside it.")
 @click.option("--no-check", is_flag=True, help="Keep the result even if it fails the playability check.")
-@click.option("--max-attempts", type=click.IntRange(1, 10_000), default=50, show_default=True,
-              help="Decodes (the first, then one per local repair) before giving up.")
+@max_attempts_option
 @click.option("--no-png", is_flag=True, help="Write no PNG.")
 @overwrite_option
 def transform(level_file, model, prompt, output, no_check, max_attempts, no_png, overwrite, **options) -> None:

@@ -251,7 +251,7 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, schedule
     command = replay_command(click.get_current_context())
     meta = export(model, summary, name=name, out_dir=out, command=command, data_dir=data, metrics=metrics,
                   overwrite=overwrite)
-    attach_prior(meta, list(data), bandwidth=config.prior_bandwidth, command=command)
+    attach_prior(meta, list(data), bandwidth=config.prior_bandwidth, command=command, train=windows["train"])
     click.echo(f"exported {meta}", err=True)
 
 

@@ -219,10 +219,12 @@ def monotone_steps(to_a: np.ndarray, to_b: np.ndarray, steps: int, ts: np.ndarra
     return np.array(chosen[::-1])
 
 
-def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth: float, command: str) -> dict:
+def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth: float, command: str,
+                 train: np.ndarray | None = None) -> dict:
     """Fit the kernel density prior on the training split of `data_dir` with the model's own (ONNX)
     encoder; write its means to `NAME.prior.npy` beside the model and record it (file, sha256,
-    bandwidth, command) in the model's metadata, rewritten atomically. Return the prior's entry."""
+    bandwidth, command) in the model's metadata, rewritten atomically. Return the prior's entry.
+    `train`: those training windows, if the caller has them already (training just read them)."""
     from genmedia.fileio import write_atomic
     from genmedia.melody.data import read_folder
     from genmedia.registry import load_info, sha256_file, write_metadata
@@ -230,9 +232,10 @@ def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth:
     info = load_info(Path(metadata_path))
     model = MelodyModel(info)
     folders = [Path(data_dir)] if isinstance(data_dir, (str, Path)) else [Path(d) for d in data_dir]
-    train = [w for folder in folders for _, melody in read_folder(folder)[0]["train"]
-             for w in model.windows_of(melody)]
-    if not train:
+    if train is None:
+        train = [w for folder in folders for _, melody in read_folder(folder)[0]["train"]
+                 for w in model.windows_of(melody)]
+    if not len(train):
         raise InputError(folders[0], "has no training melodies to fit a prior on")
     prior = fit_prior(model, np.stack(train), bandwidth=bandwidth)
     path = info.metadata_path.with_name(f"{info.name}.prior.npy")
