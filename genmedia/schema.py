@@ -127,7 +127,8 @@ _RULES: dict[str, list[Rule]] = {
 # Rules that apply when a field has a given value (a prior's type, a decoder's kind).
 _WHEN: dict[tuple[str, str], list[Rule]] = {
     ("prior.type", "exemplar-markov"): [("prior.sequences", MATRICES, True), ("prior.bandwidth", _number(0), True),
-                                        ("prior.jump_probability", _number(0, 1), True)],
+                                        ("prior.jump_probability", _number(0, 1), True),
+                                        ("prior.same_map", _number(0, 1), False)],
     ("prior.type", "kernel-density"): [("prior.bandwidth", _number(0), True)],
     ("decoder.kind", "hierarchical"): [("decoder.bars", DIMENSION, True)],
 }

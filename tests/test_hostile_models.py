@@ -603,6 +603,7 @@ SCHEMA_GAPS = {  # each of these once reached a model class, a prior or `level e
     "prior rows not the latent size": (replaced(("prior", "sequences"), [[[0.0, 1.0]] * 15]),
                                        "'prior.sequences.0' must have latent.channels (16) rows, not 15"),
     "jump probability over 1": (replaced(("prior", "jump_probability"), 2), "'prior.jump_probability' must be"),
+    "same-map chance negative": (replaced(("prior", "same_map"), -0.5), "'prior.same_map' must be"),
     "two-character tile": (replaced(("vocabulary", "chars", 0), "XX"), "'vocabulary.chars' must be"),
     "repeated tile": (replaced(("vocabulary", "chars", 1), "X"), "'vocabulary.chars' must be"),
     "non-ASCII tile": (replaced(("vocabulary", "chars", 1), "é"), "'vocabulary.chars' must be"),

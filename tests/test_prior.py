@@ -68,3 +68,21 @@ def test_local_repair_redraws_only_around_the_stuck_column():
     edge = np.zeros((3, 20), dtype=np.float32)
     _redraw_around(edge, 0, NormalPrior(3), np.random.default_rng(0), 1.0)
     assert np.flatnonzero((edge != 0).any(axis=0)).tolist() == [0, 1, 2, 3]
+
+
+def test_same_map_keeps_a_walk_in_its_map():
+    def maps_visited(same_map):
+        prior = ExemplarPrior.fit(_exemplars(), bandwidth=0.0, jump_probability=0.3, same_map=same_map)
+        return [len(set(prior.sample(np.random.default_rng(seed), 60)[1])) for seed in range(20)]
+    assert max(maps_visited(1.0)) == 1  # every jump lands in the map the walk started in
+    assert np.mean(maps_visited(0.0)) > 1.5
+
+
+def test_same_map_zero_replays_priors_written_without_it():
+    old = {"type": "exemplar-markov", "bandwidth": 0.3, "jump_probability": 0.2,
+           "sequences": [s.tolist() for s in _exemplars()]}
+    prior = ExemplarPrior.from_json(old)
+    assert prior.same_map == 0.0
+    again = ExemplarPrior.from_json(prior.to_json())
+    assert np.array_equal(prior.sample(np.random.default_rng(4), 80), again.sample(np.random.default_rng(4), 80))
+    assert ExemplarPrior.from_json({**old, "same_map": 0.8}).same_map == 0.8
