@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,7 @@ def main() -> None:
             export_graph(denoiser_graph(model), path, overwrite=False)
             net = OnnxModel(path)
             net.run(image=image, sigma=sigma)  # warm-up
-            seconds = timed(lambda: net.run(image=image, sigma=sigma), args.repeats)
+            seconds = timed(partial(net.run, image=image, sigma=sigma), args.repeats)
             params = sum(p.numel() for p in model.parameters()) / 1e6
             label = f"{name}: {macs_per_pixel(model, 64) / 1e3:.0f}k MAC/px, {params:.1f} M params"
             rows.append((label, seconds / (args.size**2 / 1e6)))

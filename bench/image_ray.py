@@ -104,8 +104,8 @@ def main() -> None:
     print("| configuration | batch s | batch MP/s | batch s/MP | command s | command MP/s |")
     print("|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['label']} | {row['batch']:.1f} | {row['mp'] / row['batch']:.3f} | {row['batch'] / row['mp']:.2f} "
-              f"| {row['wall']:.1f} | {row['mp'] / row['wall']:.3f} |")
+        print(f"| {row['label']} | {row['batch']:.1f} | {row['mp'] / row['batch']:.3f} "
+              f"| {row['batch'] / row['mp']:.2f} | {row['wall']:.1f} | {row['mp'] / row['wall']:.3f} |")
     ratio = (rows[2]["mp"] / rows[2]["batch"]) / (rows[1]["mp"] / rows[1]["batch"])
     print(f"Ray's batch throughput is {ratio:.0%} of --jobs 2's")
 

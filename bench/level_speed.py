@@ -10,9 +10,9 @@ import os
 
 import numpy as np
 
-from timing import command, print_table, timed
-
 from genmedia.levels.model import LevelModel, sample_levels
+
+from timing import command, print_table, timed
 
 
 def main() -> None:
@@ -23,7 +23,8 @@ def main() -> None:
     z = np.random.default_rng(0).standard_normal((100, model.latent, model.steps_for(150))).astype(np.float32)
     model.decode(z, width=150)  # warm-up
     rows = [
-        ("decoder only: 100 levels x 150 columns (ONNX Runtime)", timed(lambda: model.decode(z, width=150), args.repeats)),
+        ("decoder only: 100 levels x 150 columns (ONNX Runtime)",
+         timed(lambda: model.decode(z, width=150), args.repeats)),
         ("sample_levels(count=100, width=150, check=False)",
          timed(lambda: sample_levels(model, count=100, width=150, seed=0, check=False), args.repeats)),
         ("sample_levels(count=100, width=150) with the checker",

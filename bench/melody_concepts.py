@@ -31,14 +31,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from timing import command, print_table, timed
-
 from genmedia.errors import InputError
 from genmedia.melody.attributes import ATTRIBUTES, attribute_table
 from genmedia.melody.concepts import load_concepts, transform_melody
 from genmedia.melody.data import read_folder
 from genmedia.melody.model import MelodyModel
 from genmedia.resources import resource_dir
+
+from timing import command, print_table, timed
 
 KEY = ATTRIBUTES.index("key")
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import os
 
-from timing import command, print_table, timed
-
 from genmedia.melody.midi import read_melody
 from genmedia.melody.model import MelodyModel, interpolate_melodies, sample_melodies
 from genmedia.resources import resource_dir
+
+from timing import command, print_table, timed
 
 
 def main() -> None:

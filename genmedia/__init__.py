@@ -2,11 +2,12 @@
 
 The library API, importable from here:
 
-- levels: `sample_levels`, `morph_levels`; `read_level`, `parse_level`, `level_to_text`,
+- levels: `sample_levels`, `morph_levels`, `transform_level` (attributes asked for with
+  `level_request`, from options or a prompt); `read_level`, `parse_level`, `level_to_text`,
   `write_level`, `render_level`; `LevelModel`;
-- melodies: `sample_melodies`, `morph_melodies`; `read_melody`, `write_midi`, `write_wav`;
-  `Melody`, `MelodyModel`;
-- images: `denoise`; `read_photo`, `write_photo`; `Photo`, `Denoiser`;
+- melodies: `sample_melodies`, `morph_melodies`, `transform_melody`, `sweep_melody` (concept
+  vectors); `read_melody`, `write_midi`, `write_wav`; `Melody`, `MelodyModel`;
+- images: `denoise`, `estimate_noise_level`; `read_photo`, `write_photo`; `Photo`, `Denoiser`;
 - errors: `GenmediaError` and its subclasses `InputError` (a file that cannot be used) and
   `ModelError`.
 
@@ -31,31 +32,51 @@ __version__ = "0.1.0"
 
 # name -> the module it is loaded from, on first use (PEP 562)
 _EXPORTS = {
-    "sample_levels": "genmedia.api", "morph_levels": "genmedia.api", "write_level": "genmedia.api",
-    "sample_melodies": "genmedia.api", "morph_melodies": "genmedia.api", "write_midi": "genmedia.api",
-    "write_wav": "genmedia.api", "denoise": "genmedia.api",
+    "sample_levels": "genmedia.api", "morph_levels": "genmedia.api", "transform_level": "genmedia.api",
+    "level_request": "genmedia.api", "write_level": "genmedia.api",
+    "sample_melodies": "genmedia.api", "morph_melodies": "genmedia.api", "transform_melody": "genmedia.api",
+    "sweep_melody": "genmedia.api", "write_midi": "genmedia.api", "write_wav": "genmedia.api",
+    "denoise": "genmedia.api", "estimate_noise_level": "genmedia.api", "write_photo": "genmedia.api",
     "LevelModel": "genmedia.levels.model",
     "read_level": "genmedia.levels.tiles", "parse_level": "genmedia.levels.tiles",
     "level_to_text": "genmedia.levels.tiles", "render_level": "genmedia.levels.render",
     "MelodyModel": "genmedia.melody.model", "Melody": "genmedia.melody.midi", "read_melody": "genmedia.melody.midi",
     "Denoiser": "genmedia.image.denoise", "Photo": "genmedia.image.io", "read_photo": "genmedia.image.io",
-    "write_photo": "genmedia.image.io",
     "GenmediaError": "genmedia.errors", "InputError": "genmedia.errors", "ModelError": "genmedia.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` loads each on first use
-    from genmedia.api import (denoise, morph_levels, morph_melodies, sample_levels, sample_melodies, write_level,
-                              write_midi, write_wav)
-    from genmedia.errors import GenmediaError, InputError, ModelError
-    from genmedia.image.denoise import Denoiser
-    from genmedia.image.io import Photo, read_photo, write_photo
-    from genmedia.levels.model import LevelModel
-    from genmedia.levels.render import render_level
-    from genmedia.levels.tiles import level_to_text, parse_level, read_level
-    from genmedia.melody.midi import Melody, read_melody
-    from genmedia.melody.model import MelodyModel
+    # (`import X as X` marks an explicit re-export)
+    from genmedia.api import (
+        denoise as denoise,
+        estimate_noise_level as estimate_noise_level,
+        level_request as level_request,
+        morph_levels as morph_levels,
+        morph_melodies as morph_melodies,
+        sample_levels as sample_levels,
+        sample_melodies as sample_melodies,
+        sweep_melody as sweep_melody,
+        transform_level as transform_level,
+        transform_melody as transform_melody,
+        write_level as write_level,
+        write_midi as write_midi,
+        write_photo as write_photo,
+        write_wav as write_wav,
+    )
+    from genmedia.errors import GenmediaError as GenmediaError, InputError as InputError, ModelError as ModelError
+    from genmedia.image.denoise import Denoiser as Denoiser
+    from genmedia.image.io import Photo as Photo, read_photo as read_photo
+    from genmedia.levels.model import LevelModel as LevelModel
+    from genmedia.levels.render import render_level as render_level
+    from genmedia.levels.tiles import (
+        level_to_text as level_to_text,
+        parse_level as parse_level,
+        read_level as read_level,
+    )
+    from genmedia.melody.midi import Melody as Melody, read_melody as read_melody
+    from genmedia.melody.model import MelodyModel as MelodyModel
 
 
 def __getattr__(name: str) -> Any:

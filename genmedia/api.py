@@ -1,14 +1,17 @@
-"""The library API: sample and morph levels and melodies, denoise images, with the shipped models.
+"""The library API: sample, morph and transform levels and melodies, denoise images, with the shipped models.
 
 Everything here is importable from the top of the package (`genmedia.sample_levels`, ...).
 Options are keyword-only. Every `model` argument takes a model name (`genmedia models list`),
 a path to a model's metadata `.json`, a loaded model (`LevelModel`, `MelodyModel`, `Denoiser`)
 or None for the task's default. Models named by name or path are loaded once per process and
-reused by later calls (`clear_model_cache` forgets them).
+reused by later calls (`clear_model_cache` forgets them). The `genmedia` command runs its jobs
+through these functions.
 
 Errors: `ValueError` for an option out of range, `TypeError` for an argument of the wrong kind,
 `genmedia.InputError` for a file that cannot be read (it names the file), `genmedia.ModelError`
-for a model that cannot be found or loaded. None of these functions print.
+for a model that cannot be found or loaded (or lacks what a function needs, such as concept
+vectors), `genmedia.fileio.OutputError` for a file that cannot be written (an existing one says
+"pass overwrite=True"). None of these functions print.
 """
 
 from __future__ import annotations
@@ -16,44 +19,56 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 from PIL import Image
 
-from genmedia.fileio import write_text_atomic
+from genmedia.fileio import API_WORDS, worded, write_text_atomic
 from genmedia.image import io as image_io
 from genmedia.image.denoise import DEFAULT_TILE, Denoiser
-from genmedia.levels import model as level_model
-from genmedia.levels.model import LevelModel
+from genmedia.image.io import Photo
+from genmedia.latent import PRIORS, PriorKind
+from genmedia.levels import attributes as level_attributes, model as level_model
+from genmedia.levels.model import CONDITIONAL_MODEL, LevelModel
 from genmedia.levels.tiles import level_to_text, read_level
-from genmedia.melody import model as melody_model
+from genmedia.melody import concepts, model as melody_model
+from genmedia.melody.attributes import ATTRIBUTES, attributes as melody_attributes
 from genmedia.melody.midi import Melody, melody_to_midi, read_melody
 from genmedia.melody.model import MelodyModel
 from genmedia.melody.output import save_midi
-from genmedia.melody.synth import synthesize
-from genmedia.melody.synth import write_wav as _write_wav
+from genmedia.melody.synth import synthesize, write_wav as _write_wav
+from genmedia.runtime import Model
 
-__all__ = ["clear_model_cache", "denoise", "morph_levels", "morph_melodies", "sample_levels", "sample_melodies",
-           "write_level", "write_midi", "write_wav"]
+__all__ = ["LevelRequest", "MelodyTransform", "SampledLevels", "TransformedLevel", "clear_model_cache", "denoise",
+           "estimate_noise_level", "level_request", "morph_levels", "morph_melodies", "sample_levels",
+           "sample_melodies", "sweep_melody", "transform_level", "transform_melody", "write_level", "write_midi",
+           "write_photo", "write_wav"]
 
-PathLike = str | os.PathLike
+PathLike = str | os.PathLike[str]
 """A file path: a `str` or a `pathlib.Path`."""
-LevelModelLike = LevelModel | str | os.PathLike | None
+LevelModelLike = LevelModel | str | os.PathLike[str] | None
 """A `LevelModel`, a level model's name or the path to its metadata `.json`, or None (`smb-level-vae`)."""
-MelodyModelLike = MelodyModel | str | os.PathLike | None
+MelodyModelLike = MelodyModel | str | os.PathLike[str] | None
 """A `MelodyModel`, a melody model's name or the path to its metadata `.json`, or None (`melody-2bar`)."""
-DenoiserLike = Denoiser | str | os.PathLike | None
+DenoiserLike = Denoiser | str | os.PathLike[str] | None
 """A `Denoiser`, a denoising model's name or the path to its metadata `.json`, or None (`denoise-unet`)."""
-LevelLike = np.ndarray | str | os.PathLike
+LevelLike = np.ndarray | str | os.PathLike[str]
 """A level map: a (rows, columns) uint8 array of ASCII tile codes, or the path to a VGLC text map."""
-MelodyLike = Melody | str | os.PathLike
+MelodyLike = Melody | str | os.PathLike[str]
 """A `Melody` (as `read_melody` gives), or the path to a MIDI file."""
+LevelAttributes = Mapping[str, str | Sequence[str]]
+"""Bins of level attributes to ask for: attribute -> a bin label, or labels for equal parts of the
+level in order, e.g. `{"enemies": "many", "pipes": ["none", "many"]}` (see `level_request`)."""
+MelodyAttribute = Literal["density", "pitch", "interval", "syncopation", "key"]
+"""A melody attribute with a concept vector (`genmedia.melody.attributes` gives their units)."""
 ImageT = TypeVar("ImageT", np.ndarray, Image.Image)
-Prior = Literal["fitted", "normal"]
+ModelT = TypeVar("ModelT", bound=Model)
+Prior = PriorKind
 
 MODEL_CACHE_SIZE = 8  # loaded models kept; each holds its ONNX Runtime sessions
 
@@ -61,7 +76,7 @@ MODEL_CACHE_SIZE = 8  # loaded models kept; each holds its ONNX Runtime sessions
 # --- models -------------------------------------------------------------------------------------------------
 
 @lru_cache(maxsize=MODEL_CACHE_SIZE)
-def _load(kind: type, key: str | None):
+def _load(kind: type[Model], key: str | None) -> Model:
     return kind.load(key)
 
 
@@ -70,19 +85,21 @@ def clear_model_cache() -> None:
     _load.cache_clear()
 
 
-def _model(kind: type, model):
+def _model(kind: type[ModelT], model: object) -> ModelT:
     """`model` as a loaded `kind`: itself, or loaded once by name, path or default (None)."""
     if isinstance(model, kind):
         return model
-    if model is None:
-        return _load(kind, None)
-    if not isinstance(model, (str, os.PathLike)):
-        raise TypeError(f"model must be a {kind.__name__}, a model name, a path to its .json or None, "
-                        f"not {type(model).__name__}")
-    text = os.fspath(model)
-    if isinstance(model, os.PathLike) or text.endswith(".json") or os.sep in text:
-        text = os.path.abspath(text)  # a path: the same file whatever the working folder is later
-    return _load(kind, text)
+    key = None
+    if model is not None:
+        text = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
+        if not isinstance(text, str):
+            raise TypeError(f"model must be a {kind.__name__}, a model name, a path to its .json or None, "
+                            f"not {type(model).__name__}")
+        if isinstance(model, os.PathLike) or text.endswith(".json") or os.sep in text:
+            text = os.path.abspath(text)  # a path: the same file whatever the working folder is later
+        key = text
+    # (cast: mypy does not see a class as Hashable, which lru_cache's arguments must be)
+    return cast(ModelT, _load(cast(Any, kind), key))
 
 
 # --- checks -------------------------------------------------------------------------------------------------
@@ -111,35 +128,161 @@ def _seed(seed: int | None) -> int:
     return secrets.randbits(64) if seed is None else _integer("seed", seed, 0)
 
 
-def _prior(prior: str) -> str:
-    if prior not in ("fitted", "normal"):
+def _prior(prior: str) -> PriorKind:
+    if prior not in PRIORS:
         raise ValueError(f"prior must be 'fitted' or 'normal', not {prior!r}")
     return prior
 
 
 # --- levels -------------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class LevelRequest:
+    """Bins of level attributes asked of a conditional level model (made by `level_request`)."""
+
+    attributes: dict[str, list[str]]
+    """attribute -> bin labels for equal parts of the level, in order (one label: the whole level)"""
+    not_understood: tuple[str, ...] = ()
+    """the clauses of the prompt that were not understood, and so left out"""
+
+
+def level_request(*, attributes: LevelAttributes | None = None, prompt: str | None = None) -> LevelRequest:
+    """The bins asked for by `attributes` and by a MarioGPT-style `prompt`, for the `attributes` of
+    `sample_levels` and `transform_level`.
+
+    Attributes are measured per 16-column window of a level: enemies, pipes, gaps (columns
+    without a floor), blocks and coins, in bins none|few|some|many fitted on the training levels,
+    and elevation (the ground's mean height) in low|high. `attributes` maps an attribute to a
+    label, or to labels for equal parts of the level in order ("none,many" or ["none", "many"]:
+    none in the first half, many in the second). `prompt` says the same in words, e.g. "many
+    pipes, no enemies, low elevation" (clauses split at commas, semicolons and "and");
+    `attributes` win over it. The clauses it does not understand are left out and listed in
+    `not_understood`. Raises `ValueError` for an unknown attribute or bin.
+    """
+    asked: dict[str, list[str]] = {}
+    for name, value in (attributes or {}).items():
+        if name not in level_attributes.NAMES:
+            raise ValueError(f"unknown level attribute {name!r}; choose from {', '.join(level_attributes.NAMES)}")
+        items = [value] if isinstance(value, str) else list(value)
+        if not all(isinstance(item, str) for item in items):
+            raise TypeError(f"{name} must be a bin label or a sequence of them")
+        labels = [label for item in items for label in level_attributes.parse_labels(name, item)]
+        if not labels:
+            raise ValueError(f"{name} needs at least one bin label")
+        asked[name] = labels
+    missed: list[str] = []
+    if prompt is not None:
+        found, missed = level_attributes.parse_prompt(prompt)
+        for name, label in found.items():
+            asked.setdefault(name, [label])
+    return LevelRequest(asked, tuple(missed))
+
+
+def _request_of(attributes: LevelAttributes | LevelRequest | None) -> LevelRequest:
+    if isinstance(attributes, LevelRequest):
+        return attributes
+    if attributes is not None and not isinstance(attributes, Mapping):
+        raise TypeError(f"attributes must be a mapping of attribute to bins or a LevelRequest, "
+                        f"not {type(attributes).__name__}")
+    return level_request(attributes=attributes)
+
+
+class SampledLevels(list[np.ndarray]):
+    """Sampled levels: a list of (rows, width) uint8 arrays of ASCII tile codes, with how each was made."""
+
+    def __init__(self, levels: list[np.ndarray], *, attempts: list[int], records: list[dict[str, Any]]) -> None:
+        super().__init__(levels)
+        self.attempts = attempts
+        """decodes per level: 1 where the first was playable, one more per local repair"""
+        self.records = records
+        """for a conditional model, per level the bins each 16-column window was decoded with, the ones
+        asked for ("requested") and those drawn as in the corpus ("others"), with the bins' edges: the
+        LEVEL.json `genmedia level sample` writes (JSON-ready); empty for an unconditional model"""
+
+
 def sample_levels(*, count: int = 1, width: int = 150, seed: int | None = None, temperature: float = 1.0,
                   prior: Prior = "fitted", check: bool = True, max_attempts: int = 50,
-                  model: LevelModelLike = None) -> list[np.ndarray]:
+                  attributes: LevelAttributes | LevelRequest | None = None,
+                  model: LevelModelLike = None) -> SampledLevels:
     """Sample `count` new levels, each `width` columns wide (16 to 10,000; `GENMEDIA_MAX_LEVEL_COLUMNS`).
 
-    Returns a list of `count` arrays of shape (rows, width) (rows = 14 for the shipped model),
-    dtype uint8, holding the ASCII codes of VGLC tile characters (`level_to_text` gives the map's
-    text, `write_level` writes it, `render_level` draws it). The same `seed` gives the same levels,
-    and level i is the same whatever `count` is; None draws a fresh seed. `temperature` (0 to 3)
-    scales the latent prior's noise; `prior` is the model's fitted prior or a plain N(0, I).
-    With `check`, every level is one small Mario can finish: where he gets stuck, that stretch is
-    drawn again, up to `max_attempts` decodes per level (then `genmedia.levels.model.SamplingError`).
+    Returns a `SampledLevels`, a list of `count` arrays of shape (rows, width) (rows = 14 for the
+    shipped models), dtype uint8, holding the ASCII codes of VGLC tile characters (`level_to_text`
+    gives the map's text, `write_level` writes it, `render_level` draws it). The same `seed` gives
+    the same levels, and level i is the same whatever `count` is; None draws a fresh seed.
+    `temperature` (0 to 3) scales the latent prior's noise; `prior` is the model's fitted prior or
+    a plain N(0, I). With `check`, every level is one small Mario can finish: where he gets stuck,
+    that stretch is drawn again, up to `max_attempts` decodes per level (then
+    `genmedia.levels.model.SamplingError`).
+
+    `attributes` asks for bins of level attributes per 16-column window (a mapping or a
+    `level_request`, e.g. `{"enemies": "many"}`); the attributes not asked for are drawn as in the
+    training levels. It needs a conditional model, the default `smb-level-cvae` when `model` is
+    None (`ValueError` for an unconditional one). The result's `records` say which bins each level
+    was made with.
     """
-    options = dict(count=_integer("count", count, 1), width=_integer("width", width, level_model.MIN_WIDTH),
-                   seed=_seed(seed), temperature=_number("temperature", temperature, 0.0, 3.0), prior=_prior(prior),
-                   check=bool(check), max_attempts=_integer("max_attempts", max_attempts, 1))
-    return level_model.sample_levels(_model(LevelModel, model), **options).levels
+    count, width = _integer("count", count, 1), _integer("width", width, level_model.MIN_WIDTH)
+    seed, temperature = _seed(seed), _number("temperature", temperature, 0.0, 3.0)
+    kind, max_attempts = _prior(prior), _integer("max_attempts", max_attempts, 1)
+    request = _request_of(attributes)
+    vae = _model(LevelModel, CONDITIONAL_MODEL if model is None and request.attributes else model)
+    result = level_model.sample_levels(vae, count=count, width=width, seed=seed, temperature=temperature,
+                                       prior=kind, check=bool(check), max_attempts=max_attempts,
+                                       request=request.attributes)
+    bins = vae.bins
+    records = [] if bins is None else [level_attributes.record(bins, b, request.attributes, model=vae.info.name,
+                                                               width=width) for b in result.conditions]
+    return SampledLevels(result.levels, attempts=result.attempts, records=records)
+
+
+@dataclass(frozen=True)
+class TransformedLevel:
+    """A level with attributes changed by `transform_level`."""
+
+    level: np.ndarray
+    """the new level, (rows, columns) uint8 ASCII tile codes, as wide as the input"""
+    record: dict[str, Any]
+    """the bins each 16-column window was decoded with, those asked for ("requested") and those
+    kept as measured on the input ("others"), with the bins' edges (JSON-ready, as `genmedia level
+    transform` writes OUT.json)"""
+    in_bin: dict[str, tuple[int, int]]
+    """per attribute asked for: (whole windows whose measured bin is the one asked for, whole windows)"""
+    repaired: bool
+    """whether the first decode was unplayable and was repaired locally"""
+
+
+def transform_level(level: LevelLike, *, attributes: LevelAttributes | LevelRequest, check: bool = True,
+                    max_attempts: int = 50, model: LevelModelLike = None) -> TransformedLevel:
+    """Change attributes of a level you have: keep its latents, decode them with other bins.
+
+    `level` is a (rows, columns) uint8 array of ASCII tile codes or the path to a VGLC text map.
+    It is encoded given the bins measured on it; the attributes asked for (as in `sample_levels`,
+    at least one) get their new bins in every window (or in equal parts), the others keep the
+    input's. The result is repaired and, with `check`, made playable as `sample_levels` does, up
+    to `max_attempts` decodes. Deterministic: no seed is involved. It needs a conditional model,
+    the default `smb-level-cvae` when `model` is None (`ValueError` for an unconditional one).
+    """
+    request = _request_of(attributes)
+    max_attempts = _integer("max_attempts", max_attempts, 1)
+    if not request.attributes:
+        raise ValueError("a transform needs at least one attribute to change")
+    vae = _model(LevelModel, CONDITIONAL_MODEL if model is None else model)
+    bins = vae.bins
+    if bins is None:
+        raise ValueError(f"model {vae.info.name!r} is not conditional; transform needs one such as "
+                         f"{CONDITIONAL_MODEL!r}")
+    grid, source = _level_of(level, vae, "level")
+    done = level_model.transform_level(vae, grid, request=request.attributes, source=source, check=bool(check),
+                                       max_attempts=max_attempts)
+    record = level_attributes.record(bins, done.bins, request.attributes, model=vae.info.name,
+                                     width=grid.shape[1], others="measured on the input")
+    landed = level_attributes.accuracy(bins, done.level, {n: record["requested"][n] for n in request.attributes})
+    in_bin = {name: (sum(hit for _, hit in pairs), len(pairs)) for name, pairs in landed.items()}
+    return TransformedLevel(done.level, record, in_bin, done.repaired)
 
 
 def morph_levels(a: LevelLike, b: LevelLike, *, steps: int = 7, check: bool = True, max_attempts: int = 50,
-                 model: LevelModelLike = None) -> list[np.ndarray]:
+                 model: LevelModelLike = None) -> level_model.Morph:
     """Morph level `a` into level `b`: `steps` (at least 2) maps along the path between their latents.
 
     `a` and `b` are (rows, columns) uint8 arrays of ASCII tile codes or paths to VGLC text maps.
@@ -176,13 +319,14 @@ def write_level(path: PathLike, level: np.ndarray, *, overwrite: bool = False) -
     level = np.asarray(level)
     if level.ndim != 2 or level.dtype != np.uint8:
         raise ValueError(f"level must be a (rows, columns) uint8 array, not {level.dtype} of shape {level.shape}")
-    return write_text_atomic(Path(path), level_to_text(level), overwrite=overwrite)
+    with worded(API_WORDS):
+        return write_text_atomic(Path(path), level_to_text(level), overwrite=overwrite)
 
 
 # --- melodies -----------------------------------------------------------------------------------------------
 
 def sample_melodies(*, count: int = 1, seed: int | None = None, temperature: float = 1.0, prior: Prior = "fitted",
-                    model: MelodyModelLike = None) -> list[Melody]:
+                    shift: Mapping[str, float] | None = None, model: MelodyModelLike = None) -> list[Melody]:
     """Sample `count` new melodies from the model's latent prior.
 
     Returns a list of `Melody`: `tokens` an int64 array (steps,) with one token per 16th note
@@ -190,10 +334,24 @@ def sample_melodies(*, count: int = 1, seed: int | None = None, temperature: flo
     a rest, 1 holds the previous note, 2 + p - 48 starts MIDI pitch p in 48-95), at 120 BPM in 4/4.
     The same `seed` gives the same melodies; None draws a fresh seed. `temperature` (0 to 3) is
     the decoder's softmax temperature, 0 decoding greedily. `write_midi` writes one or several.
+
+    `shift` moves every sampled latent along concept vectors: {attribute: amount}, each amount
+    in units of the attribute's vector (see `transform_melody`), e.g. `{"density": 1.5}`.
+    The same seed draws the same latents as without it. The model needs concept vectors
+    (`genmedia train melody-concepts`; `melody-2bar` has them), else `genmedia.ModelError`.
     """
-    options = dict(count=_integer("count", count, 1), seed=_seed(seed),
-                   temperature=_number("temperature", temperature, 0.0, 3.0), prior=_prior(prior))
-    tokens = melody_model.sample_melodies(_model(MelodyModel, model), **options)
+    count, seed = _integer("count", count, 1), _seed(seed)
+    temperature, kind = _number("temperature", temperature, 0.0, 3.0), _prior(prior)
+    if shift is not None and not isinstance(shift, Mapping):
+        raise TypeError(f"shift must be a mapping of attribute to amount, not {type(shift).__name__}")
+    amounts = {_melody_attribute(name): _number(f"shift[{name!r}]", amount, -math.inf)
+               for name, amount in (shift or {}).items()}
+    vae = _model(MelodyModel, model)
+    if amounts:
+        tokens = concepts.sample_shifted(vae, count=count, seed=seed, temperature=temperature, prior=kind,
+                                         attribute_shift=amounts)
+    else:
+        tokens = melody_model.sample_melodies(vae, count=count, seed=seed, temperature=temperature, prior=kind)
     return [Melody(t, 120.0, (4, 4)) for t in tokens]
 
 
@@ -210,21 +368,83 @@ def morph_melodies(a: MelodyLike, b: MelodyLike, *, steps: int = 7, oversample: 
     steps = _integer("steps", steps, 2)
     oversample = _integer("oversample", oversample, 1)
     vae = _model(MelodyModel, model)
-    melodies, sources = zip(*(_melody_of(x, name) for x, name in ((a, "a"), (b, "b"))))
-    morph = melody_model.morph_melodies(vae, *melodies, steps=steps, oversample=oversample, sources=sources)
-    signature = melody_model.morph_meter(vae, *melodies)
-    return [Melody(t, melodies[0].tempo, signature) for t in morph]
+    (mel_a, source_a), (mel_b, source_b) = _melody_of(a, "a"), _melody_of(b, "b")
+    morph = melody_model.morph_melodies(vae, mel_a, mel_b, steps=steps, oversample=oversample,
+                                        sources=(source_a, source_b))
+    signature = melody_model.morph_meter(vae, mel_a, mel_b)
+    return [Melody(t, mel_a.tempo, signature) for t in morph]
+
+
+@dataclass(frozen=True)
+class MelodyTransform:
+    """A melody moved along an attribute's concept vector (`transform_melody`, `sweep_melody`)."""
+
+    melody: Melody
+    """the greedy decode, as long as the input (up to the model's length), in its tempo and meter"""
+    attribute: str
+    amount: float
+    """how far the latent was moved, in units of the attribute's vector"""
+    before: float
+    """the attribute of the input's window, in the attribute's units (`genmedia.melody.attributes`)"""
+    after: float
+    """the attribute of the decode, measured as `before` (both on the model's 16-step grid, so a 3/4
+    bar counts with its padding); NaN where the window lacks the notes it needs"""
+
+
+def transform_melody(melody: MelodyLike, *, attribute: MelodyAttribute, amount: float = 1.0,
+                     model: MelodyModelLike = None) -> MelodyTransform:
+    """Move a melody along a concept vector: decode z + `amount` x the attribute's vector.
+
+    `melody` is a `Melody` or a path to a MIDI file; its first bars (as many as the model covers)
+    are encoded to their posterior mean z. `attribute` is density (note-ons per bar), pitch (mean
+    MIDI note), interval (mean semitones between notes), syncopation (share of note-ons off the
+    8th-note grid) or key (share of note-ons in the best-fitting key); its vector is the mean latent
+    of the training windows richest in it minus that of the poorest quarter. `amount` is in units
+    of that vector (`genmedia music transform` takes -10 to 10); negative gives less of the
+    attribute. Decoded greedily, so no seed is involved. The model needs concept vectors
+    (`genmedia train melody-concepts`), else `genmedia.ModelError`.
+    """
+    return _shifted(melody, attribute, amount, None, model)[0]
+
+
+def sweep_melody(melody: MelodyLike, *, attribute: MelodyAttribute, amount: float = 1.0, steps: int = 5,
+                 model: MelodyModelLike = None) -> list[MelodyTransform]:
+    """`transform_melody` at `steps` (at least 2) amounts evenly from -`amount` to +`amount`, in that
+    order: a list of `steps` `MelodyTransform`, decoded together."""
+    return _shifted(melody, attribute, amount, _integer("steps", steps, 2), model)
+
+
+def _shifted(melody: MelodyLike, attribute: str, amount: float, steps: int | None,
+             model: MelodyModelLike) -> list[MelodyTransform]:
+    """One transform (`steps` None) or a sweep of them, through `genmedia.melody.concepts`."""
+    attribute = _melody_attribute(attribute)
+    amount = _number("amount", amount, -math.inf)
+    vae = _model(MelodyModel, model)
+    vectors = concepts.load_concepts(vae)  # before reading the input: a model without vectors says so first
+    mel, source = _melody_of(melody, "melody")
+    amounts = np.array([amount]) if steps is None else np.linspace(-amount, amount, steps)
+    tokens = concepts.decode_shifted(vae, mel, attribute=attribute, amounts=amounts, concepts=vectors, source=source)
+    before = melody_attributes(vae.window(mel, source=source)[: tokens.shape[1]])[attribute]
+    written, signature = concepts.in_meter(vae, mel, tokens)
+    return [MelodyTransform(Melody(w, mel.tempo, signature), attribute, float(a), before,
+                            melody_attributes(t)[attribute]) for w, t, a in zip(written, tokens, amounts)]
+
+
+def _melody_attribute(name: str) -> str:
+    if name not in ATTRIBUTES:
+        raise ValueError(f"unknown melody attribute {name!r}; choose from {', '.join(ATTRIBUTES)}")
+    return name
 
 
 def _melody_of(melody: MelodyLike, name: str) -> tuple[Melody, str]:
     if isinstance(melody, Melody):
         return melody, name
     if isinstance(melody, (str, os.PathLike)):
-        return read_melody(melody), os.fspath(melody)
+        return read_melody(os.fspath(melody)), os.fspath(melody)
     raise TypeError(f"{name} must be a Melody or a path to a MIDI file, not {type(melody).__name__}")
 
 
-def _midi(melody: Melody | np.ndarray | Sequence[Melody], tempo: float | None, program: int, name: str):
+def _midi(melody: Melody | np.ndarray | Sequence[Melody], tempo: float | None, program: int, name: str) -> Any:
     """A `PrettyMIDI` of one melody, a 1-D token array, or several (a sequence or 2-D array) in a row."""
     if isinstance(melody, Melody):
         parts = [melody]
@@ -254,7 +474,8 @@ def write_midi(path: PathLike, melody: Melody | np.ndarray | Sequence[Melody], *
     instrument, 0-127 (0 = piano). Atomic; an existing file is replaced only with `overwrite`.
     """
     midi = _midi(melody, tempo, program, name="genmedia melody")
-    return save_midi(midi, Path(path), overwrite=overwrite)
+    with worded(API_WORDS):
+        return save_midi(midi, Path(path), overwrite=overwrite)
 
 
 def write_wav(path: PathLike, melody: Melody | np.ndarray | Sequence[Melody], *, tempo: float | None = None,
@@ -262,7 +483,8 @@ def write_wav(path: PathLike, melody: Melody | np.ndarray | Sequence[Melody], *,
     """Render a melody (as `write_midi` takes it) with the built-in synthesiser to a WAV file: 44.1 kHz,
     16-bit mono, normalised to -1 dBFS. Atomic; an existing file is replaced only with `overwrite`."""
     midi = _midi(melody, tempo, program, name="genmedia melody")
-    return _write_wav(Path(path), synthesize(midi, source=Path(path)), overwrite=overwrite)
+    with worded(API_WORDS):
+        return _write_wav(Path(path), synthesize(midi, source=Path(path)), overwrite=overwrite)
 
 
 # --- images -------------------------------------------------------------------------------------------------
@@ -316,14 +538,32 @@ def _checked_pixels(pixels: np.ndarray) -> np.ndarray:
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
-def _denoise_array(pixels: np.ndarray, sigma: float | None, tile: int, model: DenoiserLike) -> np.ndarray:
+def estimate_noise_level(image: np.ndarray | Image.Image, *, model: DenoiserLike = None) -> float:
+    """The noise level `denoise` estimates for `image` when it is given none: the noise's standard
+    deviation on the 0-255 scale whatever the dtype, estimated from the image alone. `image` is
+    an array or a PIL image as `denoise` takes it (an alpha channel is left out)."""
+    if isinstance(image, Image.Image):
+        pixels = image_io.image_to_photo(image).pixels  # ValueError for a mode `denoise` cannot give back
+    elif isinstance(image, np.ndarray):
+        pixels = _color(image)[0]
+    else:
+        raise TypeError(f"image must be a numpy array or a PIL image, not {type(image).__name__}")
+    return float(_model(Denoiser, model).estimate(pixels))
+
+
+def _color(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The colour channels (H, W, 1 | 3) of an array `denoise` takes, contiguous (float32 for a float
+    image: the network and `Denoiser` work in it), and its alpha channel (H, W, 1) if it has one."""
     work = _checked_pixels(pixels)
-    channels = work.shape[2]
-    color, alpha = (work[..., :-1], work[..., -1:]) if channels in (2, 4) else (work, None)
-    net = _model(Denoiser, model)
-    if pixels.dtype.kind == "f":  # the network and `Denoiser` work in float32
+    color, alpha = (work[..., :-1], work[..., -1:]) if work.shape[2] in (2, 4) else (work, None)
+    if pixels.dtype.kind == "f":
         color = color.astype(np.float32)
-    clean = net.denoise(np.ascontiguousarray(color), sigma=sigma, tile=tile).astype(pixels.dtype, copy=False)
+    return np.ascontiguousarray(color), alpha
+
+
+def _denoise_array(pixels: np.ndarray, sigma: float | None, tile: int, model: DenoiserLike) -> np.ndarray:
+    color, alpha = _color(pixels)
+    clean = _model(Denoiser, model).denoise(color, sigma=sigma, tile=tile).astype(pixels.dtype, copy=False)
     if alpha is not None:
         clean = np.concatenate([clean, alpha], axis=2)
     return clean[..., 0] if pixels.ndim == 2 else clean
@@ -336,3 +576,11 @@ def _denoise_pil(image: Image.Image, sigma: float | None, tile: int, model: Deno
     out = image_io.photo_to_image(photo, net.denoise(photo.pixels, sigma=sigma, tile=tile))
     out.info = dict(image.info)
     return out
+
+
+def write_photo(path: PathLike, photo: Photo, pixels: np.ndarray, *, overwrite: bool = False) -> Path:
+    """Write `pixels` (shape and dtype of `photo.pixels`, as `denoise` returns them) as `photo` was
+    stored (`read_photo`): its format, mode, bit depth, alpha channel and metadata (ICC profile,
+    EXIF, ...). Atomic; an existing file is replaced only with `overwrite`; returns the path."""
+    with worded(API_WORDS):
+        return image_io.write_photo(Path(path), photo, pixels, overwrite=overwrite)

@@ -25,7 +25,12 @@ class InputError(FileError):
 
 
 class ModelError(GenmediaError):
-    """A shipped or user model is missing, corrupt or inconsistent with its metadata."""
+    """A shipped or user model is missing, corrupt or inconsistent with its metadata.
+
+    The message names the file where there is one ("PATH: why"); `path` is that file where the
+    code that collects errors sets it (`registry.scan_models` does, for each metadata file)."""
+
+    path: Path | None = None
 
 
 class MissingExtraError(GenmediaError):

@@ -17,6 +17,10 @@ then published under its real name:
   `overwrite`, the file it replaced is put back) and the temporary folder goes.
 
 Only SIGKILL or a power cut can leave a `.genmedia-tmp-*` folder behind; it is safe to delete.
+
+Errors tell the caller how to allow replacing a file in its own words (`OverwriteWords`): the
+CLI's by default ("use --overwrite"), the Python API's inside `worded(API_WORDS)` ("pass
+overwrite=True").
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 
 from genmedia.errors import FileError
@@ -42,6 +48,31 @@ Writer = Callable[[Path], object]
 Inputs = Iterable[str | Path]  # the files a command reads, which none of its outputs may replace
 
 
+@dataclass(frozen=True)
+class OverwriteWords:
+    """How errors tell the caller to allow replacing files: `ask` in "already exists (ASK to
+    replace it)", `switch` in "SWITCH replaces only regular files"."""
+
+    ask: str
+    switch: str
+
+
+CLI_WORDS = OverwriteWords("use --overwrite", "--overwrite")
+API_WORDS = OverwriteWords("pass overwrite=True", "overwrite=True")
+# The CLI's words are the default, so that its worker threads (which start with no context) use them too.
+_WORDS: ContextVar[OverwriteWords] = ContextVar("genmedia_overwrite_words", default=CLI_WORDS)
+
+
+@contextmanager
+def worded(words: OverwriteWords) -> Iterator[None]:
+    """Within the block (in this thread or task), errors name `words`' way to allow overwriting."""
+    token = _WORDS.set(words)
+    try:
+        yield
+    finally:
+        _WORDS.reset(token)
+
+
 class OutputError(FileError):
     """An output cannot be written."""
 
@@ -50,7 +81,7 @@ class OutputExistsError(OutputError):
     """An output file exists and the caller did not ask to overwrite it."""
 
     def __init__(self, path: str | Path) -> None:
-        super().__init__(path, "already exists (use --overwrite to replace it)")
+        super().__init__(path, f"already exists ({_WORDS.get().ask} to replace it)")
 
 
 def _cannot_write(path: Path, exc: OSError) -> OutputError:
@@ -91,10 +122,11 @@ def check_target(path: Path, *, overwrite: bool, inputs: Inputs | frozenset[Iden
     try:
         mode = os.stat(path).st_mode if via else link.st_mode
     except OSError:
-        raise OutputError(path, "is a broken symbolic link; --overwrite replaces only regular files") from None
+        raise OutputError(path, f"is a broken symbolic link; {_WORDS.get().switch} replaces only regular "
+                                "files") from None
     if not stat.S_ISREG(mode):
         raise OutputError(path, f"is {via}{describe_mode(mode)}, not a regular file; "
-                                "--overwrite replaces only regular files")
+                                f"{_WORDS.get().switch} replaces only regular files")
 
 
 def check_writable(paths: Iterable[Path], *, overwrite: bool, inputs: Inputs | frozenset[Identity] = ()) -> None:

@@ -48,7 +48,8 @@ def open_input(path: str | Path, *, what: str = "file", shown: str | Path | None
     except IsADirectoryError:  # Windows; on POSIX a folder opens and fstat says so
         raise error(named, f"is a folder, not a {what}") from None
     except OSError as exc:
-        raise error(named, _WHY.get(exc.errno, exc.strerror or str(exc))) from None
+        why = _WHY.get(exc.errno) if exc.errno is not None else None
+        raise error(named, why or exc.strerror or str(exc)) from None
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):

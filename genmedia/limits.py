@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 from genmedia.errors import GenmediaError
 
@@ -68,7 +69,7 @@ def current(environ: Mapping[str, str] | None = None) -> Limits:
     silently falling back to the default.
     """
     environ = os.environ if environ is None else environ
-    values = {}
+    values: dict[str, Any] = {}  # each of its field's type (int or float)
     for spec in fields(Limits):
         text = environ.get(ENV[spec.name], "").strip()
         if text:
@@ -76,9 +77,9 @@ def current(environ: Mapping[str, str] | None = None) -> Limits:
     return Limits(**values)
 
 
-def _parse(name: str, text: str, kind: type) -> int | float:
+def _parse(name: str, text: str, kind: type[int] | type[float]) -> int | float:
     try:
-        value = kind(text.replace("_", ""))
+        value: int | float = kind(text.replace("_", ""))
     except ValueError:
         raise LimitError(f"{name}={text!r} is not a{'n integer' if kind is int else ' number'}") from None
     if not math.isfinite(value) or value <= 0:

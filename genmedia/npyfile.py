@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -19,7 +20,7 @@ MAX_ROWS = 10_000_000
 """Rows any model matrix may have (a prior holds one per training window; real ones have thousands)."""
 
 
-def _header(handle, path: Path, kind: str) -> tuple[tuple, bool, np.dtype]:
+def _header(handle: BinaryIO, path: Path, kind: str) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
     try:
         version = npy_format.read_magic(handle)
         if version == (1, 0):
@@ -45,8 +46,8 @@ def read_matrix(path: Path, *, columns: int, rows: int | None = None, kind: str 
             needs = needs or f"this model needs ({rows if rows is not None else 'rows'}, {columns})"
             if (len(shape) != 2 or shape[1] != columns or shape[0] == 0 or shape[0] > max_rows
                     or (rows is not None and shape[0] != rows)):
-                raise ModelError(f"{path}: holds an array of shape {tuple(shape)}; {needs}"
-                                 + (f", with at most {max_rows} rows" if len(shape) == 2 and shape[0] > max_rows else ""))
+                most = f", with at most {max_rows} rows" if len(shape) == 2 and shape[0] > max_rows else ""
+                raise ModelError(f"{path}: holds an array of shape {tuple(shape)}; {needs}{most}")
             needed = shape[0] * shape[1] * dtype.itemsize
             have = os.fstat(handle.fileno()).st_size - handle.tell()
             if have != needed:

@@ -15,6 +15,7 @@ caller refuses the file rather than guess.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 MAX_DEPTH = 100  # protobuf's own default recursion limit
@@ -56,8 +57,9 @@ def _varint(data: bytes | memoryview, at: int, end: int) -> tuple[int, int]:
     raise ValueError("is not an ONNX file genmedia can read (a truncated or overlong number)")
 
 
-def _fields(data: bytes | memoryview, start: int, end: int):
-    """(field number, wire type, value or (start, end) of a length-delimited field) for each field."""
+def _fields(data: bytes | memoryview, start: int, end: int) -> Iterator[tuple[int, int, tuple[int, int]]]:
+    """(field number, wire type, (start, end) of its value's bytes) for each field; the bytes of a
+    length-delimited field (wire type 2) are its contents."""
     at = start
     while at < end:
         tag, at = _varint(data, at, end)
@@ -65,13 +67,14 @@ def _fields(data: bytes | memoryview, start: int, end: int):
         if number == 0:
             raise ValueError("is not an ONNX file genmedia can read (field number 0)")
         if wire == 0:
-            value, at = _varint(data, at, end)
-            yield number, wire, value
+            begin = at
+            _, at = _varint(data, at, end)
+            yield number, wire, (begin, at)
         elif wire == 1 or wire == 5:
             at += 8 if wire == 1 else 4
             if at > end:
                 raise ValueError("is not an ONNX file genmedia can read (a truncated field)")
-            yield number, wire, None
+            yield number, wire, (at - (8 if wire == 1 else 4), at)
         elif wire == 2:
             length, at = _varint(data, at, end)
             if at + length > end:

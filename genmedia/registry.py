@@ -83,11 +83,12 @@ class ModelInfo:
 
     @property
     def files(self) -> dict[str, dict[str, Any]]:
-        return self.metadata["files"]
+        files: dict[str, dict[str, Any]] = self.metadata["files"]
+        return files
 
     def path(self, role: str) -> Path:
         """Where the file with `role` is, unverified."""
-        return self.metadata_path.parent / self.files[role]["path"]
+        return self.metadata_path.parent / str(self.files[role]["path"])
 
     def file(self, role: str) -> Path:
         """The path of the file with `role` (e.g. 'encoder'), once every file of the model is verified."""
@@ -170,7 +171,7 @@ def load_info(metadata_path: Path) -> ModelInfo:
 
 def scan_models(task: str | None = None) -> tuple[list[ModelInfo], list[ModelError]]:
     """All models found in `model_dirs()` (optionally of one task; the first of a name wins), and
-    one error for each metadata file that could not be read."""
+    one error for each metadata file that could not be read (its `path` set to that file)."""
     found: dict[str, ModelInfo] = {}
     errors: list[ModelError] = []
     for folder in model_dirs():
@@ -178,6 +179,7 @@ def scan_models(task: str | None = None) -> tuple[list[ModelInfo], list[ModelErr
             try:
                 info = load_info(path)
             except ModelError as exc:
+                exc.path = path
                 errors.append(exc)
                 continue
             if (task is None or info.task == task) and info.name not in found:
@@ -269,7 +271,7 @@ def _hash_and_scan(handle: BinaryIO, path: Path, size: int, *, onnx: bool) -> tu
         if onnx:
             kept += block
     try:
-        references = tuple(external_data(kept)) if onnx else ()
+        references = tuple(external_data(memoryview(kept))) if onnx else ()
     except ValueError as exc:
         raise ModelError(f"{path}: {exc}, so it is refused") from None
     return digest.hexdigest(), references

@@ -7,13 +7,22 @@ import os
 import tempfile
 from functools import cache
 from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from genmedia.errors import ModelError
 from genmedia.inputs import open_input, read_blocks, read_input_bytes
 from genmedia.onnxfile import external_data
-from genmedia.registry import ExternalFile, VerifiedFile, external_files, model_file_error, verified
+from genmedia.registry import (
+    ExternalFile,
+    ModelInfo,
+    VerifiedFile,
+    external_files,
+    get_model,
+    model_file_error,
+    verified,
+)
 
 MAX_ONNX_BYTES = 2**31  # protobuf cannot parse a larger message; bigger models keep weights in external data
 
@@ -25,7 +34,7 @@ def default_threads() -> int:
 
 
 @cache
-def _session(path: Path, version: tuple[int, int, int, int], threads: int, checked: VerifiedFile | None):
+def _session(path: Path, version: tuple[int, int, int, int], threads: int, checked: VerifiedFile | None) -> Any:
     """A session for the ONNX file at resolved `path` (one per file `version`: device, inode, size,
     mtime, and per verification).
 
@@ -87,7 +96,7 @@ def _copy_verified(file: ExternalFile, destination: Path) -> None:
         raise ModelError(f"{file.path}: changed after its sha256 was verified, so it is refused")
 
 
-def _build(model: bytes | str, options, shown: Path):
+def _build(model: bytes | str, options: Any, shown: Path) -> Any:
     import onnxruntime as ort
 
     try:
@@ -110,7 +119,8 @@ class OnnxModel:
             resolved = self.path.resolve()
             info = resolved.stat()
         except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop, before Python 3.13
-            raise ModelError(f"{self.path}: cannot read this model file ({exc.strerror or exc})") from None
+            why = (exc.strerror if isinstance(exc, OSError) else None) or exc
+            raise ModelError(f"{self.path}: cannot read this model file ({why})") from None
         version = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
         self.session = _session(resolved, version, threads or default_threads(), verified(resolved))
         self.input_names = [i.name for i in self.session.get_inputs()]
@@ -147,10 +157,39 @@ class OnnxModel:
 
 
 @cache
-def _quiet_run():
+def _quiet_run() -> Any:
     """Run options that keep ONNX Runtime's own log lines off stderr (see `_session`)."""
     import onnxruntime as ort
 
     options = ort.RunOptions()
     options.log_severity_level = 4
     return options
+
+
+ModelT = TypeVar("ModelT", bound="Model")
+
+
+class Model:
+    """What the model kinds (`LevelModel`, `MelodyModel`, `Denoiser`) share: a model of one registry
+    `task`, built from its metadata (`info`), whose ONNX files are opened by role with `graph`.
+
+    A subclass declares its `task` and reads what it needs from `info.metadata` in `__init__`,
+    after calling this one; `load` finds the model by name for that task.
+    """
+
+    task: ClassVar[str]  # the registry task this class runs: 'level', 'melody' or 'denoise'
+
+    def __init__(self, info: ModelInfo, *, threads: int | None = None) -> None:
+        self.info = info
+        self.threads = threads  # threads per ONNX Runtime session; None: `default_threads()`
+
+    @classmethod
+    def load(cls: type[ModelT], name: str | Path | None = None, *, threads: int | None = None) -> ModelT:
+        """Load a model of this kind by name (`genmedia models list`) or metadata path; None loads
+        the task's default shipped model. `threads` per ONNX Runtime session (None: `default_threads`)."""
+        return cls(get_model(name, task=cls.task), threads=threads)
+
+    def graph(self, role: str) -> OnnxModel:
+        """The model's ONNX file with `role` (e.g. 'encoder'), verified against its metadata and
+        opened (one session per file and process, see `OnnxModel`)."""
+        return OnnxModel(self.info.file(role), threads=self.threads)

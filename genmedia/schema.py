@@ -151,7 +151,9 @@ def check_metadata(path: Path, meta: dict[str, Any]) -> None:
     for (field, value), rules in _WHEN.items():
         if _lookup(meta, field.split(".")) == value:
             _apply(path, meta, rules)
-    _TOGETHER.get(meta["task"], lambda *_: None)(path, meta)
+    together = _TOGETHER.get(meta["task"])
+    if together is not None:
+        together(path, meta)
 
 
 def _check_level(path: Path, meta: dict[str, Any]) -> None:

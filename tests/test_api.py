@@ -287,3 +287,213 @@ def test_photos_read_denoise_and_write_back(tmp_path):
     out = genmedia.denoise(crop)
     path = genmedia.write_photo(tmp_path / "crop.png", photo, out)
     np.testing.assert_array_equal(genmedia.read_photo(path).pixels, out)
+
+
+# --- conditional levels ---------------------------------------------------------------------------------
+
+def test_level_request_merges_attributes_and_a_prompt():
+    request = genmedia.level_request(attributes={"enemies": "MANY", "pipes": ["none", "many"], "coins": "few,some"},
+                                     prompt="no enemies, low elevation, jumping dragons")
+    assert request.attributes == {"enemies": ["many"], "pipes": ["none", "many"], "coins": ["few", "some"],
+                                  "elevation": ["low"]}  # the attributes win over the prompt's "no enemies"
+    assert request.not_understood == ("jumping dragons",)
+    assert genmedia.level_request() == api.LevelRequest({})
+
+
+@pytest.mark.parametrize("attributes, error, words", [
+    ({"lava": "many"}, ValueError, "unknown level attribute 'lava'"),
+    ({"enemies": "lots"}, ValueError, "'lots' is not a bin of enemies"),
+    ({"elevation": "many"}, ValueError, "not a bin of elevation"),
+    ({"pipes": []}, ValueError, "at least one"),
+    ({"pipes": [3]}, TypeError, "bin label"),
+])
+def test_level_request_refuses_what_no_model_makes(attributes, error, words):
+    with pytest.raises(error, match=words):
+        genmedia.level_request(attributes=attributes)
+
+
+def test_sample_levels_with_attributes_uses_the_conditional_model_and_records_the_bins():
+    from genmedia.levels import model as level_model
+
+    levels = genmedia.sample_levels(count=2, width=64, seed=4, attributes={"enemies": "many", "pipes": "none,many"})
+    assert len(levels) == 2 and len(levels.attempts) == 2 and all(a >= 1 for a in levels.attempts)
+    record = levels.records[1]
+    assert record["model"] == "smb-level-cvae" and record["width"] == 64
+    assert record["requested"] == {"enemies": ["many"] * 4, "pipes": ["none", "none", "many", "many"]}
+    assert set(record["others"]) == {"gaps", "blocks", "coins", "elevation"}
+    direct = level_model.sample_levels(genmedia.LevelModel.load("smb-level-cvae"), count=2, width=64, seed=4,
+                                       request={"enemies": ["many"], "pipes": ["none", "many"]})
+    for a, b in zip(levels, direct.levels):
+        np.testing.assert_array_equal(a, b)
+    again = genmedia.sample_levels(count=2, width=64, seed=4,
+                                   attributes=genmedia.level_request(prompt="many enemies", attributes={
+                                       "pipes": ["none", "many"]}))
+    for a, b in zip(levels, again):
+        np.testing.assert_array_equal(a, b)
+    plain = genmedia.sample_levels(count=1, width=32, seed=4)
+    assert plain.records == [] and len(plain.attempts) == 1
+    with pytest.raises(ValueError, match="'smb-level-vae' is not conditional"):
+        genmedia.sample_levels(count=1, width=32, seed=0, attributes={"enemies": "many"}, model="smb-level-vae")
+    with pytest.raises(TypeError, match="attributes must be"):
+        genmedia.sample_levels(count=1, width=32, seed=0, attributes=["enemies"])
+
+
+def test_transform_level_changes_what_is_asked_and_keeps_the_rest():
+    done = genmedia.transform_level(LEVELS[0], attributes={"enemies": "many"})
+    source = genmedia.read_level(LEVELS[0])
+    assert done.level.shape == source.shape and done.level.dtype == np.uint8
+    assert done.record["requested"] == {"enemies": ["many"] * 5}
+    assert done.record["others_are"] == "measured on the input"
+    assert list(done.in_bin) == ["enemies"]
+    hits, windows = done.in_bin["enemies"]
+    assert windows == 5 and hits >= 4
+    assert (done.level == ord("E")).sum() > (source == ord("E")).sum()
+    from_array = genmedia.transform_level(source, attributes={"enemies": "many"})  # deterministic
+    np.testing.assert_array_equal(from_array.level, done.level)
+    with pytest.raises(ValueError, match="at least one attribute"):
+        genmedia.transform_level(LEVELS[0], attributes={})
+    with pytest.raises(ValueError, match="'smb-level-vae' is not conditional; transform needs one"):
+        genmedia.transform_level(LEVELS[0], attributes={"enemies": "many"}, model="smb-level-vae")
+
+
+# --- concept vectors ------------------------------------------------------------------------------------
+
+def test_sample_melodies_shifted_along_a_concept_vector():
+    from genmedia.melody import concepts
+
+    plain = genmedia.sample_melodies(count=3, seed=5)
+    denser = genmedia.sample_melodies(count=3, seed=5, shift={"density": 2.0})
+    direct = concepts.sample_shifted(genmedia.MelodyModel.load(), count=3, seed=5,
+                                     attribute_shift={"density": 2.0})
+    np.testing.assert_array_equal(np.stack([m.tokens for m in denser]), direct)
+    assert not np.array_equal(np.stack([m.tokens for m in plain]), direct)
+    unshifted = genmedia.sample_melodies(count=3, seed=5, shift={})
+    np.testing.assert_array_equal(np.stack([m.tokens for m in unshifted]), np.stack([m.tokens for m in plain]))
+    with pytest.raises(ValueError, match="unknown melody attribute 'loudness'"):
+        genmedia.sample_melodies(seed=0, shift={"loudness": 1.0})
+    with pytest.raises(ValueError, match="finite"):
+        genmedia.sample_melodies(seed=0, shift={"density": float("nan")})
+
+
+def test_transform_melody_moves_the_attribute_it_names():
+    from genmedia.melody import concepts
+
+    done = genmedia.transform_melody(MELODIES[0], attribute="pitch", amount=2.0)
+    assert isinstance(done.melody, genmedia.Melody) and done.melody.tokens.shape == (32,)
+    a = genmedia.read_melody(MELODIES[0])
+    assert done.melody.tempo == a.tempo and done.melody.time_signature == (4, 4)
+    assert (done.attribute, done.amount) == ("pitch", 2.0) and done.after > done.before
+    direct = concepts.transform_melody(genmedia.MelodyModel.load(), a, attribute="pitch", amount=2.0)
+    np.testing.assert_array_equal(done.melody.tokens, direct)
+    same = genmedia.transform_melody(a, attribute="pitch", amount=2.0)
+    np.testing.assert_array_equal(same.melody.tokens, done.melody.tokens)
+
+
+def test_sweep_melody_runs_from_minus_to_plus_amount():
+    sweep = genmedia.sweep_melody(MELODIES[0], attribute="density", amount=1.0, steps=3)
+    assert [s.amount for s in sweep] == [-1.0, 0.0, 1.0]
+    densities = [s.after for s in sweep]
+    assert densities == sorted(densities) and densities[0] < densities[-1]
+    assert len({s.before for s in sweep}) == 1
+    middle = genmedia.transform_melody(MELODIES[0], attribute="density", amount=0.0)
+    np.testing.assert_array_equal(sweep[1].melody.tokens, middle.melody.tokens)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: genmedia.transform_melody(MELODIES[0], attribute="loudness"), ValueError, "unknown melody attribute"),
+    (lambda: genmedia.transform_melody(MELODIES[0], attribute="pitch", amount=float("inf")), ValueError, "finite"),
+    (lambda: genmedia.sweep_melody(MELODIES[0], attribute="pitch", steps=1), ValueError, "steps"),
+    (lambda: genmedia.transform_melody(MELODIES[0], attribute="pitch", model="melody-16bar"), genmedia.ModelError,
+     "has no concept vectors"),
+    (lambda: genmedia.transform_melody(3, attribute="pitch"), TypeError, "Melody or a path"),
+])
+def test_transforms_refuse_bad_arguments(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+# --- noise estimate, writers ----------------------------------------------------------------------------
+
+def test_estimate_noise_level_is_what_denoise_uses():
+    clean, noisy = _noisy((48, 48))
+    pixels = np.rint(noisy * 255).astype(np.uint8)
+    sigma = genmedia.estimate_noise_level(pixels)
+    assert sigma == genmedia.Denoiser.load().estimate(pixels[..., None])
+    assert 15 < sigma < 35  # the noise is of sigma 25
+    assert genmedia.estimate_noise_level(np.rint(clean * 255).astype(np.uint8)) < sigma
+    assert genmedia.estimate_noise_level(Image.fromarray(pixels)) == sigma
+    np.testing.assert_array_equal(genmedia.denoise(pixels, noise_level=sigma), genmedia.denoise(pixels))
+    with pytest.raises(TypeError, match="numpy array or a PIL image"):
+        genmedia.estimate_noise_level([[0]])
+
+
+def test_the_api_writers_say_overwrite_as_python_does(tmp_path):
+    from genmedia.fileio import OutputExistsError, write_text_atomic
+
+    level = genmedia.parse_level("-" * 16 + "\n")
+    photo = genmedia.read_photo(ASSETS / "images" / "landscape-noisy.png")
+    writers = [lambda p, **kw: genmedia.write_level(p / "a.txt", level, **kw),
+               lambda p, **kw: genmedia.write_midi(p / "a.mid", genmedia.read_melody(MELODIES[0]), **kw),
+               lambda p, **kw: genmedia.write_wav(p / "a.wav", genmedia.read_melody(MELODIES[0]), **kw),
+               lambda p, **kw: genmedia.write_photo(p / "a.png", photo, photo.pixels, **kw)]
+    for write in writers:
+        path = write(tmp_path)
+        with pytest.raises(OutputExistsError, match=r"already exists \(pass overwrite=True to replace it\)$"):
+            write(tmp_path)
+        assert write(tmp_path, overwrite=True) == path
+    folder = tmp_path / "taken"
+    (folder / "a.txt").mkdir(parents=True)
+    with pytest.raises(genmedia.GenmediaError, match="is a folder, not a regular file; overwrite=True replaces"):
+        writers[0](folder, overwrite=True)
+    with pytest.raises(OutputExistsError, match=r"\(use --overwrite to replace it\)$"):  # the CLI's words otherwise
+        write_text_atomic(path.with_name("a.txt"), "x\n")
+
+
+# --- the CLI runs its jobs through this API -------------------------------------------------------------
+
+@pytest.mark.parametrize("args, called", [
+    (["level", "sample", "-n", "1", "--width", "32", "--seed", "1", "--no-png"], {"sample_levels", "level_request"}),
+    (["level", "sample", "-n", "1", "--width", "32", "--seed", "1", "--no-png", "--prompt", "many coins"],
+     {"sample_levels", "level_request"}),
+    (["level", "transform", LEVELS[0], "--enemies", "many", "--no-png", "-o", "OUT/t.txt"],
+     {"transform_level", "level_request"}),
+    (["level", "interpolate", *LEVELS, "--steps", "2"], {"morph_levels"}),
+    (["music", "sample", "-n", "1", "--seed", "1"], {"sample_melodies"}),
+    (["music", "sample", "-n", "1", "--seed", "1", "--attribute", "density=1"], {"sample_melodies"}),
+    (["music", "interpolate", *MELODIES, "--steps", "2"], {"morph_melodies"}),
+    (["music", "transform", MELODIES[0], "--attribute", "pitch", "-o", "OUT/t.mid"], {"transform_melody"}),
+    (["music", "transform", MELODIES[0], "--attribute", "pitch", "--steps", "2", "-o", "OUT/sweep"],
+     {"sweep_melody"}),
+    (["demo", "OUT/demo"], {"sample_levels", "morph_levels", "morph_melodies", "estimate_noise_level", "denoise"}),
+])
+def test_the_cli_calls_the_api(tmp_path, monkeypatch, args, called):
+    from click.testing import CliRunner
+
+    from genmedia.cli import cli
+
+    seen: set[str] = set()
+    depth = [0]
+
+    def spy(name: str):
+        real = getattr(api, name)
+
+        def call(*a, **kw):  # records the CLI's calls, not those the API makes of itself
+            if not depth[0]:
+                seen.add(name)
+            depth[0] += 1
+            try:
+                return real(*a, **kw)
+            finally:
+                depth[0] -= 1
+        return call
+
+    for name in api.__all__:
+        if name[0].islower():
+            monkeypatch.setattr(api, name, spy(name))
+    out = tmp_path / "out"
+    argv = [str(a).replace("OUT", str(out)) for a in args]
+    if "-o" not in argv and args[0] != "demo":
+        argv += ["-o", str(out)]
+    result = CliRunner().invoke(cli, argv, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert seen == called

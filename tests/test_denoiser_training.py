@@ -210,7 +210,8 @@ def test_cli_init_records_the_model_it_started_from(tmp_path, tiny):
     assert recorded["init"]["sha256"] == hashlib.sha256(start.read_bytes()).hexdigest()
     assert recorded["init"]["training"] == json.loads(Path(meta).read_text())["training"]
     narrow = CliRunner().invoke(cli, [*args[:-6], "--overwrite", "--widths", "2,8", "--init", str(start)])
-    assert narrow.exit_code == 1 and f"{start}: head.0.weight: initial weights (4, 13, 3, 3) do not fit" in narrow.output
+    assert narrow.exit_code == 1
+    assert f"{start}: head.0.weight: initial weights (4, 13, 3, 3) do not fit" in narrow.output
     (tmp_path / "bad.onnx").write_text("not a model")
     bad = CliRunner().invoke(cli, [*args[:-6], "--overwrite", "--init", str(tmp_path / "bad.onnx")])
     assert bad.exit_code == 1 and "bad.onnx: not a denoiser's .onnx file or a training checkpoint" in bad.output

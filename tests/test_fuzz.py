@@ -15,6 +15,7 @@ import random
 import struct
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -126,10 +127,10 @@ def test_maps(tmp_path: Path) -> None:
     for index, (label, data) in enumerate(map_cases(rng)):
         path = tmp_path / f"map-{index:03d}.txt"
         path.write_bytes(data)
-        check_level(outcome(label, path, lambda: read_level(path)))
-        check_level(outcome(f"{label} (SMB tiles)", path, lambda: read_level(path, tiles=SMB)))
+        check_level(outcome(label, path, partial(read_level, path)))
+        check_level(outcome(f"{label} (SMB tiles)", path, partial(read_level, path, tiles=SMB)))
         text = data.decode("latin-1")
-        check_level(outcome(f"{label} (parse_level)", path, lambda: parse_level(text, source=path)))
+        check_level(outcome(f"{label} (parse_level)", path, partial(parse_level, text, source=path)))
 
 
 # MIDI ---------------------------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def test_midi(tmp_path: Path) -> None:
     for index, (label, data) in enumerate(midi_cases(rng, tmp_path)):
         path = tmp_path / f"midi-{index:03d}.mid"
         path.write_bytes(data)
-        check_melody(path, label, outcome(label, path, lambda: load_midi(path)))
+        check_melody(path, label, outcome(label, path, partial(load_midi, path)))
 
 
 # Images -------------------------------------------------------------------------------------------
@@ -267,7 +268,7 @@ def test_images(tmp_path: Path) -> None:
     for index, (label, suffix, data) in enumerate(image_cases(rng)):
         path = tmp_path / f"image-{index:03d}{suffix}"
         path.write_bytes(data)
-        photo = outcome(label, path, lambda: read_photo(path))
+        photo = outcome(label, path, partial(read_photo, path))
         if photo is not None:
             assert isinstance(photo, Photo) and photo.pixels.ndim == 3 and photo.pixels.shape[2] in (1, 3)
             assert photo.pixels.dtype in (np.uint8, np.uint16)
@@ -314,5 +315,5 @@ def test_onnx_external_data_references(tmp_path: Path) -> None:
                      "net.data": data_entry}
             meta = tmp_path / f"net-{index:03d}.json"
             meta.write_text(json.dumps({"format_version": 1, "name": "net", "task": "test", "files": files}))
-            outcome(label, path, lambda: load_info(meta).check("net"))
+            outcome(label, path, lambda meta=meta: load_info(meta).check("net"))
 

@@ -88,7 +88,7 @@ def test_a_fifo_is_refused_at_once_by_every_reader(tmp_path):
         assert result.stderr == f"error: {fifo}: is a FIFO (named pipe), not a regular file\n"
     checked = run_process("level", "check", fifo, good)
     assert checked.returncode == 1
-    assert f"error: cannot read {fifo}: is a FIFO (named pipe), not a regular file" in checked.stderr
+    assert f"error: {fifo}: is a FIFO (named pipe), not a regular file" in checked.stderr
     assert f"{good}: playable" in checked.stdout  # the batch went on past the FIFO
     photo = subprocess.run([sys.executable, "-c", "import sys; from genmedia.image.io import read_photo\n"
                             "try: read_photo(sys.argv[1])\nexcept Exception as e: print(e)", str(fifo)],
@@ -427,9 +427,9 @@ def test_check_goes_on_past_unreadable_files_and_names_them(tmp_path):
     assert result.exit_code == 1
     assert result.stdout == f"{good}: playable\n"
     assert result.stderr.splitlines() == [
-        f"error: cannot read {loop}: is a symbolic link loop",
-        f"error: cannot read {folder}: is a folder, not a level map",
-        f"error: cannot read {tmp_path / 'missing.txt'}: no such file",
+        f"error: {loop}: is a symbolic link loop",
+        f"error: {folder}: is a folder, not a level map",
+        f"error: {tmp_path / 'missing.txt'}: no such file",
         f"1 of 4 levels playable; cannot read 3: {loop}, {folder}, {tmp_path / 'missing.txt'}",
     ]
 
@@ -440,7 +440,7 @@ def test_check_goes_on_past_a_file_without_read_permission(tmp_path):
     locked.chmod(0)
     good = map_file(tmp_path / "good.txt", flat_map(30))
     result = run("level", "check", locked, good)
-    assert result.exit_code == 1 and f"error: cannot read {locked}: permission denied" in result.stderr
+    assert result.exit_code == 1 and f"error: {locked}: permission denied" in result.stderr
     assert f"{good}: playable" in result.stdout
 
 
@@ -510,7 +510,7 @@ def test_read_input_bytes_stops_at_the_limit(tmp_path):
 
 
 def _npy_claiming(path: Path, shape: tuple, payload: int = 1024) -> Path:
-    header = "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % (shape,)
+    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}"
     header = header + " " * (118 - len(header)) + "\n"
     path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + b"\0" * payload)
     return path
@@ -554,7 +554,8 @@ def test_music_eval_names_each_bad_midi_scores_the_rest_and_fails(tmp_path):
     assert result.exit_code == 1
     errors = result.stderr.splitlines()
     assert len(errors) == 2, result.stderr
-    assert errors[0].startswith(f"error: {folder / 'empty.mid'}: ") and errors[1].startswith(f"error: {folder / 'junk.mid'}: ")
+    assert errors[0].startswith(f"error: {folder / 'empty.mid'}: ")
+    assert errors[1].startswith(f"error: {folder / 'junk.mid'}: ")
     report = __import__("json").loads(result.stdout)
     assert report["tunes"] == 2 and report["unreadable_files"] == 2  # the good files were scored
 
@@ -594,7 +595,8 @@ def test_level_eval_goes_on_past_bad_maps_and_names_them(tmp_path):
     result = run("level", "eval", folder, "--reference", reference, "--json")
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"error: {folder / 'b.txt'}: ") and lines[1].startswith(f"error: {reference / 'z.txt'}: ")
+    assert lines[0].startswith(f"error: {folder / 'b.txt'}: ")
+    assert lines[1].startswith(f"error: {reference / 'z.txt'}: ")
     assert len(lines) == 3 and lines[2].startswith("failed: 2 ")
     assert json.loads(result.stdout)["levels"] == 2  # the readable maps were scored
 

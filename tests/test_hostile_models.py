@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +185,7 @@ def test_an_entry_naming_a_second_location_is_refused(external_model):
         (folder / "ext.net.onnx").write_bytes(matmul_with_external_entries(entries))
         meta = write_meta(external_model, {"net": entry(folder / "ext.net.onnx"),
                                            "net.data": entry(folder / "ext.data")})
-        refused(lambda: run_external(meta), "'ghost.data'", "does not list")
+        refused(partial(run_external, meta), "'ghost.data'", "does not list")
 
 
 @pytest.mark.parametrize("entries, needle", [
@@ -472,7 +473,37 @@ def test_models_verify_reports_bad_files_and_fails(bad_folder):
     result = CliRunner().invoke(cli, ["models", "verify"], catch_exceptions=False)
     assert result.exit_code == 1
     assert "ok     mine encoder" in result.stdout and "ok     smb-level-vae decoder" in result.stdout
-    assert len(result.stderr.splitlines()) == 2 and "bbb-nosha.json: field" in result.stderr
+    ok = len(result.stdout.splitlines())
+    models = len({line.split()[1] for line in result.stdout.splitlines()})
+    deep, nosha = bad_folder / "aaa-deep.json", bad_folder / "bbb-nosha.json"
+    assert result.stderr.splitlines() == [
+        f"error: {deep}: not genmedia model metadata (JSON nested too deeply)",
+        f"error: {nosha}: field 'files.decoder.sha256' is missing",
+        f"done {ok}, failed 2; {models} models",
+        f"failed: {deep}, {nosha}",
+    ]
+
+
+def test_models_verify_names_a_corrupt_file_and_checks_the_rest(tmp_path, monkeypatch):
+    folder = tmp_path / "user"
+    copy_model("melody-2bar", folder)
+    meta = json.loads((folder / "melody-2bar.json").read_text())
+    (folder / "melody-2bar.json").write_text(json.dumps({**meta, "name": "mine"}))
+    decoder = folder / meta["files"]["decoder_step"]["path"]
+    data = bytearray(decoder.read_bytes())
+    data[-10] ^= 0xFF
+    decoder.write_bytes(bytes(data))
+    monkeypatch.setenv("GENMEDIA_MODELS_PATH", str(folder))
+    result = CliRunner().invoke(cli, ["models", "verify"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "ok     mine encoder" in result.stdout and "mine decoder_step" not in result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 3 and lines[0].startswith(f"error: {decoder}: sha256 does not match"), lines
+    assert lines[1].startswith(f"done {len(result.stdout.splitlines())}, failed 1; ")
+    assert lines[2] == f"failed: {decoder}"
+    fine = CliRunner().invoke(cli, ["models", "verify"], catch_exceptions=False, env={"GENMEDIA_MODELS_PATH": ""})
+    assert fine.exit_code == 0 and fine.stderr == f"done {len(fine.stdout.splitlines())}, failed 0; " \
+        f"{len({line.split()[1] for line in fine.stdout.splitlines()})} models\n"
 
 
 def test_commands_that_load_a_model_ignore_an_unrelated_bad_file(bad_folder, tmp_path):
@@ -681,7 +712,7 @@ def test_a_prior_file_of_the_wrong_shape_is_one_model_error(tmp_path):
         data["files"]["prior"] = entry(prior)
         meta.write_text(json.dumps(data))
         info = load_info(meta)
-        refused(lambda: load_prior(info, MelodyModel(info).latent), str(prior), needle)
+        refused(lambda info=info: load_prior(info, MelodyModel(info).latent), str(prior), needle)
     prior.write_bytes(b"\x93NUMPY\x01\x00garbage")
     data["files"]["prior"] = entry(prior)
     meta.write_text(json.dumps(data))
@@ -754,8 +785,9 @@ def test_a_checkpoint_that_does_not_fit_is_one_line(tmp_path):
 
 def old_save(path, model, optimiser, step, rng) -> None:
     """`loop._save` as it was when weights_only=False loaded checkpoints (runs in progress use it)."""
-    import torch
     from dataclasses import asdict
+
+    import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -20,8 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from genmedia.cli import cli
-from genmedia.fileio import (HIDDEN_PREFIX, OutputError, OutputExistsError, output_set, write_atomic,
-                             write_text_atomic)
+from genmedia.fileio import HIDDEN_PREFIX, OutputError, OutputExistsError, output_set, write_atomic, write_text_atomic
 from genmedia.resources import resource_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -488,7 +487,7 @@ def test_denoise_refuses_a_report_that_is_an_input(tmp_path):
 
 def test_denoise_overwrite_never_replaces_an_input_through_a_hard_link(tmp_path):
     a = _small_png(tmp_path / "in" / "a.png")
-    b = _small_png(tmp_path / "in" / "b.png")
+    _small_png(tmp_path / "in" / "b.png")
     before = a.read_bytes()
     (tmp_path / "out").mkdir()
     os.link(a, tmp_path / "out" / "a.png")

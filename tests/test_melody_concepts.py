@@ -20,17 +20,32 @@ from click.testing import CliRunner
 from genmedia.cli import cli
 from genmedia.errors import ModelError
 from genmedia.melody import concepts as concepts_mod
-from genmedia.melody.attributes import (ATTRIBUTES, attribute_table, attributes, key_share, mean_interval, mean_pitch,
-                                        note_density, syncopation)
-from genmedia.melody.concepts import (Concepts, concept_vectors, in_meter, load_concepts, quartile_vectors,
-                                      sample_shifted, sweep, training_windows, transform_melody)
-from genmedia.melody.midi import HOLD, REST, read_melody
-from genmedia.melody.midi import pitch_token as t
+from genmedia.melody.attributes import (
+    ATTRIBUTES,
+    attribute_table,
+    attributes,
+    key_share,
+    mean_interval,
+    mean_pitch,
+    note_density,
+    syncopation,
+)
+from genmedia.melody.concepts import (
+    Concepts,
+    concept_vectors,
+    in_meter,
+    load_concepts,
+    quartile_vectors,
+    sample_shifted,
+    sweep,
+    training_windows,
+    transform_melody,
+)
+from genmedia.melody.midi import HOLD, REST, pitch_token as t, read_melody
 from genmedia.melody.model import MelodyModel, sample_melodies
 from genmedia.resources import resource_dir
 
 from midi_fixtures import TPB, scale_tune, write_midi
-
 
 # --- attributes -------------------------------------------------------------------------------
 

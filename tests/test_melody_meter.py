@@ -186,7 +186,7 @@ def test_training_on_several_sources_records_each_and_balances_them(tmp_path):
         seen.append(batch)
         return batch
 
-    import genmedia.training.melody_vae as mv
+    import genmedia.training.melody_trainer as mv  # where the trainer looks it up
     original = mv.transpose_batch
     mv.transpose_batch = spy
     try:

@@ -44,7 +44,8 @@ def test_three_four_bars_and_leading_empty_bars(tmp_path):
 
 def test_overlapping_notes_highest_wins(tmp_path):
     path = write_midi(tmp_path / "a.mid", [[(0, 2 * Q, 60), (Q, 2 * Q, 67)]])
-    assert read_melody(path).tokens[:8].tolist() == [pitch_token(60), HOLD, HOLD, HOLD, pitch_token(67), HOLD, HOLD, HOLD]
+    c, g = pitch_token(60), pitch_token(67)
+    assert read_melody(path).tokens[:8].tolist() == [c, HOLD, HOLD, HOLD, g, HOLD, HOLD, HOLD]
 
 
 def test_out_of_range_melody_is_moved_by_octaves(tmp_path):

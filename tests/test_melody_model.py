@@ -244,7 +244,8 @@ def test_music_commands(tiny, corpus, tmp_path):
     sampled = run.invoke(cli, ["music", "sample", "--model", meta, "--count", "3", "--seed", "4", "--wav", "-o",
                                str(tmp_path / "s")], catch_exceptions=False)
     assert sampled.exit_code == 0, sampled.output
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [f"melody-00{i}.{e}" for i in range(3) for e in ("mid", "wav")]
+    names = [f"melody-00{i}.{e}" for i in range(3) for e in ("mid", "wav")]
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == names
     a, b = corpus / "tune00.mid", corpus / "tune05.mid"
     morph = run.invoke(cli, ["music", "interpolate", str(a), str(b), "--model", meta, "--steps", "4", "--wav", "-o",
                              str(tmp_path / "m")], catch_exceptions=False)

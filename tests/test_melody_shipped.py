@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from genmedia.latent import slerp
 from genmedia.melody.metrics import distinct, in_key_share, notes_per_2_bars, token_accuracy, token_distance
 from genmedia.melody.midi import read_melody
-from genmedia.latent import slerp
 from genmedia.melody.model import MelodyModel, interpolate_melodies, monotone_steps, sample_melodies
 from genmedia.resources import resource_dir
 

@@ -16,14 +16,16 @@ def python(code: str) -> str:
 
 
 def test_importing_the_cli_does_not_import_torch_or_numerics():
-    loaded = python("import sys, genmedia, genmedia.cli; print(sorted(m for m in ('torch', 'numpy', 'onnxruntime') if m in sys.modules))")
+    loaded = python("import sys, genmedia, genmedia.cli; "
+                    "print(sorted(m for m in ('torch', 'numpy', 'onnxruntime') if m in sys.modules))")
     assert loaded == "[]"
 
 
 def test_running_a_level_command_does_not_import_torch(tmp_path):
     code = (
         "import sys; from genmedia.cli import cli\n"
-        f"cli(['level', 'sample', '--count', '2', '--width', '32', '--seed', '0', '-o', r'{tmp_path}'], standalone_mode=False)\n"
+        f"cli(['level', 'sample', '--count', '2', '--width', '32', '--seed', '0', '-o', r'{tmp_path}'],"
+        " standalone_mode=False)\n"
         "print('torch' in sys.modules, 'onnxruntime' in sys.modules)"
     )
     assert python(code).splitlines()[-1] == "False True"

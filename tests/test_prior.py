@@ -86,3 +86,52 @@ def test_same_map_zero_replays_priors_written_without_it():
     again = ExemplarPrior.from_json(prior.to_json())
     assert np.array_equal(prior.sample(np.random.default_rng(4), 80), again.sample(np.random.default_rng(4), 80))
     assert ExemplarPrior.from_json({**old, "same_map": 0.8}).same_map == 0.8
+
+
+# --- the design both kinds share (genmedia.latent) ------------------------------------------------------
+
+def test_one_normal_prior_for_both_kinds_draws_as_each_always_did():
+    from genmedia import latent
+    from genmedia.melody import prior as melody_prior
+
+    assert NormalPrior is latent.NormalPrior is melody_prior.NormalPrior
+    sequence = NormalPrior(3).sample(np.random.default_rng(5), 7, temperature=0.5)
+    assert sequence.shape == (3, 7) and sequence.dtype == np.float32  # a level's: one vector per step
+    np.testing.assert_array_equal(sequence, (np.random.default_rng(5).standard_normal((3, 7)) * 0.5)
+                                  .astype(np.float32))
+    batch = NormalPrior(3, "batch").sample(np.random.default_rng(5), 7)
+    assert batch.shape == (7, 3)  # melodies': one latent per row, drawn row by row
+    np.testing.assert_array_equal(batch, np.random.default_rng(5).standard_normal((7, 3)).astype(np.float32))
+
+
+def test_choose_prior_reads_only_a_fitted_prior_of_a_known_type():
+    from genmedia.latent import choose_prior
+
+    normal = NormalPrior(2)
+    fitted = ExemplarPrior.fit(_exemplars(), bandwidth=0.0, jump_probability=0.0)
+    readers = {"mine": lambda entry: fitted}
+    assert choose_prior("fitted", {"type": "mine"}, readers, normal) is fitted
+    assert choose_prior("fitted", {"type": "theirs"}, readers, normal) is normal
+    assert choose_prior("fitted", None, readers, normal) is normal
+
+    def unread(entry):
+        raise AssertionError("read a fitted prior for kind 'normal'")
+    assert choose_prior("normal", {"type": "mine"}, {"mine": unread}, normal) is normal
+    with pytest.raises(ValueError, match=r"unknown prior 'gmm'; choose from \('fitted', 'normal'\)"):
+        choose_prior("gmm", {"type": "mine"}, readers, normal)
+
+
+def test_melody_priors_draw_batches_and_the_kernel_noise_scales_with_temperature():
+    from genmedia.melody.prior import KernelPrior, load_prior
+    from genmedia.registry import get_model
+
+    info = get_model(None, task="melody")
+    normal = load_prior(info, 8, "normal")
+    assert isinstance(normal, NormalPrior) and normal.sample(np.random.default_rng(0), 4).shape == (4, 8)
+    means = np.arange(12, dtype=np.float32).reshape(4, 3)
+    kernel = KernelPrior(means, bandwidth=0.5)
+    cold = kernel.sample(np.random.default_rng(1), 50, temperature=0.0)
+    assert {tuple(row) for row in cold} <= {tuple(row) for row in means}
+    warm = kernel.sample(np.random.default_rng(1), 50)
+    assert not np.array_equal(cold, warm)
+    np.testing.assert_array_equal(warm, kernel.sample(np.random.default_rng(1), 50, temperature=1.0))

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.torch
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A model trained for a few steps on the hand-made corpus, exported to ONNX."""
-    from conftest import SMB_LEGEND, flat_map
     from genmedia.training.level_vae import LevelVAEConfig, export, load_level_data, train
+
+    from conftest import SMB_LEGEND, flat_map
 
     root = tmp_path_factory.mktemp("tiny")
     (root / "legend.json").write_text(json.dumps(SMB_LEGEND))

@@ -6,8 +6,8 @@ writes `landscape-clean.png` (the drawing), `landscape-noisy.png` (plus Gaussian
 sigma 25 on the 0-255 scale, seed 0, clipped and rounded to 8 bits, as a noisy photo file
 would be) and `landscape-camera.jpg` (the drawing as a camera would take it at a high ISO:
 genmedia's camera pipeline with fixed settings, CAMERA below, then a quality-85 JPEG with 4:2:0
-chroma, as most cameras and Pillow save) beside this script. Everything is drawn here: gradients, fractal texture, shapes
-and text, so the project owns the picture outright.
+chroma, as most cameras and Pillow save) beside this script. Everything is drawn here: gradients,
+fractal texture, shapes and text, so the project owns the picture outright.
 """
 
 from __future__ import annotations

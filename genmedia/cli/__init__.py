@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
+from types import FrameType
 
 import click
 
@@ -53,7 +55,8 @@ def main() -> None:
     The handlers are installed here, not on import, so the library leaves signals to its caller;
     a signal the parent chose to ignore stays ignored.
     """
-    defaults = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+    defaults: dict[int, Callable[[int, FrameType | None], object] | int] = {
+        signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
     installed = [signum for signum, default in defaults.items() if signal.getsignal(signum) is default]
     for signum in installed:
         signal.signal(signum, _on_signal)

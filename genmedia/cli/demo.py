@@ -33,16 +33,13 @@ def demo(outdir: Path, seed: int, overwrite: bool) -> None:
 
 
 def _levels(batch: OutputBatch, *, seed: int) -> str:
-    from genmedia.levels.model import LevelModel, interpolate_levels, sample_levels
+    from genmedia import api
     from genmedia.levels.output import add_level_morph, add_levels
-    from genmedia.levels.tiles import read_level
     from genmedia.resources import resource_dir
 
-    vae = LevelModel.load()
     examples = resource_dir("assets") / "levels"
-    maps = [read_level(examples / f"example-{x}.txt", tiles=vae.tiles) for x in "ab"]
-    sampled = sample_levels(vae, count=4, width=120, seed=seed).levels
-    morph = interpolate_levels(vae, *maps, steps=5)
+    sampled = api.sample_levels(count=4, width=120, seed=seed)
+    morph = api.morph_levels(examples / "example-a.txt", examples / "example-b.txt", steps=5)
     written = add_levels(batch, [(f"level-{i:03d}", lv) for i, lv in enumerate(sampled)], folder="levels")
     written += add_level_morph(batch, morph, folder="levels", stem="morph")
     return (f"levels: 4 sampled (120 columns, seed {seed}) and a 5-step morph between example-a and "
@@ -50,23 +47,22 @@ def _levels(batch: OutputBatch, *, seed: int) -> str:
 
 
 def _melodies(batch: OutputBatch) -> str:
-    from genmedia.melody.midi import read_melody
-    from genmedia.melody.model import MelodyModel, morph_melodies, morph_meter
+    import numpy as np
+
+    from genmedia import api
     from genmedia.melody.output import add_melody_morph
     from genmedia.resources import resource_dir
 
-    vae = MelodyModel.load()
-    paths = [resource_dir("assets") / "melodies" / f"example-{x}.mid" for x in "ab"]
-    melodies = [read_melody(p) for p in paths]
-    morph = morph_melodies(vae, *melodies, steps=5, sources=tuple(paths))
-    written = add_melody_morph(batch, morph, tempo=melodies[0].tempo, program=0, wav=True, stem="morph",
-                               folder="melodies", time_signature=morph_meter(vae, *melodies))
+    examples = resource_dir("assets") / "melodies"
+    morph = api.morph_melodies(examples / "example-a.mid", examples / "example-b.mid", steps=5)
+    written = add_melody_morph(batch, np.stack([m.tokens for m in morph]), tempo=morph[0].tempo, program=0, wav=True,
+                               stem="morph", folder="melodies", time_signature=morph[0].time_signature)
     return (f"melodies: a 5-step morph between example-a and example-b (MIDI and WAV): {len(written)} files "
             f"in {batch.folder / 'melodies'}")
 
 
 def _images(batch: OutputBatch) -> str:
-    from genmedia.image.denoise import Denoiser
+    from genmedia import api
     from genmedia.image.evaluate import psnr
     from genmedia.image.io import read_photo, write_photo
     from genmedia.image.output import before_after
@@ -75,9 +71,8 @@ def _images(batch: OutputBatch) -> str:
     examples = resource_dir("assets") / "images"
     noisy = read_photo(examples / "landscape-noisy.png")
     clean = read_photo(examples / "landscape-clean.png").pixels
-    denoiser = Denoiser.load()
-    sigma = denoiser.estimate(noisy.pixels)
-    result = denoiser.denoise(noisy.pixels, sigma=sigma)
+    sigma = api.estimate_noise_level(noisy.pixels)
+    result = api.denoise(noisy.pixels, noise_level=sigma)
     # Single-file writers publish their own temporary file onto the batch's, inside its hidden folder.
     batch.write("images/landscape-denoised.png", lambda tmp: write_photo(tmp, noisy, result))
     figure = before_after(noisy.pixels, result, box=(200, 150, 440, 300), scale=2)
@@ -85,7 +80,7 @@ def _images(batch: OutputBatch) -> str:
     # The same drawing as a camera JPEG (sensor noise, demosaicing, tone curve, sharpening, 4:2:0 at
     # quality 85): the noise level estimator reads it as almost clean; the denoiser cleans it anyway.
     camera = read_photo(examples / "landscape-camera.jpg")
-    camera_result = denoiser.denoise(camera.pixels)
+    camera_result = api.denoise(camera.pixels)
     batch.write("images/landscape-camera-denoised.jpg", lambda tmp: write_photo(tmp, camera, camera_result))
     camera_figure = before_after(camera.pixels, camera_result, box=(200, 150, 440, 300), scale=2)
     batch.write("images/before-after-camera.png", camera_figure.save_to)

@@ -7,22 +7,31 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 from click.core import ParameterSource
 
-from genmedia.cli.common import GenmediaGroup
+from genmedia.cli.common import GenmediaGroup, Report
+
+if TYPE_CHECKING:  # numpy and PIL come with these; `genmedia --help` does without
+    from click._termui_impl import ProgressBar
+
+    from genmedia.image.batch import Job, Problem, Result
+    from genmedia.image.denoise import Denoiser
+    from genmedia.image.evaluate import PairScore, Score
 
 MODEL_HELP = "Denoising model: a name from `genmedia models list` or a path to its .json."
 
 
-class NoiseLevel(click.ParamType):
+class NoiseLevel(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.4; we take 8.1
     """'auto' (None) or a sigma on the 0-255 scale."""
 
     name = "auto|SIGMA"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float | None:
         if value is None or (isinstance(value, str) and value.lower() == "auto"):
             return None
         try:
@@ -34,10 +43,12 @@ class NoiseLevel(click.ParamType):
         return sigma
 
 
-class SigmaList(click.ParamType):
+class SigmaList(click.ParamType):  # type: ignore[type-arg]  # as NoiseLevel
+    """Comma-separated noise levels on the 0-255 scale, as a tuple of floats."""
+
     name = "SIGMAS"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[float, ...]:
         if isinstance(value, tuple):
             return value
         try:
@@ -49,7 +60,7 @@ class SigmaList(click.ParamType):
         return sigmas
 
 
-def _ray_address(ctx, param, value):
+def _ray_address(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """--ray's value: 'auto' (the flag alone), 'local', or a cluster address with a port; anything
     else is most likely an input that followed the flag."""
     if value is None or value in ("auto", "local") or ":" in value:
@@ -78,7 +89,8 @@ def image() -> None:
 @click.option("--tile", type=click.IntRange(64, 8192), default=1024, show_default=True,
               help="Tile size in pixels; memory use grows with its square.")
 @click.option("--max-pixels", type=click.IntRange(1), default=None,
-              help="Refuse images with more pixels than this (decompression-bomb guard; default 120 million, or GENMEDIA_MAX_PIXELS).")
+              help="Refuse images with more pixels than this (decompression-bomb guard; default 120 million, "
+                   "or GENMEDIA_MAX_PIXELS).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a JSON report: one entry per input with what was estimated and done.")
 @click.option("--model", default=None, help=MODEL_HELP)
@@ -89,8 +101,9 @@ def image() -> None:
               help="Run the batch on a Ray cluster (pip install 'genmedia[ray]'): alone, join the cluster in "
                    "RAY_ADDRESS or one started on this machine, else start a local one; with HOST:PORT, join "
                    "that one. One actor per cluster CPU (at most --jobs if given). Put it after the inputs.")
-def denoise(inputs, outdir, recursive, noise_level, overwrite, skip_existing, jobs, tile, max_pixels, report_path,
-            model, quiet, ray_address) -> None:
+def denoise(inputs: tuple[str, ...], outdir: Path, recursive: bool, noise_level: float | None, overwrite: bool,
+            skip_existing: bool, jobs: int, tile: int, max_pixels: int | None, report_path: Path | None,
+            model: str | None, quiet: bool, ray_address: str | None) -> None:
     """Denoise INPUTS (files, folders or globs) into OUTDIR, keeping names, formats and metadata."""
     from genmedia.fileio import check_writable
     from genmedia.image.batch import denoise_files, pixels_of, plan
@@ -108,24 +121,27 @@ def denoise(inputs, outdir, recursive, noise_level, overwrite, skip_existing, jo
         check_writable([report_path], overwrite=overwrite,
                        inputs=[*inputs, *(job.source for job in jobs_list), *(p.path for p in problems)])
     info = get_model(model, task="denoise")
-    for problem in problems:
-        click.echo(f"error: {problem.path}: {problem.why}", err=True)
     show_bar = not quiet and sys.stderr.isatty() and len(jobs_list) > 0
     work = _Work({job: max(1, pixels_of(job.source)) for job in jobs_list} if show_bar else {}, show_bar)
+    report = Report(echo=work.echo)
+    for problem in problems:
+        report.fail(problem.path, problem.why)
     options = dict(noise_level=noise_level, tile=tile, overwrite=overwrite, skip_existing=skip_existing,
-                   max_pixels=max_pixels, progress=work.tiles if show_bar else None)
+                   max_pixels=max_pixels)
+    progress = work.tiles if show_bar else None
     with contextlib.ExitStack() as cluster:
         if ray_address is not None and jobs_list:
             from genmedia.image.ray_batch import denoise_files_ray, ray_cluster
 
             cluster.enter_context(ray_cluster(ray_address))
             given = click.get_current_context().get_parameter_source("jobs") != ParameterSource.DEFAULT
-            results = denoise_files_ray(info, jobs_list, model=model, workers=jobs if given else None, **options)
+            results = denoise_files_ray(info, jobs_list, model=model, workers=jobs if given else None,
+                                        progress=progress, **options)
         else:
             results = denoise_files(lambda threads: Denoiser(info, threads=threads), jobs_list, workers=jobs,
-                                    **options)
+                                    progress=progress, **options)
         cluster.enter_context(contextlib.closing(results))  # ended (files running finish) before the cluster goes
-        entries, failed, counts, elapsed = _run_batch(results, problems, work, quiet)
+        entries, clean, elapsed = _run_batch(results, problems, report, work, quiet)
     megapixels = sum(e.get("megapixels", 0.0) for e in entries)
     if report_path is not None:
         from genmedia.fileio import write_text_atomic
@@ -134,40 +150,38 @@ def denoise(inputs, outdir, recursive, noise_level, overwrite, skip_existing, jo
                                                   indent=2) + "\n", overwrite=overwrite)
     if not quiet:
         rate = megapixels / elapsed if elapsed > 0 else 0.0
-        clean = f" ({counts['clean']} already clean)" if counts["clean"] else ""
-        click.echo(f"done {counts['done']}{clean}, skipped {counts['skipped']}, failed {len(failed)}; "
-                   f"{megapixels:.1f} MP in {elapsed:.1f} s ({rate:.2f} MP/s) -> {outdir}", err=True)
-    if failed:
-        click.echo("failed: " + ", ".join(failed), err=True)
-        sys.exit(1)
+        counts = report.counts(done_note=f"{clean} already clean" if clean else "")
+        click.echo(f"{counts}; {megapixels:.1f} MP in {elapsed:.1f} s ({rate:.2f} MP/s) -> {outdir}", err=True)
+    report.finish()
     if not jobs_list:
         click.echo("error: no image files to denoise", err=True)
         sys.exit(1)
 
 
-def _run_batch(results, problems, work: _Work, quiet: bool) -> tuple[list[dict], list[str], dict[str, int], float]:
-    """Go through the batch's results as they come: one line per file, the progress bar; return the
-    report entries, the failed inputs, the counts and the seconds it took."""
+def _run_batch(results: Iterable[Result], problems: list[Problem], report: Report, work: _Work,
+               quiet: bool) -> tuple[list[dict[str, Any]], int, float]:
+    """Go through the batch's results as they come: one line per file into `report`, the progress
+    bar; return the `--report` entries, how many files were already clean and the seconds it took."""
     started = time.monotonic()
-    entries = [{"input": str(p.path), "status": "failed", "why": p.why} for p in problems]
-    failed = [str(p.path) for p in problems]
-    counts = {"done": 0, "skipped": 0, "clean": 0}
+    entries: list[dict[str, Any]] = [{"input": str(p.path), "status": "failed", "why": p.why} for p in problems]
+    clean = 0
     with work:
         for result in results:
             work.finished(result.job)
             entries.append(result.as_dict())
             if result.status == "failed":
-                failed.append(str(result.job.source))
-                work.echo(f"error: {result.job.source}: {result.why}")
-                continue
-            counts[result.status] += 1
-            counts["clean"] += result.clean
-            if result.status == "done" and not quiet:
-                work.echo(_describe(result))
-    return entries, failed, counts, time.monotonic() - started
+                report.fail(result.job.source, result.why)
+            elif result.status == "skipped":
+                report.skipped += 1
+            else:
+                report.done += 1
+                clean += result.clean
+                if not quiet:
+                    work.echo(_describe(result))
+    return entries, clean, time.monotonic() - started
 
 
-def _describe(result) -> str:
+def _describe(result: Result) -> str:
     """One line for a denoised file: the noise level it was given and how much it changed."""
     level = f"{'estimated' if result.estimated else 'given'} noise level {result.sigma:.1f}"
     if result.clean:
@@ -179,34 +193,35 @@ class _Work:
     """The progress bar, by pixels: tiles move it as they are done (from worker threads), and a
     finished file tops it up to the pixels its header promised (skipped and failed files too)."""
 
-    def __init__(self, planned: dict, show: bool) -> None:
+    def __init__(self, planned: dict[Job, int], show: bool) -> None:
         import threading
 
         self.planned, self.show = planned, show
-        self.done: dict = {}
+        self.done: dict[Job, int] = {}
         self.lock = threading.Lock()
-        self.bar = None
+        self.bar: ProgressBar[int] | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> _Work:
         if self.show:
             total = sum(self.planned.values())
             self.bar = click.progressbar(length=total, label="denoising", file=sys.stderr, show_eta=True,
                                          show_percent=True, item_show_func=lambda _: None).__enter__()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> Literal[False]:
         if self.bar is not None:
             self.bar.__exit__(*exc)
+            self.bar = None  # lines after the batch need no newline first
         return False
 
-    def tiles(self, job, pixels: int) -> None:
+    def tiles(self, job: Job, pixels: int) -> None:
         with self.lock:
             step = min(pixels, self.planned.get(job, 0) - self.done.get(job, 0))
             self.done[job] = self.done.get(job, 0) + step
             if self.bar is not None and step > 0:
                 self.bar.update(step)
 
-    def finished(self, job) -> None:
+    def finished(self, job: Job) -> None:
         self.tiles(job, self.planned.get(job, 0))
 
     def echo(self, line: str) -> None:
@@ -229,7 +244,8 @@ class _Work:
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N images (by name).")
 @click.option("--model", default=None, help=MODEL_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print per-image scores and means as JSON.")
-def eval_(clean_dir, pairs, sigmas, quantised, noise_level, seed, limit, model, as_json) -> None:
+def eval_(clean_dir: Path | None, pairs: tuple[Path, Path] | None, sigmas: tuple[float, ...], quantised: bool,
+          noise_level: float | None, seed: int, limit: int | None, model: str | None, as_json: bool) -> None:
     """Add seeded Gaussian noise to the clean images in CLEAN_DIR, denoise blind, report PSNR and SSIM;
     or, with --pairs NOISY_DIR CLEAN_DIR, score real noisy images against their clean references."""
     from genmedia.image.batch import find_images
@@ -249,19 +265,21 @@ def eval_(clean_dir, pairs, sigmas, quantised, noise_level, seed, limit, model, 
     if pairs is not None:
         _eval_pairs(denoiser, *pairs, noise_level=noise_level, limit=limit, as_json=as_json)
         return
+    assert clean_dir is not None  # one of the two was given (checked above)
     found, problems = find_images(clean_dir)
     files = found[:limit]
+    report = Report()
     for problem in problems:  # an unreadable sub-folder: named, and the run fails at the end
-        click.echo(f"error: {problem.path}: {problem.why}", err=True)
+        report.fail(problem.path, problem.why)
     if not files:
         raise click.ClickException(f"{clean_dir}: no readable images")
     bad: list[dict[str, str]] = [{"image": str(p.path), "why": p.why} for p in problems]
 
-    def failed(path: Path, why: str) -> None:
-        click.echo(f"error: {why}; left out", err=True)
+    def failed(path: Path, why: str) -> None:  # `why` names the file: "PATH: why"
+        report.error(path, why)
         bad.append({"image": str(path), "why": why})
 
-    def progress(score) -> None:
+    def progress(score: Score) -> None:
         if not as_json:
             click.echo(f"{score.image}  sigma {score.sigma:g}  estimated {score.estimated_sigma:.2f}  "
                        f"PSNR {score.psnr:.2f} dB  SSIM {score.ssim:.4f}")
@@ -284,20 +302,20 @@ def eval_(clean_dir, pairs, sigmas, quantised, noise_level, seed, limit, model, 
         for sigma, row in table.items():
             click.echo(f"{sigma:>5}  {row['psnr']:7.2f}  {row['ssim']:.4f}  {row['noisy_psnr']:10.2f}  "
                        f"{row['estimated_sigma']:15.2f}")
-    if bad:
-        click.echo("failed: " + ", ".join(entry["image"] for entry in bad), err=True)
-        sys.exit(1)
+    report.finish()
 
 
-def _eval_pairs(denoiser, noisy_dir: Path, clean_dir: Path, *, noise_level, limit, as_json: bool) -> None:
+def _eval_pairs(denoiser: Denoiser, noisy_dir: Path, clean_dir: Path, *, noise_level: float | None, limit: int | None,
+                as_json: bool) -> None:
     """`image eval --pairs`: per-image and mean PSNR/SSIM of the denoised real images, and of the inputs."""
     from genmedia.image.batch import find_images
     from genmedia.image.evaluate import evaluate_pairs, match_pairs, score_dicts, summarise_pairs
 
     noisy_files, noisy_problems = find_images(noisy_dir)
     clean_files, clean_problems = find_images(clean_dir)
+    report = Report()
     for problem in noisy_problems + clean_problems:
-        click.echo(f"error: {problem.path}: {problem.why}", err=True)
+        report.fail(problem.path, problem.why)
     matched, unmatched = match_pairs(noisy_files, clean_files)
     for path in unmatched:
         click.echo(f"warning: {path}: no clean image of that name in {clean_dir}; left out", err=True)
@@ -305,15 +323,15 @@ def _eval_pairs(denoiser, noisy_dir: Path, clean_dir: Path, *, noise_level, limi
     if not matched:
         raise click.ClickException(f"{noisy_dir}: no noisy image has a clean partner in {clean_dir}")
 
-    def progress(score) -> None:
+    def progress(score: PairScore) -> None:
         if not as_json:
             click.echo(f"{score.image}  estimated {score.estimated_sigma:.2f}  PSNR {score.noisy_psnr:.2f} -> "
                        f"{score.psnr:.2f} dB  SSIM {score.noisy_ssim:.4f} -> {score.ssim:.4f}")
 
     bad: list[dict[str, str]] = []
 
-    def failed(noisy: Path, clean: Path, why: str) -> None:
-        click.echo(f"error: pair {noisy} and {clean}: {why}; left out", err=True)
+    def failed(noisy: Path, clean: Path, why: str) -> None:  # the line names both files; the summary, the noisy one
+        report.error(noisy, f"pair {noisy} and {clean}: {why}")
         bad.append({"noisy": str(noisy), "clean": str(clean), "why": why})
 
     scores = evaluate_pairs(denoiser, matched, noise_level=noise_level, progress=progress, failed=failed)
@@ -328,15 +346,13 @@ def _eval_pairs(denoiser, noisy_dir: Path, clean_dir: Path, *, noise_level, limi
                    f"({'blind' if noise_level is None else f'sigma given as {noise_level:g}'})")
         click.echo(f"PSNR {mean['noisy_psnr']:.2f} -> {mean['psnr']:.2f} dB  SSIM {mean['noisy_ssim']:.4f} -> "
                    f"{mean['ssim']:.4f}  estimated sigma {mean['estimated_sigma']:.2f}")
-    if bad:
-        click.echo(f"failed: {len(bad)} of {len(matched)} pairs could not be scored", err=True)
-        sys.exit(1)
+    report.finish()
 
 
-def _json(report: dict) -> str:
+def _json(report: dict[str, Any]) -> str:
     """`report` as indented, strictly valid JSON: an infinite or undefined number (the PSNR of an
     identical pair, and a mean over it) is written as null."""
-    def finite(value):
+    def finite(value: Any) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
             return None
         if isinstance(value, dict):

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from genmedia import limits
-from genmedia.cli.common import (FiniteFloatRange, GenmediaGroup, Report, outdir_option, overwrite_option, resolve_seed,
-                                 seed_option)
+from genmedia.cli.common import (
+    FiniteFloatRange,
+    GenmediaGroup,
+    Report,
+    outdir_option,
+    overwrite_option,
+    resolve_seed,
+    seed_option,
+)
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from genmedia.latent import PriorKind
+
+F = TypeVar("F", bound=Callable[..., Any])
 MODEL_HELP = "Level model: a name from `genmedia models list` or a path to its .json (default: smb-level-vae)."
 level_path = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -44,7 +59,7 @@ def _labels(ctx: click.Context, param: click.Parameter, value: str | None) -> li
     return labels
 
 
-def control_options(func):
+def control_options(func: F) -> F:
     """--enemies, --pipes, --gaps, --blocks, --coins, --elevation and --prompt."""
     func = click.option("--prompt", default=None, metavar="TEXT",
                         help='MarioGPT-style request, e.g. "many pipes, no enemies, low elevation" (the options '
@@ -58,20 +73,17 @@ def control_options(func):
     return func
 
 
-def _request(options: dict, prompt: str | None) -> dict[str, list[str]]:
-    """The bins asked for by the options and the prompt (the options win), telling stderr what the
-    prompt did not say in words genmedia knows."""
-    asked = {name: options[name] for name in CONTROLS if options.get(name)}
-    if prompt is not None:
-        from genmedia.levels.attributes import parse_prompt
+def _request(options: dict[str, list[str] | None], prompt: str | None) -> dict[str, list[str]]:
+    """The bins asked for by the options and the prompt (the options win; `genmedia.level_request`),
+    telling stderr what the prompt did not say in words genmedia knows."""
+    from genmedia import api
 
-        found, missed = parse_prompt(prompt)
-        for name, label in found.items():
-            asked.setdefault(name, [label])
-        if missed:
-            click.echo(f"prompt: did not understand {', '.join(repr(m) for m in missed)} (say e.g. 'many pipes', "
-                       "'no enemies', 'few gaps', 'some blocks', 'many coins', 'low elevation')", err=True)
-    return asked
+    request = api.level_request(attributes={name: labels for name, labels in options.items() if labels},
+                                prompt=prompt)
+    if request.not_understood:
+        click.echo(f"prompt: did not understand {', '.join(repr(m) for m in request.not_understood)} (say e.g. "
+                   "'many pipes', 'no enemies', 'few gaps', 'some blocks', 'many coins', 'low elevation')", err=True)
+    return request.attributes
 
 
 def _described(asked: dict[str, list[str]]) -> str:
@@ -103,34 +115,34 @@ max_attempts_option = click.option("--max-attempts", type=click.IntRange(1, 10_0
 @control_options
 @outdir_option
 @overwrite_option
-def sample(model, count, width, seed, temperature, prior, no_check, max_attempts, no_png, prompt, outdir, overwrite,
-           **options) -> None:
+def sample(model: str | None, count: int, width: int, seed: int | None, temperature: float, prior: PriorKind,
+           no_check: bool, max_attempts: int, no_png: bool, prompt: str | None, outdir: Path, overwrite: bool,
+           **options: list[str] | None) -> None:
     """Sample new playable levels: OUTDIR/level-000.txt and a PNG beside each.
 
     Asking for attributes (--enemies many, --prompt "no pipes, high elevation", ...) samples from
     the conditional model (smb-level-cvae unless --model says otherwise), which also writes
     OUTDIR/level-000.json: the bins each 16-column window was made with, asked for or drawn.
     """
-    from genmedia.levels import attributes
-    from genmedia.levels.model import CONDITIONAL_MODEL, LevelModel, sample_levels
+    from genmedia import api
+    from genmedia.levels.model import CONDITIONAL_MODEL, LevelModel
     from genmedia.levels.output import write_levels
 
     asked = _request(options, prompt)
     seed = resolve_seed(seed)
     vae = LevelModel.load(model if model is not None or not (asked or prompt) else CONDITIONAL_MODEL)
     try:
-        result = sample_levels(vae, count=count, width=width, seed=seed, temperature=temperature, prior=prior,
-                               check=not no_check, max_attempts=max_attempts, request=asked)
+        levels = api.sample_levels(count=count, width=width, seed=seed, temperature=temperature, prior=prior,
+                                   check=not no_check, max_attempts=max_attempts, attributes=asked, model=vae)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     records = None
     if vae.conditional:
-        records = [{**attributes.record(vae.bins, bins, asked, model=vae.info.name, width=width),
-                    "seed": seed, "level": i, **({"prompt": prompt} if prompt is not None else {})}
-                   for i, bins in enumerate(result.conditions)]
-    write_levels(outdir, [(f"level-{i:03d}", lv) for i, lv in enumerate(result.levels)],
+        records = [{**record, "seed": seed, "level": i, **({"prompt": prompt} if prompt is not None else {})}
+                   for i, record in enumerate(levels.records)]
+    write_levels(outdir, [(f"level-{i:03d}", lv) for i, lv in enumerate(levels)],
                  png=not no_png, overwrite=overwrite, records=records)
-    extra = sum(a - 1 for a in result.attempts)
+    extra = sum(a - 1 for a in levels.attempts)
     note = f"; {extra} unplayable stretches were redrawn" if extra else ""
     what = f" ({_described(asked)})" if asked else ""
     click.echo(f"wrote {count} level{'s' * (count != 1)} of {width} columns{what} to {outdir}{note}", err=True)
@@ -147,17 +159,17 @@ def sample(model, count, width, seed, temperature, prior, no_check, max_attempts
 @max_attempts_option
 @click.option("--no-png", is_flag=True, help="Write no PNG.")
 @overwrite_option
-def transform(level_file, model, prompt, output, no_check, max_attempts, no_png, overwrite, **options) -> None:
+def transform(level_file: Path, model: str | None, prompt: str | None, output: Path, no_check: bool,
+              max_attempts: int, no_png: bool, overwrite: bool, **options: list[str] | None) -> None:
     """Change attributes of a level you have: keep its latents, decode with other bins.
 
     IN is encoded given the bins measured on it; the attributes asked for (--enemies many, ...)
     get their new bins in every window (or in equal parts, 'none,many'), the others keep IN's.
     The result is repaired and checked as `sample` does (deterministic: no seed is involved).
     """
-    from genmedia.levels import attributes
-    from genmedia.levels.model import CONDITIONAL_MODEL, LevelModel, transform_level
+    from genmedia import api
+    from genmedia.levels.model import CONDITIONAL_MODEL, LevelModel
     from genmedia.levels.output import write_levels
-    from genmedia.levels.tiles import read_level
 
     if output.suffix != ".txt":
         raise click.BadParameter(f"{output}: give the .txt map to write (OUT.txt)", param_hint="'-o'")
@@ -166,19 +178,15 @@ def transform(level_file, model, prompt, output, no_check, max_attempts, no_png,
         raise click.UsageError("say what to change: --enemies, --pipes, --gaps, --blocks, --coins, --elevation "
                                "or --prompt")
     vae = LevelModel.load(model if model is not None else CONDITIONAL_MODEL)
-    if not vae.conditional:
-        raise click.UsageError(f"model {vae.info.name!r} is not conditional; transform needs one such as "
-                               f"{CONDITIONAL_MODEL!r}")
-    level_map = read_level(level_file, tiles=vae.tiles)
-    done = transform_level(vae, level_map, request=asked, source=level_file, check=not no_check,
-                           max_attempts=max_attempts)
-    record = {**attributes.record(vae.bins, done.bins, asked, model=vae.info.name, width=level_map.shape[1],
-                                  others="measured on the input"), "input": str(level_file)}
+    try:
+        done = api.transform_level(level_file, attributes=asked, check=not no_check, max_attempts=max_attempts,
+                                   model=vae)
+    except ValueError as exc:  # a model that is not conditional
+        raise click.UsageError(str(exc)) from None
     write_levels(output.parent, [(output.stem, done.level)], png=not no_png, overwrite=overwrite,
-                 records=[record], inputs=[level_file])
-    landed = attributes.accuracy(vae.bins, done.level, {n: record["requested"][n] for n in asked})
-    said = "; ".join(f"{name} in its bin in {sum(h for _, h in pairs)} of {len(pairs)} windows"
-                     for name, pairs in landed.items())
+                 records=[{**done.record, "input": str(level_file)}], inputs=[level_file])
+    said = "; ".join(f"{name} in its bin in {hits} of {windows} windows"
+                     for name, (hits, windows) in done.in_bin.items())
     fixed = "; repaired locally to stay playable" if done.repaired else ""
     click.echo(f"wrote {output} ({_described(asked)}): {said or 'no whole 16-column window'}{fixed}", err=True)
 
@@ -191,7 +199,8 @@ def transform(level_file, model, prompt, output, no_check, max_attempts, no_png,
 @click.option("--no-check", is_flag=True, help="Keep steps that fail the playability check, unrepaired.")
 @outdir_option
 @overwrite_option
-def interpolate(a, b, model, steps, no_check, outdir, overwrite) -> None:
+def interpolate(a: Path, b: Path, model: str | None, steps: int, no_check: bool, outdir: Path,
+                overwrite: bool) -> None:
     """Morph level A into level B: OUTDIR/step-00.txt ... (with PNGs) and morph.png.
 
     Both maps are encoded to their latent means and the path between them is decoded
@@ -199,14 +208,15 @@ def interpolate(a, b, model, steps, no_check, outdir, overwrite) -> None:
     step k is the linear blend of the two widths. Every step is checked, and one that
     Mario cannot finish is repaired locally, as `sample` does; the repaired steps are named.
     """
-    from genmedia.levels.model import LevelModel, interpolate_levels
+    from genmedia import api
+    from genmedia.levels.model import LevelModel
     from genmedia.levels.output import check_level_morph, write_level_morph
     from genmedia.levels.tiles import read_level
 
     vae = LevelModel.load(model)
-    maps = [read_level(p, tiles=vae.tiles) for p in (a, b)]
-    check_level_morph(outdir, *maps, steps, overwrite=overwrite, inputs=(a, b))  # fail before the slow part
-    morph = interpolate_levels(vae, *maps, steps=steps, sources=(a, b), check=not no_check)
+    map_a, map_b = (read_level(p, tiles=vae.tiles) for p in (a, b))
+    check_level_morph(outdir, map_a, map_b, steps, overwrite=overwrite, inputs=(a, b))  # fail before the slow part
+    morph = api.morph_levels(a, b, steps=steps, check=not no_check, model=vae)
     write_level_morph(outdir, morph, overwrite=overwrite, inputs=(a, b))
     many = len(morph.repaired) > 1
     fixed = (f"; step{'s' * many} {', '.join(map(str, morph.repaired))} failed the playability check and "
@@ -219,7 +229,7 @@ def interpolate(a, b, model, steps, no_check, outdir, overwrite) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write.")
 @click.option("--tile-size", type=click.IntRange(1, 64), default=16, show_default=True, help="Pixels per tile.")
 @overwrite_option
-def render(level_file, output, tile_size, overwrite) -> None:
+def render(level_file: Path, output: Path, tile_size: int, overwrite: bool) -> None:
     """Draw a level map as a PNG with genmedia's own tile art."""
     from genmedia.levels.output import save_image
     from genmedia.levels.render import render_level
@@ -235,7 +245,7 @@ def render(level_file, output, tile_size, overwrite) -> None:
 @click.option("--legend", type=level_path, default=None, help="VGLC legend JSON saying which tiles are solid.")
 @click.option("--thorough", is_flag=True,
               help="Where the fast search fails, search frame by frame over every input (slower, strict answer).")
-def check(levels, legend, thorough) -> None:
+def check(levels: tuple[Path, ...], legend: Path | None, thorough: bool) -> None:
     """Check that small Mario, with the game engine's physics, can finish each level; exit 0 only if all pass.
 
     The check searches for inputs that play the level to its end frame by frame (see
@@ -293,7 +303,7 @@ def _check_one(path: Path, solid: frozenset[str], known: str, report: Report, *,
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also draw the expressive-range plot (linearity vs leniency) to this PNG.")
 @overwrite_option
-def evaluate(folder, reference, as_json, plot, overwrite) -> None:
+def evaluate(folder: Path, reference: Path | None, as_json: bool, plot: Path | None, overwrite: bool) -> None:
     """Score a folder of level maps: playability, tile-pattern KL, novelty, diversity."""
     from genmedia.errors import InputError
     from genmedia.levels.metrics import KL_EPSILON, WINDOW, Reference, evaluate as run_eval
@@ -320,7 +330,8 @@ def evaluate(folder, reference, as_json, plot, overwrite) -> None:
     for path in bad:
         click.echo(f"error: {path}", err=True)
     if not generated or (reference is not None and not maps):
-        raise InputError(folder if not generated else reference, "contains no readable .txt level maps")
+        raise InputError(reference if generated and reference is not None else folder,
+                         "contains no readable .txt level maps")
     report = run_eval(generated, refs)
     control = _control(folder, read, generated)
     if as_json:
@@ -348,7 +359,8 @@ def evaluate(folder, reference, as_json, plot, overwrite) -> None:
         sys.exit(1)
 
 
-def _read_maps(paths: list[Path], read_level, bad: list[str]) -> tuple[list[Path], list]:
+def _read_maps(paths: list[Path], read_level: Callable[[Path], np.ndarray],
+               bad: list[str]) -> tuple[list[Path], list[np.ndarray]]:
     """The maps of `paths` that can be read, and their paths; each one that cannot is added to
     `bad` as "PATH: why" and left out."""
     from genmedia.errors import InputError
@@ -364,7 +376,7 @@ def _read_maps(paths: list[Path], read_level, bad: list[str]) -> tuple[list[Path
     return ok, levels
 
 
-def _control(folder: Path, paths: list[Path], levels: list) -> dict:
+def _control(folder: Path, paths: list[Path], levels: list[np.ndarray]) -> dict[str, Any]:
     """Control accuracy over the levels that carry a LEVEL.json of the bins they were made with
     (`genmedia level sample` and `transform` write one): per attribute and bin, the share of whole
     16-column windows whose measured attribute lands in the bin asked for ("control"), and in the

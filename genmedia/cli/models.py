@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
-from genmedia.cli.common import GenmediaGroup
+from genmedia.cli.common import GenmediaGroup, Report
 
 
 @click.group(cls=GenmediaGroup)
@@ -14,7 +15,7 @@ def models() -> None:
     """Shipped and user models (set GENMEDIA_MODELS_PATH to add folders)."""
 
 
-def _summary(meta: dict) -> str:
+def _summary(meta: dict[str, Any]) -> str:
     latent = meta.get("latent", {})
     if "columns_per_step" in latent:
         parts = [f"latent {latent.get('channels')} per {latent['columns_per_step']} columns"]
@@ -51,20 +52,23 @@ def list_command(as_json: bool) -> None:
 @models.command()
 def verify() -> None:
     """Check every model's metadata and every file's size and sha256 (and that all the external
-    data an ONNX file uses is listed); exit 1 if anything is wrong."""
+    data an ONNX file uses is listed): `ok NAME ROLE` for each good file, one `error:` line for each
+    bad one, a summary; exit 1 if anything is wrong."""
     from genmedia.errors import ModelError
     from genmedia.registry import scan_models
 
     found, errors = scan_models()
-    for exc in errors:
-        click.echo(f"error: {exc}", err=True)
-    bad = len(errors)
+    report = Report()
+    for exc in errors:  # a metadata file that cannot be read: its message names it
+        report.error(exc.path or "model metadata", str(exc))
     for m in found:
         for role in m.files:
             try:
                 m.check(role)
-                click.echo(f"ok     {m.name} {role}")
             except ModelError as exc:
-                bad += 1
-                click.echo(f"error: {exc}", err=True)
-    raise SystemExit(1 if bad else 0)
+                report.error(m.path(role), str(exc))
+                continue
+            report.done += 1
+            click.echo(f"ok     {m.name} {role}")
+    click.echo(f"{report.counts(skipped=False)}; {len(found)} model{'s' * (len(found) != 1)}", err=True)
+    report.finish()

@@ -5,11 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from genmedia.cli.common import (FiniteFloatRange, GenmediaGroup, outdir_option, overwrite_option, resolve_seed,
-                                 seed_option)
+from genmedia.cli.common import (
+    FiniteFloatRange,
+    GenmediaGroup,
+    outdir_option,
+    overwrite_option,
+    resolve_seed,
+    seed_option,
+)
+
+if TYPE_CHECKING:
+    from genmedia.api import MelodyAttribute
+    from genmedia.latent import PriorKind
 
 MODEL_HELP = "Melody model: a name from `genmedia models list` or a path to its .json (default: the 2-bar model)."
 midi_path = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -79,21 +90,20 @@ def music() -> None:
 @attribute_shift_option
 @outdir_option
 @overwrite_option
-def sample(model, count, temperature, prior, seed, tempo, program, wav, attribute, outdir, overwrite) -> None:
+def sample(model: str | None, count: int, temperature: float, prior: PriorKind, seed: int | None,
+           tempo: float | None, program: int, wav: bool, attribute: dict[str, float], outdir: Path,
+           overwrite: bool) -> None:
     """Sample new melodies: OUTDIR/melody-000.mid, ..."""
-    from genmedia.melody.model import MelodyModel, sample_melodies
+    from genmedia import api
+    from genmedia.melody.model import MelodyModel
     from genmedia.melody.output import write_melodies
 
     seed = resolve_seed(seed)
     vae = MelodyModel.load(model)
-    if attribute:  # latents moved along concept vectors (genmedia.melody.concepts)
-        from genmedia.melody.concepts import sample_shifted
-
-        tokens = sample_shifted(vae, count=count, seed=seed, temperature=temperature, prior=prior,
-                                attribute_shift=attribute)
-    else:
-        tokens = sample_melodies(vae, count=count, seed=seed, temperature=temperature, prior=prior)
-    write_melodies(outdir, [(f"melody-{i:03d}", t) for i, t in enumerate(tokens)], tempo=tempo or 120.0,
+    # with --attribute, the latents are moved along concept vectors (genmedia.melody.concepts)
+    melodies = api.sample_melodies(count=count, seed=seed, temperature=temperature, prior=prior, shift=attribute,
+                                   model=vae)
+    write_melodies(outdir, [(f"melody-{i:03d}", m.tokens) for i, m in enumerate(melodies)], tempo=tempo or 120.0,
                    program=program, wav=wav, overwrite=overwrite)
     click.echo(f"wrote {count} melod{'ies' if count != 1 else 'y'} to {outdir}", err=True)
 
@@ -111,7 +121,8 @@ def sample(model, count, temperature, prior, seed, tempo, program, wav, attribut
 @click.option("--wav", is_flag=True, help="Also write morph.wav, the whole morph as audio.")
 @outdir_option
 @overwrite_option
-def interpolate(a, b, model, steps, oversample, tempo, program, wav, outdir, overwrite) -> None:
+def interpolate(a: Path, b: Path, model: str | None, steps: int, oversample: int, tempo: float | None, program: int,
+                wav: bool, outdir: Path, overwrite: bool) -> None:
     """Morph melody A into melody B: OUTDIR/step-00.mid ... and morph.mid (all steps in a row).
 
     Encodes the first bars of each melody (as many as the model covers, from the first bar
@@ -120,15 +131,16 @@ def interpolate(a, b, model, steps, oversample, tempo, program, wav, outdir, ove
     are chosen among the decodes of a finer path so that each is further from A and nearer to B
     than the one before, wherever the path allows. The tempo defaults to A's.
     """
-    from genmedia.melody.midi import read_melody
-    from genmedia.melody.model import MelodyModel, morph_melodies, morph_meter
+    import numpy as np
+
+    from genmedia import api
+    from genmedia.melody.model import MelodyModel
     from genmedia.melody.output import write_melody_morph
 
     vae = MelodyModel.load(model)
-    mel_a, mel_b = read_melody(a), read_melody(b)
-    morph = morph_melodies(vae, mel_a, mel_b, steps=steps, oversample=oversample, sources=(a, b))
-    write_melody_morph(outdir, morph, tempo=tempo or mel_a.tempo, program=program, wav=wav, overwrite=overwrite,
-                       time_signature=morph_meter(vae, mel_a, mel_b), inputs=(a, b))
+    morph = api.morph_melodies(a, b, steps=steps, oversample=oversample, model=vae)
+    write_melody_morph(outdir, np.stack([m.tokens for m in morph]), tempo=tempo or morph[0].tempo, program=program,
+                       wav=wav, overwrite=overwrite, time_signature=morph[0].time_signature, inputs=(a, b))
     click.echo(f"wrote {steps} steps and morph.mid{' and morph.wav' if wav else ''} to {outdir}", err=True)
 
 
@@ -137,7 +149,7 @@ def interpolate(a, b, model, steps, oversample, tempo, program, wav, outdir, ove
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), callback=_wav_path,
               help="WAV file to write (.wav).")
 @overwrite_option
-def render(midi_file, output, overwrite) -> None:
+def render(midi_file: Path, output: Path, overwrite: bool) -> None:
     """Render a MIDI file to a 44.1 kHz 16-bit WAV with the built-in synthesiser."""
     from genmedia.melody.midi import load_midi, melody_from_midi
     from genmedia.melody.synth import synthesize, write_wav
@@ -158,7 +170,8 @@ def render(midi_file, output, overwrite) -> None:
               help="Only the tunes of this split, as training split them (train/, valid/, test/ subfolders, "
                    "else a hash of the file name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(folders, model, samples, seed, split, as_json) -> None:
+def evaluate(folders: tuple[Path, ...], model: str | None, samples: int, seed: int, split: str,
+             as_json: bool) -> None:
     """Score the model on folders of MIDI files, each its own source: reconstruction, samples and morphs,
     per source and pooled."""
     from genmedia.melody.evaluate import evaluate_folder
@@ -199,7 +212,8 @@ def evaluate(folders, model, samples, seed, split, as_json) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="MIDI file to write (.mid); with --steps, the folder to write the sweep into.")
 @overwrite_option
-def transform(midi_file, attribute, amount, steps, model, tempo, program, wav, output, overwrite) -> None:
+def transform(midi_file: Path, attribute: MelodyAttribute, amount: float, steps: int | None, model: str | None,
+              tempo: float | None, program: int, wav: bool, output: Path, overwrite: bool) -> None:
     """Move a melody along a concept vector: decode z + AMOUNT x the attribute's vector.
 
     Encodes the first bars of the melody (as many as the model covers), adds the attribute's
@@ -208,10 +222,8 @@ def transform(midi_file, attribute, amount, steps, model, tempo, program, wav, o
     involved. The output is as long as the input, up to the model's length, in the input's meter
     where the model keeps it; the tempo defaults to the input's.
     """
+    from genmedia import api
     from genmedia.fileio import output_set
-    from genmedia.melody.attributes import attributes
-    from genmedia.melody.concepts import in_meter, load_concepts, sweep, transform_melody
-    from genmedia.melody.midi import read_melody
     from genmedia.melody.model import MelodyModel
     from genmedia.melody.output import add_melodies
 
@@ -219,25 +231,19 @@ def transform(midi_file, attribute, amount, steps, model, tempo, program, wav, o
         raise click.BadParameter(f"{output} must end in .mid (or give --steps to write a sweep into a folder)",
                                  param_hint="'-o' / '--output'")
     vae = MelodyModel.load(model)
-    concepts = load_concepts(vae)  # before reading the input: a model without vectors says so first
-    melody = read_melody(midi_file)
     if steps is None:
-        tokens = transform_melody(vae, melody, attribute=attribute, amount=amount, concepts=concepts,
-                                  source=midi_file)
-        before = attributes(vae.window(melody, source=midi_file)[: len(tokens)])[attribute]
-        after = attributes(tokens)[attribute]
-        written, signature = in_meter(vae, melody, tokens)
+        done = api.transform_melody(midi_file, attribute=attribute, amount=amount, model=vae)
         with output_set(output.parent, overwrite=overwrite, inputs=(midi_file,)) as batch:
-            add_melodies(batch, [(output.stem, written)], tempo=tempo or melody.tempo, program=program, wav=wav,
-                         time_signature=signature)
+            add_melodies(batch, [(output.stem, done.melody.tokens)], tempo=tempo or done.melody.tempo,
+                         program=program, wav=wav, time_signature=done.melody.time_signature)
         click.echo(f"wrote {output}{' and ' + output.with_suffix('.wav').name if wav else ''} "
-                   f"({attribute} {before:.3g} -> {after:.3g})", err=True)
+                   f"({attribute} {done.before:.3g} -> {done.after:.3g})", err=True)
         return
-    tokens = sweep(vae, melody, attribute=attribute, amount=amount, steps=steps, concepts=concepts, source=midi_file)
-    written, signature = in_meter(vae, melody, tokens)
+    sweep = api.sweep_melody(midi_file, attribute=attribute, amount=amount, steps=steps, model=vae)
+    first = sweep[0].melody
     with output_set(output, overwrite=overwrite, inputs=(midi_file,)) as batch:
-        add_melodies(batch, [(f"step-{k:02d}", t) for k, t in enumerate(written)], tempo=tempo or melody.tempo,
-                     program=program, wav=wav, time_signature=signature)
-    values = " ".join(f"{attributes(t)[attribute]:.3g}" for t in tokens)
+        add_melodies(batch, [(f"step-{k:02d}", step.melody.tokens) for k, step in enumerate(sweep)],
+                     tempo=tempo or first.tempo, program=program, wav=wav, time_signature=first.time_signature)
+    values = " ".join(f"{step.after:.3g}" for step in sweep)
     click.echo(f"wrote {steps} steps ({attribute} at amounts {-amount:+g} to {amount:+g}: {values}) to {output}",
                err=True)

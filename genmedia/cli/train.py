@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from genmedia.cli.common import FiniteFloatRange, GenmediaGroup, overwrite_option
 from genmedia.training import PRECISIONS
 
-
 UNRECORDED = {"max_minutes"}  # options that do not change the trained model
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def replay_command(ctx: click.Context) -> str:
@@ -30,12 +32,12 @@ def replay_command(ctx: click.Context) -> str:
     return shlex.join(words)
 
 
-def checkpoint_option(func):
+def checkpoint_option(func: F) -> F:
     return click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         help="Checkpoint file: saved during training and resumed from if it exists.")(func)
 
 
-def max_minutes_option(func):
+def max_minutes_option(func: F) -> F:
     return click.option("--max-minutes", type=FiniteFloatRange(0.0, min_open=True), default=None,
                         help="Stop training after this many minutes, saving the checkpoint (needs --checkpoint), "
                              "and exit with status 75; the same command then resumes, to the same weights as one "
@@ -49,13 +51,13 @@ def time_limit(max_minutes: float | None, checkpoint: Path | None) -> float | No
     return None if max_minutes is None else 60.0 * max_minutes
 
 
-def device_option(func):
+def device_option(func: F) -> F:
     return click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
                         help="Where to train. The shipped models were trained on the CPU; a GPU run is not "
                              "bit-identical to a CPU run.")(func)
 
 
-def parse_widths(ctx, param, value):
+def parse_widths(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
     """'48,96,192,384' -> (48, 96, 192, 384): channels per U-Net level, at least two levels."""
     if value is None:
         return None
@@ -68,7 +70,12 @@ def parse_widths(ctx, param, value):
     return widths
 
 
-def override(config, **values) -> None:
+def log(line: str) -> None:
+    """Training progress: one line to stderr."""
+    click.echo(line, err=True)
+
+
+def override(config: object, **values: object) -> None:
     """Set each config field whose option was given (None means: keep the preset's value)."""
     for key, value in values.items():
         if value is not None:
@@ -107,8 +114,9 @@ def train() -> None:
 @max_minutes_option
 @device_option
 @overwrite_option
-def train_level(data, legend, name, out, preset, steps, latent, beta, control_weight, init, seed, checkpoint,
-                max_minutes, device, overwrite) -> None:
+def train_level(data: Path, legend: Path | None, name: str, out: Path, preset: str, steps: int | None,
+                latent: int | None, beta: float | None, control_weight: float | None, init: Path | None, seed: int,
+                checkpoint: Path | None, max_minutes: float | None, device: str, overwrite: bool) -> None:
     """Train the convolutional level VAE (or, with --preset conditional, the conditional one) on a
     folder of tile maps and export it."""
     from genmedia.training import require_torch
@@ -116,8 +124,8 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, control_we
     require_torch(device)
     limit = time_limit(max_minutes, checkpoint)
     from genmedia.fileio import check_writable
-    from genmedia.training.level_vae import LevelVAEConfig, export, load_level_data
-    from genmedia.training.level_vae import train as fit
+    from genmedia.training.level_vae import LevelVAEConfig
+    from genmedia.training.runs import train_level_model
 
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = LevelVAEConfig.preset(preset)
@@ -125,34 +133,9 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, control_we
     override(config, steps=steps, latent=latent, beta=beta, control_weight=control_weight)
     if control_weight is not None and not config.conditional:
         raise click.UsageError("--control-weight needs a conditional model (--preset conditional)")
-    level_data = load_level_data(data, legend=legend)
-    if config.conditional:
-        from genmedia.errors import InputError
-        from genmedia.training.level_vae import fit_bins
-
-        try:
-            bins = fit_bins(level_data)
-        except ValueError as exc:
-            raise InputError(data, str(exc)) from None
-        for attribute in bins.names:
-            click.echo(f"{attribute}: {bins.describe(attribute)} (per {bins.window} columns)", err=True)
-    click.echo(f"training on {len(level_data.maps)} maps from {data} ({len(level_data.tiles.chars)} tiles)", err=True)
-    weights, lineage = (None, None)
-    if init is not None:  # read first: a bad file fails fast, and the export may replace it
-        from genmedia.training.level_vae import read_init
-
-        weights, lineage = read_init(init)
-    from genmedia.errors import InputError
-    from genmedia.training.level_vae import WeightsMismatch
-
-    try:
-        model = fit(level_data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True),
-                    device=device, time_limit=limit, init=weights)
-    except WeightsMismatch as exc:
-        raise InputError(init, str(exc)) from None
-    command = replay_command(click.get_current_context())
-    meta = export(model, level_data, name=name, out_dir=out, command=command, data_dir=data, overwrite=overwrite,
-                  init=lineage)
+    meta = train_level_model(data, config, legend=legend, init=init, name=name, out_dir=out,
+                             command=replay_command(click.get_current_context()), checkpoint=checkpoint,
+                             device=device, time_limit=limit, overwrite=overwrite, log=log)
     click.echo(f"exported {meta}", err=True)
 
 
@@ -169,7 +152,8 @@ def train_level(data, legend, name, out, preset, steps, latent, beta, control_we
                    "as held-out tunes to evaluate on (OUT/COLLECTION/test/).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="At most this many files per collection.")
 @overwrite_option
-def train_melody_data(out, jsb, collections, evaluation, limit, overwrite) -> None:
+def train_melody_data(out: Path, jsb: Path | None, collections: tuple[str, ...], evaluation: str | None,
+                      limit: int | None, overwrite: bool) -> None:
     """Write the melody training sources beyond Nottingham as MIDI files (needs music21)."""
     from genmedia.training import require_music21
 
@@ -186,8 +170,7 @@ def train_melody_data(out, jsb, collections, evaluation, limit, overwrite) -> No
             raise click.UsageError(str(exc)) from None
         click.echo(f"{evaluation}: {info['melodies']['test']} held-out tunes written to {target}", err=True)
         return
-    summary = prepare(out, jsb_npz=jsb, collections=collections, limit=limit,
-                      log=lambda line: click.echo(line, err=True))
+    summary = prepare(out, jsb_npz=jsb, collections=collections, limit=limit, log=log)
     for source, info in summary.items():
         click.echo(f"{source}: {info['melodies']} melodies written to {out / source}", err=True)
 
@@ -218,17 +201,18 @@ def train_melody_data(out, jsb, collections, evaluation, limit, overwrite) -> No
 @max_minutes_option
 @device_option
 @overwrite_option
-def train_melody(data, name, out, preset, train_steps, beta, free_bits, scheduled_sampling, batch, bar_pretrain,
-                 conductor_pretrain, seed, checkpoint, max_minutes, device, overwrite) -> None:
+def train_melody(data: tuple[Path, ...], name: str, out: Path, preset: str, train_steps: int | None,
+                 beta: float | None, free_bits: float | None, scheduled_sampling: float | None, batch: int | None,
+                 bar_pretrain: int | None, conductor_pretrain: int | None, seed: int, checkpoint: Path | None,
+                 max_minutes: float | None, device: str, overwrite: bool) -> None:
     """Train a melody VAE (2-bar flat, or 16-bar hierarchical) on a folder of MIDI files and export it."""
     from genmedia.training import require_torch
 
     require_torch(device)
     limit = time_limit(max_minutes, checkpoint)
     from genmedia.fileio import check_writable
-    from genmedia.melody.model import attach_prior
-    from genmedia.training.melody_vae import MelodyVAEConfig, export, greedy_accuracy, load_melody_data
-    from genmedia.training.melody_vae import train as fit
+    from genmedia.training.melody_net import MelodyVAEConfig
+    from genmedia.training.runs import NoTrainingData, train_melody_model
 
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = MelodyVAEConfig.preset(preset)
@@ -237,21 +221,12 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, schedule
              batch=batch, bar_pretrain=bar_pretrain, conductor_pretrain=conductor_pretrain)
     if config.bar_pretrain and not config.hierarchical:
         raise click.UsageError("--bar-pretrain needs a hierarchical model (--preset 16bar or tiny16)")
-    windows, summary = load_melody_data(list(data), config.steps)
-    if "train" not in windows:
-        raise click.ClickException(f"{', '.join(map(str, data))}: no training melodies found")
-    click.echo(f"training on {summary['windows']['train']} windows from {summary['tunes']['train']} tunes", err=True)
-    model = fit(windows, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device,
-                time_limit=limit, sources=summary["_train_source"])
-    metrics = {f"greedy_accuracy_{s}": round(greedy_accuracy(model, w[:4096]), 4) for s, w in windows.items()}
-    for source, splits in summary["_windows"].items():
-        for s in ("valid", "test"):
-            if s in splits:
-                metrics[f"greedy_accuracy_{s}_{source}"] = round(greedy_accuracy(model, splits[s][:2048]), 4)
-    command = replay_command(click.get_current_context())
-    meta = export(model, summary, name=name, out_dir=out, command=command, data_dir=data, metrics=metrics,
-                  overwrite=overwrite)
-    attach_prior(meta, list(data), bandwidth=config.prior_bandwidth, command=command, train=windows["train"])
+    try:
+        meta = train_melody_model(list(data), config, name=name, out_dir=out,
+                                  command=replay_command(click.get_current_context()), checkpoint=checkpoint,
+                                  device=device, time_limit=limit, overwrite=overwrite, log=log)
+    except NoTrainingData as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"exported {meta}", err=True)
 
 
@@ -261,7 +236,7 @@ def train_melody(data, name, out, preset, train_steps, beta, free_bits, schedule
               help="The folders the model was trained on (their training splits are used); repeat for each.")
 @click.option("--bandwidth", type=FiniteFloatRange(0.0, min_open=True), default=0.3, show_default=True,
               help="Kernel width, as a fraction of the spread of the posterior means per dimension.")
-def train_melody_prior(model_name, data, bandwidth) -> None:
+def train_melody_prior(model_name: str, data: tuple[Path, ...], bandwidth: float) -> None:
     """Fit a trained melody model's sampling prior (no torch needed) and store it in its metadata."""
     from genmedia.melody.model import attach_prior
     from genmedia.registry import get_model
@@ -279,7 +254,7 @@ def train_melody_prior(model_name, data, bandwidth) -> None:
 @click.option("--max-windows", type=click.IntRange(4), default=20_000, show_default=True,
               help="Use at most this many training windows (a seeded choice beyond it).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
-def train_melody_concepts(model_name, data, max_windows, seed) -> None:
+def train_melody_concepts(model_name: str, data: tuple[Path, ...], max_windows: int, seed: int) -> None:
     """Compute a melody model's concept vectors (no torch needed) and store them beside it.
 
     For each attribute (density, pitch, interval, syncopation, key) the vector is the mean latent
@@ -331,8 +306,11 @@ def train_melody_concepts(model_name, data, max_windows, seed) -> None:
 @max_minutes_option
 @device_option
 @overwrite_option
-def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_steps, batch, widths, fold, top_convs,
-                   lr, init, precision, camera, jpeg, seed, checkpoint, max_minutes, device, overwrite) -> None:
+def train_denoiser(gray_dir: Path, color_dir: Path, valid_gray: Path | None, name: str, out: Path, preset: str,
+                   train_steps: int | None, batch: int | None, widths: tuple[int, ...] | None, fold: int | None,
+                   top_convs: int | None, lr: float | None, init: Path | None, precision: str | None,
+                   camera: float | None, jpeg: float | None, seed: int, checkpoint: Path | None,
+                   max_minutes: float | None, device: str, overwrite: bool) -> None:
     """Train the U-Net denoiser (blind: white noise of sigma 0-55 and, with --camera/--jpeg, camera
     noise and JPEG artefacts; gray and color) and export it."""
     from genmedia.training import require_torch
@@ -340,10 +318,8 @@ def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_ste
     require_torch(device)
     limit = time_limit(max_minutes, checkpoint)
     from genmedia.fileio import check_writable
-    from genmedia.errors import InputError
-    from genmedia.training.denoiser import DenoiserConfig, WeightsMismatch, export, init_lineage, load_denoiser_data
-    from genmedia.training.denoiser import read_weights, validation_camera_psnr, validation_psnr
-    from genmedia.training.denoiser import train as fit
+    from genmedia.training.denoiser import DenoiserConfig
+    from genmedia.training.runs import train_denoiser_model
 
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = DenoiserConfig.preset(preset)
@@ -352,26 +328,8 @@ def train_denoiser(gray_dir, color_dir, valid_gray, name, out, preset, train_ste
              precision=precision, camera=camera, jpeg=jpeg)
     if config.camera + config.jpeg > 1:
         raise click.UsageError("--camera and --jpeg add up to more than 1")
-    # Read first: a bad file fails fast, and the export may overwrite the file it starts from.
-    weights, lineage = (None, None) if init is None else (read_weights(init), init_lineage(init))
-    data = load_denoiser_data(gray_dir, color_dir, valid_gray)
-    click.echo(f"training on {len(data.gray)} gray and {len(data.color)} color images", err=True)
-    try:
-        model = fit(data, config, checkpoint=checkpoint, log=lambda line: click.echo(line, err=True), device=device,
-                    time_limit=limit, init=weights)
-    except WeightsMismatch as exc:
-        raise InputError(init, str(exc)) from None
-    metrics = {f"valid_{kind}_psnr_sigma{s}": round(validation_psnr(model, images, float(s), limit=len(images)), 3)
-               for kind, images in data.valid.items() for s in (15, 25, 50)}
-    if config.camera and "color" in data.valid:
-        metrics["valid_color_camera_psnr"] = round(validation_camera_psnr(model, data.valid["color"], limit=len(
-            data.valid["color"])), 3)
-    summary = {"gray": str(gray_dir), "color": str(color_dir), "valid_gray": str(valid_gray) if valid_gray else None,
-               "split": "color: crc32(file name) % 10 == 0 held out for validation",
-               "images": {"gray": len(data.gray), "color_train": len(data.color),
-                          **{f"valid_{k}": len(v) for k, v in data.valid.items()}}}
-    if lineage is not None:
-        summary["init"] = lineage
-    meta = export(model, name=name, out_dir=out, command=replay_command(click.get_current_context()), data=summary,
-                  metrics=metrics, overwrite=overwrite)
+    meta = train_denoiser_model(gray_dir, color_dir, valid_gray, config, name=name, out_dir=out,
+                                command=replay_command(click.get_current_context()), init=init,
+                                checkpoint=checkpoint, device=device, time_limit=limit, overwrite=overwrite,
+                                log=lambda line: click.echo(line, err=True))
     click.echo(f"exported {meta}", err=True)

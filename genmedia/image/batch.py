@@ -6,10 +6,12 @@ import glob
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -51,7 +53,7 @@ class Result:
     """
 
     job: Job
-    status: str
+    status: Literal["done", "skipped", "failed"]
     why: str = ""
     megapixels: float = 0.0
     sigma: float | None = None
@@ -63,9 +65,9 @@ class Result:
     def clean(self) -> bool:
         return self.change is not None and self.change < CLEAN_CHANGE
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """One entry of `--report`: paths, outcome and what was estimated and done."""
-        entry: dict = {"input": str(self.job.source), "output": str(self.job.target), "status": self.status}
+        entry: dict[str, Any] = {"input": str(self.job.source), "output": str(self.job.target), "status": self.status}
         if self.why:
             entry["why"] = self.why
         if self.status == "done":
@@ -229,7 +231,7 @@ def pixels_of(path: Path) -> int:
 
 
 def denoise_files(denoiser_factory: Callable[[int], Denoiser], jobs: list[Job], *, workers: int = 1,
-                  progress: Callable[[Job, int], None] | None = None, **options) -> Iterator[Result]:
+                  progress: Callable[[Job, int], None] | None = None, **options: Any) -> Generator[Result, None, None]:
     """Denoise `jobs` with `workers` files at a time, yielding results in input order as they finish.
 
     `denoiser_factory(threads)` gives a denoiser whose sessions use `threads` threads; the
@@ -241,7 +243,7 @@ def denoise_files(denoiser_factory: Callable[[int], Denoiser], jobs: list[Job], 
     denoiser = denoiser_factory(threads)
 
     def run(job: Job) -> Result:
-        report = None if progress is None else (lambda pixels: progress(job, pixels))
+        report = None if progress is None else partial(progress, job)
         return denoise_file(denoiser, job, progress=report, **options)
 
     if workers == 1:

@@ -9,8 +9,8 @@ import numpy as np
 
 from genmedia.errors import ModelError
 from genmedia.image.noise import estimate_sigma
-from genmedia.registry import ModelInfo, get_model
-from genmedia.runtime import OnnxModel
+from genmedia.registry import ModelInfo
+from genmedia.runtime import Model
 
 DEFAULT_TILE = 1024
 MARGIN = 32  # context on each side of a tile; its output there is dropped, so tiles meet without seams
@@ -33,19 +33,17 @@ def tiles(height: int, width: int, size: int) -> Iterator[Tile]:
             yield Tile(y0, min(y0 + size, height), x0, min(x0 + size, width))
 
 
-class Denoiser:
+class Denoiser(Model):
     """The denoising model: `denoise(pixels)` for one image of any size."""
 
+    task = "denoise"
+
     def __init__(self, info: ModelInfo, *, threads: int | None = None) -> None:
-        self.info = info
-        self.net = OnnxModel(info.file("denoiser"), threads=threads)
+        super().__init__(info, threads=threads)
+        self.net = self.graph("denoiser")
         meta = info.metadata.get("input", {})
         self.multiple = int(meta.get("multiple", 16))
         self.sigma_max = float(info.metadata.get("noise", {}).get("sigma_range", [0, 55])[1])
-
-    @classmethod
-    def load(cls, name: str | None = None, *, threads: int | None = None) -> Denoiser:
-        return cls(get_model(name, task="denoise"), threads=threads)
 
     def estimate(self, pixels: np.ndarray) -> float:
         """The estimated noise sigma (0-255 scale) of an image as `denoise` takes it."""
@@ -102,6 +100,7 @@ def peak_of(dtype: np.dtype) -> float:
 
 
 def _store(values: np.ndarray, dtype: np.dtype, peak: float) -> np.ndarray:
+    clipped: np.ndarray = np.clip(values, 0.0, 1.0)
     if dtype == np.float32 or dtype == np.float64:
-        return np.clip(values, 0.0, 1.0)
-    return np.rint(np.clip(values, 0.0, 1.0) * peak).astype(dtype)
+        return clipped
+    return np.rint(clipped * peak).astype(dtype)

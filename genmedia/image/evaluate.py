@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from genmedia.image.denoise import Denoiser
 from genmedia.errors import InputError
+from genmedia.image.denoise import Denoiser
 from genmedia.image.io import Photo, read_photo
 
 
@@ -23,14 +24,16 @@ def psnr(clean: np.ndarray, test: np.ndarray, peak: float = 255.0) -> float:
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
     x = np.arange(size) - (size - 1) / 2
     w = np.exp(-(x**2) / (2 * sigma**2))
-    return w / w.sum()
+    window: np.ndarray = w / w.sum()
+    return window
 
 
 def _filter_valid(image: np.ndarray, window: np.ndarray) -> np.ndarray:
     """Separable 'valid' correlation of a 2-D array with a 1-D window along both axes."""
     n = len(window)
     rows = sum(window[i] * image[i:image.shape[0] - n + 1 + i] for i in range(n))
-    return sum(window[i] * rows[:, i:rows.shape[1] - n + 1 + i] for i in range(n))
+    both: np.ndarray = sum(window[i] * rows[:, i:rows.shape[1] - n + 1 + i] for i in range(n))
+    return both
 
 
 def ssim(clean: np.ndarray, test: np.ndarray, peak: float = 255.0) -> float:
@@ -60,9 +63,8 @@ def add_noise(clean: np.ndarray, sigma: float, *, seed: int, quantise: bool) -> 
     of 1/255 (unclipped), or, with `quantise`, clipped and rounded to uint8 as an 8-bit file would be."""
     rng = np.random.default_rng(seed)
     noisy = clean.astype(np.float32) + rng.standard_normal(clean.shape, dtype=np.float32) * np.float32(sigma)
-    if quantise:
-        return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
-    return noisy / np.float32(255.0)
+    out: np.ndarray = np.clip(np.rint(noisy), 0, 255).astype(np.uint8) if quantise else noisy / np.float32(255.0)
+    return out
 
 
 @dataclass
@@ -132,7 +134,8 @@ def summarise(scores: list[Score]) -> dict[str, dict[str, float]]:
     return table
 
 
-def score_dicts(scores: list[Score]) -> list[dict]:
+def score_dicts(scores: Sequence[Score | PairScore]) -> list[dict[str, Any]]:
+    """Each score's fields, floats rounded to 4 places (for JSON)."""
     return [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(s).items()} for s in scores]
 
 

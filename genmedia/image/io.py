@@ -48,7 +48,7 @@ class Photo:
     them back. They stay integers so that a 40-megapixel photo costs its own size, not four times it."""
 
     pixels: np.ndarray
-    format: str
+    format: str | None  # Pillow's name for the file's format; None for an image made in memory
     mode: str
     alpha: np.ndarray | None = None  # untouched, in the file's own dtype
     info: dict[str, Any] = field(default_factory=dict)  # save options: exif, icc_profile, dpi, qtables, ...
@@ -56,7 +56,7 @@ class Photo:
 
     @property
     def gray(self) -> bool:
-        return self.pixels.shape[2] == 1
+        return bool(self.pixels.shape[2] == 1)
 
     @property
     def peak(self) -> int:
@@ -65,7 +65,7 @@ class Photo:
 
     @property
     def megapixels(self) -> float:
-        return self.pixels.shape[0] * self.pixels.shape[1] / 1e6
+        return float(self.pixels.shape[0] * self.pixels.shape[1] / 1e6)
 
 
 @contextmanager
@@ -157,7 +157,7 @@ def _check_opened(im: Image.Image, path: Path, max_pixels: int) -> None:
 
 def _frames(im: Image.Image, path: Path) -> int:
     try:
-        return im.n_frames if getattr(im, "is_animated", False) else 1
+        return int(getattr(im, "n_frames", 1)) if getattr(im, "is_animated", False) else 1
     except _CORRUPT as exc:  # counting TIFF pages walks the whole IFD chain
         raise _corrupt(path, im.format, exc) from None
 
@@ -190,14 +190,15 @@ def _webp_lossless(path: Path) -> bool:
     return b"VP8L" in head and b"VP8 " not in head
 
 
-def _save_info(im: Image.Image, fmt: str) -> dict[str, Any]:
+def _save_info(im: Image.Image, fmt: str | None) -> dict[str, Any]:
     info: dict[str, Any] = {}
     for key in ("exif", "icc_profile", "dpi"):
         if im.info.get(key):
             info[key] = im.info[key]
     if fmt == "JPEG":
-        if getattr(im, "quantization", None):
-            info["qtables"] = im.quantization
+        qtables = getattr(im, "quantization", None)
+        if qtables:
+            info["qtables"] = qtables
         sampling = JpegImagePlugin.get_sampling(im)
         if sampling != -1:
             info["subsampling"] = sampling
@@ -215,7 +216,7 @@ def _save_info(im: Image.Image, fmt: str) -> dict[str, Any]:
     return info
 
 
-def _to_photo(im: Image.Image, fmt: str) -> Photo:
+def _to_photo(im: Image.Image, fmt: str | None) -> Photo:
     mode = im.mode
     info = _save_info(im, fmt)
     alpha, palette = None, None

@@ -117,11 +117,12 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 
 
 def _cdf(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + _erf(z / math.sqrt(2.0)).astype(np.float64))
+    erf = np.asarray(_erf(z / math.sqrt(2.0)), dtype=np.float64)
+    return np.asarray(0.5 * (1.0 + erf))
 
 
 def _pdf(z: np.ndarray) -> np.ndarray:
-    return np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return np.asarray(np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi))
 
 
 def _covariance_sigma(patches: np.ndarray) -> float:
@@ -144,8 +145,8 @@ def _covariance_sigma(patches: np.ndarray) -> float:
 
 def _texture(patches: np.ndarray) -> np.ndarray:
     """Per patch (N, C, P, P): the sum of squared differences between horizontal and vertical neighbours."""
-    return (np.square(np.diff(patches, axis=3)).sum(axis=(1, 2, 3))
-            + np.square(np.diff(patches, axis=2)).sum(axis=(1, 2, 3)))
+    return np.asarray(np.square(np.diff(patches, axis=3)).sum(axis=(1, 2, 3))
+                      + np.square(np.diff(patches, axis=2)).sum(axis=(1, 2, 3)))
 
 
 @lru_cache(maxsize=4)

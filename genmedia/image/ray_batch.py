@@ -26,7 +26,7 @@ import queue
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -63,8 +63,7 @@ def ray_cluster(address: str = "auto") -> Iterator[int]:
     SIGTERM handler is put back after connecting (Ray installs its own).
     """
     require_ray()
-    import ray
-
+    ray = _ray()
     connected_here = not ray.is_initialized()
     if connected_here:
         _connect(ray, address)
@@ -76,6 +75,14 @@ def ray_cluster(address: str = "auto") -> Iterator[int]:
     finally:
         if connected_here:
             ray.shutdown()
+
+
+def _ray() -> Any:
+    """The ray module, as Any: its annotations describe neither actor handles made by `ray.remote`
+    nor the streaming generators (ObjectRefGenerator) their generator methods return."""
+    import ray
+
+    return ray
 
 
 def _connect(ray: Any, address: str) -> None:
@@ -90,8 +97,8 @@ def _connect(ray: Any, address: str) -> None:
     except Exception as exc:  # ConnectionError, ValueError, RuntimeError: Ray's words say what failed
         hint = ""
         if target and "RAY_AUTH_MODE" not in os.environ:
-            hint = ("; a cluster started with `ray start` (Ray 2.52 or later) expects its token: set RAY_AUTH_MODE=token "
-                    "and copy the head's ~/.ray/auth_token here (or set RAY_AUTH_TOKEN)")
+            hint = ("; a cluster started with `ray start` (Ray 2.52 or later) expects its token: set "
+                    "RAY_AUTH_MODE=token and copy the head's ~/.ray/auth_token here (or set RAY_AUTH_TOKEN)")
         raise RayError(f"cannot connect to Ray ({target or 'a local cluster'}): {' '.join(str(exc).split())}{hint}"
                        ) from None
     finally:
@@ -139,13 +146,14 @@ class _Worker:
 
     def run(self, job: Job, options: dict[str, Any]) -> Iterator[int | Result]:
         """Denoise one file: yield the pixels of each tile as it is done, then the `Result`."""
-        assert self.denoiser is not None, "ready() first"
-        updates: queue.SimpleQueue = queue.SimpleQueue()
+        denoiser = self.denoiser
+        assert denoiser is not None, "ready() first"
+        updates: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         outcome: list[Result | BaseException] = []
 
         def work() -> None:
             try:
-                outcome.append(denoise_file(self.denoiser, job, progress=updates.put, **options))
+                outcome.append(denoise_file(denoiser, job, progress=updates.put, **options))
             except BaseException as exc:  # handed to the generator, which raises it
                 outcome.append(exc)
             finally:
@@ -174,7 +182,7 @@ def _short(exc: BaseException) -> str:
 
 def denoise_files_ray(info: ModelInfo, jobs: list[Job], *, model: str | Path | None = None,
                       workers: int | None = None, progress: Callable[[Job, int], None] | None = None,
-                      **options: Any) -> Iterator[Result]:
+                      **options: Any) -> Generator[Result, None, None]:
     """`denoise_files` on the connected Ray cluster (see `ray_cluster`): results in input order.
 
     `info` is the model as resolved here, `model` what the user named (None for the default);
@@ -185,8 +193,7 @@ def denoise_files_ray(info: ModelInfo, jobs: list[Job], *, model: str | Path | N
     every actor dies, the files not yet run fail too. On an exception or when the generator is
     closed (Ctrl-C), no new file is started, the running ones are waited for and the actors go.
     """
-    import ray
-
+    ray = _ray()
     if not jobs:
         return
     if options.get("max_pixels") is None:  # this machine's limit, not each node's environment

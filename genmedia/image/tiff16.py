@@ -31,14 +31,15 @@ EXIF_IFD, GPS_IFD = 0x8769, 0x8825
 STRIP_BYTES = 1 << 18
 
 
-def bits_per_sample(im: Image.Image) -> tuple[int, ...]:
+def bits_per_sample(im: TiffImagePlugin.TiffImageFile) -> tuple[int, ...]:
     bits = im.tag_v2.get(258, (1,))
     return bits if isinstance(bits, tuple) else (bits,)
 
 
 def is_tiff16_color(im: Image.Image) -> bool:
     """Whether Pillow opened a TIFF with 16-bit color samples (and reduced them to its 8-bit RGB/RGBA)."""
-    return im.format == "TIFF" and im.mode in ("RGB", "RGBA") and set(bits_per_sample(im)) == {16}
+    return (isinstance(im, TiffImagePlugin.TiffImageFile) and im.mode in ("RGB", "RGBA")
+            and set(bits_per_sample(im)) == {16})
 
 
 def _other_byte(rawmode: str) -> str:
@@ -72,6 +73,8 @@ def metadata(im: Image.Image) -> dict[str, Any]:
     """What a TIFF carries besides pixels that is worth keeping: {"tiffinfo": {tag: text},
     "tiff_ifds": {EXIF_IFD or GPS_IFD: {tag: value}}} (each only when present)."""
     out: dict[str, Any] = {}
+    if not isinstance(im, TiffImagePlugin.TiffImageFile):
+        return out
     text = {tag: im.tag_v2[tag] for tag in TEXT_TAGS if isinstance(im.tag_v2.get(tag), str)}
     if text:
         out["tiffinfo"] = text
@@ -84,7 +87,7 @@ def metadata(im: Image.Image) -> dict[str, Any]:
 
 def _differenced(block: np.ndarray) -> np.ndarray:
     """TIFF predictor 2 (horizontal differencing) on (rows, W, C) uint16 samples, modulo 2**16."""
-    out = block.copy()
+    out: np.ndarray = block.copy()
     out[:, 1:] -= block[:, :-1]  # uint16 arithmetic wraps, as the predictor does
     return out
 

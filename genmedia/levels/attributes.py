@@ -27,7 +27,9 @@ attribute in `NAMES` order and a one-hot of the step's place in its window (`con
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -110,7 +112,8 @@ def _even_split(values: np.ndarray, parts: int) -> list[float]:
             top = edges[-1] + 1.0
         return edges
     cum = np.cumsum(counts) / counts.sum()
-    best, best_cost = None, np.inf
+    best: list[int] | None = None
+    best_cost = np.inf
 
     def search(start: int, left: int, chosen: list[int]) -> None:
         nonlocal best, best_cost
@@ -124,6 +127,7 @@ def _even_split(values: np.ndarray, parts: int) -> list[float]:
             search(i + 1, left - 1, [*chosen, i])
 
     search(0, parts - 1, [])
+    assert best is not None  # there are at least `parts` distinct values, so some split exists
     return [float(distinct[i]) for i in best]
 
 
@@ -185,13 +189,13 @@ class Bins:
                 edges[name] = tuple(_even_split(values, 4))
         return cls(edges, window)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"window_columns": self.window, "names": list(self.names),
                 "labels": {n: list(LABELS[n]) for n in self.names},
                 "edges": {n: [round(float(e), 6) for e in self.edges[n]] for n in self.names}}
 
     @classmethod
-    def from_json(cls, data: dict) -> Bins:
+    def from_json(cls, data: dict[str, Any]) -> Bins:
         return cls({n: tuple(float(e) for e in data["edges"][n]) for n in data["names"]}, int(data["window_columns"]))
 
 
@@ -220,7 +224,8 @@ def condition(bins: Bins, window_bins: np.ndarray, steps: int, steps_per_window:
 def one_hot(bins: Bins, window_bins: np.ndarray) -> np.ndarray:
     """(windows, attributes) ints -> (windows, attributes, max labels) float32 one-hots (for blends)."""
     width = max(len(LABELS[n]) for n in bins.names)
-    return np.eye(width, dtype=np.float32)[np.asarray(window_bins)]
+    hots: np.ndarray = np.eye(width, dtype=np.float32)[np.asarray(window_bins)]
+    return hots
 
 
 def accuracy(bins: Bins, level: np.ndarray, requested: dict[str, list[str]]) -> dict[str, list[tuple[str, bool]]]:
@@ -278,7 +283,7 @@ def parse_prompt(prompt: str) -> tuple[dict[str, str], list[str]]:
     n_alt = "|".join(sorted(map(re.escape, noun), key=len, reverse=True))
     h_alt = "|".join(sorted(map(re.escape, height), key=len, reverse=True))
     e_alt = "|".join(ELEVATION_NOUNS)
-    patterns = [
+    patterns: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[str, str]]]] = [
         (re.compile(rf"(?:with )?({q_alt}) ({n_alt})"), lambda m: (noun[m[2]], quantity[m[1]])),
         (re.compile(rf"({n_alt}):? ({q_alt}|{'|'.join(COUNT_LABELS)})"),
          lambda m: (noun[m[1]], quantity.get(m[2], m[2]))),
@@ -306,11 +311,12 @@ def spread(labels: list[str], count: int) -> list[str]:
 
 
 def record(bins: Bins, window_bins: np.ndarray, asked: dict[str, list[str]], *, model: str, width: int,
-           others: str = "drawn as in the corpus") -> dict:
+           others: str = "drawn as in the corpus") -> dict[str, Any]:
     """What `genmedia level sample` and `transform` write beside each level (LEVEL.json): the bins
     the decoder was given per window, split into those asked for ("requested") and the others
     (drawn as in the corpus, or kept as measured on a transform's input), with the bins' edges."""
-    requested, rest = {}, {}
+    requested: dict[str, list[str]] = {}
+    rest: dict[str, list[str]] = {}
     for a, name in enumerate(bins.names):
         labels = [LABELS[name][int(k)] for k in window_bins[:, a]]
         (requested if name in asked else rest)[name] = labels
@@ -330,7 +336,7 @@ def read_record(data: object) -> tuple[Bins, dict[str, list[str]], dict[str, lis
         for key in ("requested", "others"):
             part = {}
             for name, labels in dict(data.get(key, {})).items():
-                if name not in edges or not isinstance(labels, list) or not all(l in LABELS[name] for l in labels):
+                if name not in edges or not isinstance(labels, list) or not all(b in LABELS[name] for b in labels):
                     raise ValueError(f"{key}.{name} is not a list of {name} bins")
                 if len(edges[name]) != len(LABELS[name]) - 1:
                     raise ValueError(f"edges.{name} must have {len(LABELS[name]) - 1} values")
@@ -362,10 +368,10 @@ class ControlTally:
                 self.windows[name][label] += 1
                 self.hits[name][label] += int(hit)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Per attribute and bin: windows, share in the bin; the mean over (attribute, bin) pairs and
         the lowest; pooled over all windows."""
-        out: dict = {}
+        out: dict[str, Any] = {}
         shares = []
         for name in NAMES:
             if name not in self.windows:

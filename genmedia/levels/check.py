@@ -56,7 +56,8 @@ def solid_mask(level: np.ndarray, solid: frozenset[str] = SMB_SOLID) -> np.ndarr
     """(rows, cols) bool: the tiles Mario collides with."""
     lut = np.zeros(256, dtype=bool)
     lut[[ord(c) for c in solid]] = True
-    return lut[level]
+    mask: np.ndarray = lut[level]
+    return mask
 
 
 FAST_MOVES_PER_COLUMN = 10  # the fast search's budget grows with the columns still ahead

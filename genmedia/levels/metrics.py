@@ -26,6 +26,7 @@ import hashlib
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -36,9 +37,9 @@ KL_EPSILON = 1e-6
 WINDOW = 16
 
 
-def pattern_counts(levels: list[np.ndarray], size: int) -> Counter:
+def pattern_counts(levels: list[np.ndarray], size: int) -> Counter[bytes]:
     """Counts of every size x size tile window (as bytes) inside the levels."""
-    counts: Counter = Counter()
+    counts: Counter[bytes] = Counter()
     for level in levels:
         rows, cols = level.shape
         if rows < size or cols < size:
@@ -96,7 +97,8 @@ def floor_heights(level: np.ndarray, solid: frozenset[str] = SMB_SOLID) -> np.nd
     """Per column, the height (rows above the bottom) of the topmost solid tile; 0 for a gap."""
     mask = np.isin(level, [ord(c) for c in solid])
     top = np.where(mask.any(0), mask.argmax(0), level.shape[0])
-    return level.shape[0] - top
+    heights: np.ndarray = level.shape[0] - top
+    return heights
 
 
 def linearity(level: np.ndarray) -> float:
@@ -130,7 +132,7 @@ def structure_counts(level: np.ndarray) -> dict[str, int]:
 def per_100_columns(levels: list[np.ndarray]) -> dict[str, float]:
     """Each of `COUNTED`, summed over the levels, per 100 columns of them."""
     columns = sum(lv.shape[1] for lv in levels)
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for level in levels:
         totals.update(structure_counts(level))
     return {k: 100.0 * totals[k] / columns if columns else 0.0 for k in COUNTED}
@@ -142,7 +144,7 @@ class Reference:
 
     source: str
     levels: int
-    patterns: dict[int, Counter]  # window size -> counts of size x size patterns (bytes)
+    patterns: dict[int, Counter[bytes]]  # window size -> counts of size x size patterns (bytes)
     windows: frozenset[str]  # blake2b-64 of every WINDOW-column window
     points: tuple[tuple[float, float], ...]  # (linearity, leniency) of each level
     per_100: dict[str, float]
@@ -154,7 +156,7 @@ class Reference:
                    frozenset(_window_hash(w) for w in _windows(levels, 1)),
                    tuple((linearity(lv), leniency(lv)) for lv in levels), per_100_columns(levels), diversity(levels))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "levels": self.levels, "window_columns": WINDOW,
                 "patterns": {str(k): {key.decode("ascii"): n for key, n in sorted(c.items())}
                              for k, c in self.patterns.items()},
@@ -163,7 +165,7 @@ class Reference:
                 "diversity": round(self.diversity, 6)}
 
     @classmethod
-    def from_json(cls, data: dict) -> Reference:
+    def from_json(cls, data: dict[str, Any]) -> Reference:
         if data.get("window_columns") != WINDOW:
             raise ValueError(f"reference statistics use {data.get('window_columns')}-column windows, not {WINDOW}")
         patterns = {int(k): Counter({key.encode("ascii"): int(n) for key, n in c.items()})
@@ -191,8 +193,8 @@ class LevelReport:
     per_100_columns: dict[str, float]
     reference_per_100_columns: dict[str, float]
 
-    def to_dict(self) -> dict:
-        def tidy(v):
+    def to_dict(self) -> dict[str, Any]:
+        def tidy(v: Any) -> Any:
             if isinstance(v, dict):
                 return {k: tidy(x) for k, x in v.items()}
             return round(v, 4) if isinstance(v, float) else v

@@ -5,19 +5,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from genmedia import limits
 from genmedia.errors import GenmediaError, InputError
-from genmedia.latent import check_finite, slerp
+from genmedia.latent import LatentPrior, check_finite, slerp
 from genmedia.levels import attributes
 from genmedia.levels.check import PlayResult, check_playable
 from genmedia.levels.prior import ExemplarPrior, load_prior
 from genmedia.levels.repair import PIPE_HEIGHT, repair_level
 from genmedia.levels.tiles import TileSet
-from genmedia.registry import ModelInfo, get_model
-from genmedia.runtime import OnnxModel
+from genmedia.registry import ModelInfo
+from genmedia.runtime import Model
 
 MIN_WIDTH = 16  # the widest map is `genmedia.limits.current().level_columns`, read at each call
 CONDITIONAL_MODEL = "smb-level-cvae"  # the shipped conditional model: the default where bins are asked for
@@ -28,12 +29,14 @@ class SamplingError(GenmediaError):
     """No playable level was found within the resampling cap."""
 
 
-class LevelModel:
+class LevelModel(Model):
     """A level VAE: its tile vocabulary, map height and latent layout come from its metadata."""
 
-    def __init__(self, info: ModelInfo) -> None:
+    task = "level"
+
+    def __init__(self, info: ModelInfo, *, threads: int | None = None) -> None:
+        super().__init__(info, threads=threads)
         meta = info.metadata
-        self.info = info
         self.tiles = TileSet.from_json(meta["vocabulary"])
         self.rows: int = meta["rows"]
         self.rows_padded: int = meta["rows_padded"]
@@ -42,12 +45,13 @@ class LevelModel:
         self.tile_bias = _tile_bias(meta, self.tiles)
         spec = meta.get("attributes")
         # A conditional model: its attribute bins, and each training map's bins per window.
-        self.bins = attributes.Bins.from_json(spec) if spec else None
+        bins = attributes.Bins.from_json(spec) if spec else None
+        self.bins = bins
         self.steps_per_window: int = int(spec["steps_per_window"]) if spec else 0
-        self.corpus_bins = [np.asarray(c, dtype=np.int64).reshape(-1, len(self.bins.names))
-                            for c in spec["corpus"]] if spec else []
-        self.encoder = OnnxModel(info.file("encoder"))
-        self.decoder = OnnxModel(info.file("decoder"))
+        self.corpus_bins = [np.asarray(c, dtype=np.int64).reshape(-1, len(bins.names))
+                            for c in spec["corpus"]] if spec and bins is not None else []
+        self.encoder = self.graph("encoder")
+        self.decoder = self.graph("decoder")
         # The metadata must describe these graphs: a mismatch fails here, not inside a run.
         grid = {1: (len(self.tiles.chars), "vocabulary.chars"), 2: (self.rows_padded, "rows_padded")}
         latent = {1: (self.latent, "latent.channels")}
@@ -58,12 +62,7 @@ class LevelModel:
             checks += [(self.encoder, "cond", cond), (self.decoder, "cond", cond)]
         for net, tensor, dims in checks:
             net.expect(tensor, dims, metadata=info.metadata_path)
-        self.bin_bias = _bin_bias(meta, self.tiles, self.bins, self.steps_per_window) if spec else None
-
-    @classmethod
-    def load(cls, name: str | Path | None = None) -> LevelModel:
-        """Load a level model by name or metadata path (None: the default shipped model)."""
-        return cls(get_model(name, task="level"))
+        self.bin_bias = _bin_bias(meta, self.tiles, bins, self.steps_per_window) if bins is not None else None
 
     def steps_for(self, width: int) -> int:
         return math.ceil(width / self.step)
@@ -73,9 +72,16 @@ class LevelModel:
         """Whether the model makes the attributes asked for (`genmedia.levels.attributes`)."""
         return self.bins is not None
 
+    @property
+    def attribute_bins(self) -> attributes.Bins:
+        """A conditional model's attribute bins; `ValueError` for a model that is not conditional."""
+        if self.bins is None:
+            raise ValueError(f"model {self.info.name!r} is not conditional: it has no attribute bins")
+        return self.bins
+
     def condition(self, window_bins: np.ndarray, steps: int) -> np.ndarray:
         """(windows, attributes) bins (or (windows, attributes, labels) blends) -> (channels, steps) float32."""
-        return attributes.condition(self.bins, window_bins, steps, self.steps_per_window)
+        return attributes.condition(self.attribute_bins, window_bins, steps, self.steps_per_window)
 
     def decode(self, z: np.ndarray, *, width: int, biased: bool = False,
                cond: np.ndarray | None = None) -> list[np.ndarray]:
@@ -89,12 +95,13 @@ class LevelModel:
         """
         if self.conditional and cond is None:
             raise ValueError(f"model {self.info.name!r} is conditional: decode needs its conditioning")
-        levels = []
+        conditioning = cond if self.conditional else None
+        levels: list[np.ndarray] = []
         batch = max(1, DECODE_COLUMNS // (z.shape[2] * self.step))
         for start in range(0, len(z), batch):
             inputs = {"z": np.ascontiguousarray(z[start:start + batch], np.float32)}
-            if self.conditional:
-                inputs["cond"] = np.ascontiguousarray(cond[start:start + batch], np.float32)
+            if conditioning is not None:
+                inputs["cond"] = np.ascontiguousarray(conditioning[start:start + batch], np.float32)
             logits = self.decoder.run(**inputs)["logits"]
             logits = logits[:, :, self.rows_padded - self.rows:, :width]
             if biased:
@@ -123,10 +130,12 @@ class LevelModel:
         idx[: self.rows_padded - self.rows] = self.tiles.chars.index(self.tiles.empty)
         onehot = np.eye(len(self.tiles.chars), dtype=np.float32)[idx].transpose(2, 0, 1)[None]
         if not self.conditional:
-            return self.encoder.run(tiles=onehot)["mean"][0]
+            mean: np.ndarray = self.encoder.run(tiles=onehot)["mean"][0]
+            return mean
         if window_bins is None:
-            window_bins = self.bins.bin_level(level)
-        return self.encoder.run(tiles=onehot, cond=self.condition(window_bins, steps)[None])["mean"][0]
+            window_bins = self.attribute_bins.bin_level(level)
+        mean = self.encoder.run(tiles=onehot, cond=self.condition(window_bins, steps)[None])["mean"][0]
+        return mean
 
     def validate(self, level: np.ndarray, *, source: str | Path) -> None:
         """Raise `InputError` unless the map fits this model (row count, width, tiles)."""
@@ -157,7 +166,7 @@ def _counts_into_bins(model: LevelModel, logits: np.ndarray, indices: np.ndarray
     """
     from genmedia.levels.repair import START_COLUMNS
 
-    bins, chars = model.bins, model.tiles.chars
+    bins, chars = model.attribute_bins, model.tiles.chars
     if not all(c in chars for c in "".join(COUNTED_TILES.values()) + "-"):
         return
     width = indices.shape[1]
@@ -206,7 +215,7 @@ def _counts_into_bins(model: LevelModel, logits: np.ndarray, indices: np.ndarray
                         part[r, c] = wanted[int(scores[wanted, r, c].argmax())]
 
 
-def _bin_bias(meta: dict, tiles: TileSet, bins: attributes.Bins, steps_per_window: int) -> np.ndarray:
+def _bin_bias(meta: dict[str, Any], tiles: TileSet, bins: attributes.Bins, steps_per_window: int) -> np.ndarray:
     """(vocabulary, conditioning channels) float32 logit offsets from `decoding.bin_bias`
     ({attribute: {bin label: {char: nats}}}): a window decoded with that bin gets them (0 if absent)."""
     given = meta.get("decoding", {}).get("bin_bias", {})
@@ -220,7 +229,7 @@ def _bin_bias(meta: dict, tiles: TileSet, bins: attributes.Bins, steps_per_windo
     return out
 
 
-def _tile_bias(meta: dict, tiles: TileSet) -> np.ndarray:
+def _tile_bias(meta: dict[str, Any], tiles: TileSet) -> np.ndarray:
     """(vocabulary,) float32 logit offsets from the metadata's `decoding.tile_bias` ({char: nats}); 0 if absent
     (`genmedia.schema` has checked that each is a finite number for a tile of the vocabulary)."""
     given = meta.get("decoding", {}).get("tile_bias", {})
@@ -247,16 +256,17 @@ def request_bins(model: LevelModel, request: Request | None, windows: int) -> di
     if not model.conditional:
         raise ValueError(f"model {model.info.name!r} is not conditional, so it cannot be asked for "
                          f"{', '.join(request)}; use a conditional model such as {CONDITIONAL_MODEL!r}")
+    bins = model.attribute_bins
     out = {}
     for name, labels in request.items():
-        if name not in model.bins.names:
+        if name not in bins.names:
             raise ValueError(f"model {model.info.name!r} has no attribute {name!r}")
         labels = attributes.spread(list(labels), windows)
         known = attributes.LABELS[name]
         for label in labels:
             if label not in known:
                 raise ValueError(f"{label!r} is not a bin of {name}; choose from {'|'.join(known)}")
-        out[model.bins.names.index(name)] = np.array([known.index(label) for label in labels], dtype=np.int64)
+        out[bins.names.index(name)] = np.array([known.index(label) for label in labels], dtype=np.int64)
     return out
 
 
@@ -287,7 +297,7 @@ class WindowWalk:
             asked = want >= 0
             score = (self.table[:, asked] == want[asked]).sum(1)
             best = score.max() if asked.any() else 0
-            nxt = None if at is None else self.index.get((self.where[at][0], self.where[at][1] + self.spw))
+            nxt: int | None = None if at is None else self.index.get((self.where[at][0], self.where[at][1] + self.spw))
             if rng.random() < self.stay and nxt is not None and score[nxt] == best:
                 at = nxt
             else:
@@ -302,13 +312,13 @@ class WindowWalk:
 
 
 def _wanted(model: LevelModel, asked: dict[int, np.ndarray], windows: int) -> np.ndarray:
-    wanted = np.full((windows, len(model.bins.names)), -1, dtype=np.int64)
+    wanted = np.full((windows, len(model.attribute_bins.names)), -1, dtype=np.int64)
     for column, labels in asked.items():
         wanted[:, column] = labels
     return wanted
 
 
-def _draw(model: LevelModel, latent_prior, rng: np.random.Generator, steps: int, temperature: float,
+def _draw(model: LevelModel, latent_prior: LatentPrior, rng: np.random.Generator, steps: int, temperature: float,
           asked: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
     """One level's latents and, for a conditional model, its bins per window: those asked for, and
     the others drawn as in the corpus (the `WindowWalk`'s; under the normal prior, random training
@@ -328,11 +338,11 @@ def _draw(model: LevelModel, latent_prior, rng: np.random.Generator, steps: int,
 
 
 def _redraw(model: LevelModel, z: np.ndarray, wbins: np.ndarray | None, wanted: np.ndarray | None, step: int,
-            prior, rng: np.random.Generator, temperature: float) -> None:
+            prior: LatentPrior, rng: np.random.Generator, temperature: float) -> None:
     """Redraw the latents around latent `step` (where Mario got stuck) in place. A conditional model
     under its fitted prior redraws whole windows with the `WindowWalk` (bins asked for, `wanted`,
     stay; the drawn ones come with the new windows into `wbins`); otherwise `_redraw_around`."""
-    if wbins is None or not isinstance(prior, ExemplarPrior):
+    if wbins is None or wanted is None or not isinstance(prior, ExemplarPrior):
         _redraw_around(z, step, prior, rng, temperature)
         return
     spw = model.steps_per_window
@@ -374,7 +384,9 @@ def sample_levels(model: LevelModel, *, count: int, width: int, seed: int, tempe
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(count)]
     draws = [_draw(model, latent_prior, rng, steps, temperature, asked) for rng in rngs]
     z = np.stack([d[0] for d in draws])
-    conditions, cond, wanted = [d[1] for d in draws], None, None
+    # each level's bins per window, for a conditional model (repairs redraw some of them in place)
+    conditions = [d[1] for d in draws if d[1] is not None]
+    cond, wanted = None, None
     if model.conditional:
         wanted = _wanted(model, asked, len(conditions[0]))
         cond = np.stack([model.condition(b, steps) for b in conditions])
@@ -402,7 +414,7 @@ def sample_levels(model: LevelModel, *, count: int, width: int, seed: int, tempe
                     cond[i] = model.condition(conditions[i], steps)
                 still.append(i)
         pending = still
-    return SampleResult([lv for lv in levels if lv is not None], attempts, conditions if cond is not None else [])
+    return SampleResult([lv for lv in levels if lv is not None], attempts, conditions)
 
 
 def _repaired(model: LevelModel, level: np.ndarray) -> np.ndarray:
@@ -434,7 +446,7 @@ def _check_again(model: LevelModel, level: np.ndarray,
 REPAIR_STEPS = (2, 4)  # latent steps redrawn before and after the one where Mario got stuck
 
 
-def _redraw_around(z: np.ndarray, step: int, prior, rng: np.random.Generator, temperature: float) -> None:
+def _redraw_around(z: np.ndarray, step: int, prior: LatentPrior, rng: np.random.Generator, temperature: float) -> None:
     """Replace z[:, step - 2 : step + 4] (clipped to the level) with a fresh draw from the prior."""
     start, stop = max(0, step - REPAIR_STEPS[0]), min(z.shape[1], step + REPAIR_STEPS[1])
     z[:, start:stop] = prior.sample(rng, stop - start, temperature)
@@ -449,10 +461,11 @@ def resize_latent(z: np.ndarray, steps: int) -> np.ndarray:
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, n - 1)
     frac = (pos - lo)[None, :]
-    return (z[:, lo] * (1 - frac) + z[:, hi] * frac).astype(np.float32)
+    stretched: np.ndarray = (z[:, lo] * (1 - frac) + z[:, hi] * frac).astype(np.float32)
+    return stretched
 
 
-class Morph(list):
+class Morph(list[np.ndarray]):
     """The steps of a morph (a list of levels), with the two input maps and which steps were repaired."""
 
     def __init__(self, steps: list[np.ndarray], inputs: tuple[np.ndarray, np.ndarray], repaired: list[int]) -> None:
@@ -520,7 +533,7 @@ def _blend_condition(model: LevelModel, a: np.ndarray, b: np.ndarray, steps: int
     spw = model.steps_per_window
     parts = []
     for level in (a, b):
-        own = model.condition(model.bins.bin_level(level), model.steps_for(level.shape[1]))[:-spw]
+        own = model.condition(model.attribute_bins.bin_level(level), model.steps_for(level.shape[1]))[:-spw]
         parts.append(resize_latent(own, steps))
     blend = (1 - t) * parts[0] + t * parts[1]
     phase = np.eye(spw, dtype=np.float32)[np.arange(steps) % spw].T
@@ -545,19 +558,19 @@ INTO_BIN_STEPS = (0.5, 0.75, 1.0)  # how far a missing window's latents move tow
 
 
 def _into_bins(model: LevelModel, z: np.ndarray, cond: np.ndarray, wbins: np.ndarray, columns: list[int],
-               width: int, prior) -> None:
+               width: int, prior: LatentPrior) -> None:
     """Where decoding `z` leaves a whole window's asked-for attribute (`columns`) outside its bin,
     move that window's latents in place toward those of the nearest training window (Euclidean, over
     the window's steps) with all of its bins, half way, then three quarters, then all the way, then
     to the second and the third nearest; the decoder is local, so the other windows stay as they were."""
     if not isinstance(prior, ExemplarPrior):
         return
-    walk, spw = WindowWalk(model, prior), model.steps_per_window
-    whole = width // model.bins.window
+    walk, spw, bins = WindowWalk(model, prior), model.steps_per_window, model.attribute_bins
+    whole = width // bins.window
     original = z.copy()
     tries = [(0, a) for a in INTO_BIN_STEPS] + [(1, 1.0), (2, 1.0)]
     for nearest, amount in tries:
-        got = model.bins.bin_level(_repaired(model, model.decode(z[None], width=width, cond=cond, biased=True)[0]))
+        got = bins.bin_level(_repaired(model, model.decode(z[None], width=width, cond=cond, biased=True)[0]))
         missed = [w for w in range(whole) if (got[w, columns] != wbins[w, columns]).any()]
         if not missed:
             return
@@ -584,8 +597,10 @@ def transform_level(model: LevelModel, level: np.ndarray, *, request: Request, s
     if not request:
         raise ValueError("a transform needs at least one attribute to change")
     model.validate(level, source=source)
-    before = model.bins.bin_level(level) if model.conditional else None
-    asked = request_bins(model, request, 0 if before is None else len(before))
+    if not model.conditional:
+        request_bins(model, request, 0)  # raises: a model that is not conditional cannot be asked for bins
+    before = model.attribute_bins.bin_level(level)
+    asked = request_bins(model, request, len(before))
     wbins = before.copy()
     for column, labels in asked.items():
         wbins[:, column] = labels
@@ -594,16 +609,17 @@ def transform_level(model: LevelModel, level: np.ndarray, *, request: Request, s
     latent_prior = load_prior(model.info.metadata, model.latent)
     rng = np.random.default_rng(TRANSFORM_SEED)
     _into_bins(model, z, cond, wbins, list(asked), level.shape[1], latent_prior)
-    previous = None
-    for attempt in range(1, max_attempts + 1):
+    previous: tuple[np.ndarray, PlayResult | None] | None = None
+    attempt = 0
+    while True:
+        attempt += 1
         out = _repaired(model, model.decode(z[None], width=level.shape[1], cond=cond, biased=True)[0])
         result = _check_again(model, out, previous) if check else None
         previous = (out, result)
         if result is None or result.playable:
             return Transformed(out, wbins, before, attempt > 1)
-        if attempt == max_attempts:
-            break
+        if attempt >= max_attempts:
+            raise SamplingError(f"{source}: the transformed level is not playable after {max_attempts} local "
+                                f"repairs ({result.reason})")
         # windows that all bins (asked for and kept) match, so that the repair keeps the request
         _redraw(model, z, wbins.copy(), wbins, max(0, result.furthest) // model.step, latent_prior, rng, 1.0)
-    raise SamplingError(f"{source}: the transformed level is not playable after {max_attempts} local repairs "
-                        f"({result.reason})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -25,14 +26,13 @@ def save_image(image: Image.Image, path: Path, *, overwrite: bool, inputs: Input
 
 
 def add_levels(batch: OutputBatch, named: list[tuple[str, np.ndarray]], *, folder: str | Path = "",
-               png: bool = True, records: list[dict] | None = None) -> list[Path]:
+               png: bool = True, records: list[dict[str, Any]] | None = None) -> list[Path]:
     """Add `FOLDER/STEM.txt` (and `STEM.png`, and with `records` `STEM.json`, the bins each level
     was asked for) for each (stem, level) to `batch`; return their paths.
 
     Every name is checked before anything is rendered, so a taken name fails fast.
     """
-    suffixes = (".txt", ".png") if png else (".txt",)
-    suffixes += (".json",) if records is not None else ()
+    suffixes = [".txt", *([".png"] if png else []), *([".json"] if records is not None else [])]
     batch.check([Path(folder, f"{stem}{s}") for stem, _ in named for s in suffixes])
     written = []
     for k, (stem, level) in enumerate(named):
@@ -71,7 +71,8 @@ def check_level_morph(outdir: Path, a: np.ndarray, b: np.ndarray, steps: int, *,
 
 
 def write_levels(outdir: Path, named: list[tuple[str, np.ndarray]], *, png: bool = True,
-                 overwrite: bool = False, records: list[dict] | None = None, inputs: Inputs = ()) -> list[Path]:
+                 overwrite: bool = False, records: list[dict[str, Any]] | None = None,
+                 inputs: Inputs = ()) -> list[Path]:
     """Write `STEM.txt` (and `STEM.png`, and with `records` `STEM.json`) for each (stem, level)
     into `outdir`; return the paths.
 

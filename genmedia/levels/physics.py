@@ -57,7 +57,7 @@ class Level:
     """A map's solid tiles, indexed for the engine's collision tests."""
 
     def __init__(self, solid: np.ndarray) -> None:
-        self.rows, self.width = solid.shape
+        self.rows, self.width = int(solid.shape[0]), int(solid.shape[1])
         self.columns = [[bool(v) for v in col] for col in solid.T]  # columns[x][y]: faster than numpy here
         self.exit_x = (self.width - 1) * TILE  # win once x is past this
         self.death_y = self.rows * TILE + FALL_DEATH
@@ -79,7 +79,7 @@ class Level:
         return Mario(8.0, row * TILE + 15.0)
 
 
-def _blocked(level: Level, m: list, px: float, py: float) -> bool:
+def _blocked(level: Level, m: list[float], px: float, py: float) -> bool:
     """Is the tile holding pixel (px, py) solid? Never the tile Mario's own anchor (x, y) is in."""
     xt, yt = int(px / TILE), int(py / TILE)  # int() truncates towards 0, like Java's cast
     if yt < 0 or yt >= level.rows or (xt == int(m[0] / TILE) and yt == int(m[1] / TILE)):
@@ -87,7 +87,7 @@ def _blocked(level: Level, m: list, px: float, py: float) -> bool:
     return level.columns[0 if xt < 0 else (xt if xt < level.width else level.width - 1)][yt]
 
 
-def _move(level: Level, m: list, xa: float, ya: float) -> bool:
+def _move(level: Level, m: list[float], xa: float, ya: float) -> bool:
     """Move Mario (m = [x, y, xa, ya, on_ground, jump_time]) by (xa, ya); False if he collided.
 
     Moves longer than `STEP_LIMIT` go in steps of that size, stopping at the first collision.
@@ -164,7 +164,8 @@ def step(level: Level, mario: Mario, action: int) -> Mario:
     m = [x, y, xa, ya, False, jump_time]
     _move(level, m, m[2], 0.0)
     _move(level, m, 0.0, m[3])
-    x, y, xa, ya, on_ground, jump_time = m
+    x, y, xa, ya = m[:4]
+    on_ground, jump_time = bool(m[4]), int(m[5])
     if x < 0:
         x, xa = 0.0, 0.0
     ya *= DRAG

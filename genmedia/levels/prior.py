@@ -1,4 +1,5 @@
-"""Latent priors for the level VAE: a fitted exemplar Markov prior, or the standard normal.
+"""Latent priors for the level VAE: a fitted exemplar Markov prior, or the standard normal
+(`genmedia.latent.NormalPrior`, drawn as a sequence (channels, steps)).
 
 The VAE's latent is a sequence of vectors along the level. Drawn independently from
 N(0, I), they mix level styles column by column and decode to plain levels (diversity
@@ -17,20 +18,13 @@ so decoded levels are new rather than copies, and any width can be drawn.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-PRIORS = ("fitted", "normal")
+from genmedia.latent import PRIORS, NormalPrior, choose_prior
 
-
-class NormalPrior:
-    """z_t ~ N(0, temperature^2 I), independently at each step."""
-
-    def __init__(self, channels: int) -> None:
-        self.channels = channels
-
-    def sample(self, rng: np.random.Generator, steps: int, temperature: float = 1.0) -> np.ndarray:
-        return (rng.standard_normal((self.channels, steps)) * temperature).astype(np.float32)
+__all__ = ["PRIORS", "ExemplarPrior", "NormalPrior", "load_prior"]
 
 
 @dataclass(frozen=True)
@@ -47,12 +41,12 @@ class ExemplarPrior:
             same_map: float = 0.0) -> ExemplarPrior:
         return cls(tuple(np.asarray(s, dtype=np.float32) for s in sequences), bandwidth, jump_probability, same_map)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"type": "exemplar-markov", "bandwidth": self.bandwidth, "jump_probability": self.jump_probability,
                 "same_map": self.same_map, "sequences": [np.round(s, 4).tolist() for s in self.sequences]}
 
     @classmethod
-    def from_json(cls, data: dict) -> ExemplarPrior:
+    def from_json(cls, data: dict[str, Any]) -> ExemplarPrior:
         return cls.fit([np.asarray(s) for s in data["sequences"]], bandwidth=float(data["bandwidth"]),
                        jump_probability=float(data["jump_probability"]), same_map=float(data.get("same_map", 0.0)))
 
@@ -88,18 +82,15 @@ class ExemplarPrior:
         picks = np.empty(steps, dtype=np.int64)
         for t in range(steps):
             picks[t] = at
-            seq = np.searchsorted(starts, at, side="right") - 1
+            seq = int(np.searchsorted(starts, at, side="right")) - 1
             at_end = at + 1 >= starts[seq] + lengths[seq]
             at = jump(seq) if at_end or rng.random() < self.jump_probability else at + 1
         noise = rng.standard_normal((flat.shape[0], steps)) * (self.bandwidth * temperature)
         return (flat[:, picks] + noise).astype(np.float32), picks
 
 
-def load_prior(metadata: dict, channels: int, kind: str = "fitted") -> NormalPrior | ExemplarPrior:
-    """The model's fitted prior (if its metadata has one and `kind` is 'fitted'), else N(0, I)."""
-    if kind not in PRIORS:
-        raise ValueError(f"unknown prior {kind!r}; choose from {PRIORS}")
-    data = metadata.get("prior")
-    if kind == "fitted" and data and data.get("type") == "exemplar-markov":
-        return ExemplarPrior.from_json(data)
-    return NormalPrior(channels)
+def load_prior(metadata: dict[str, Any], channels: int, kind: str = "fitted") -> NormalPrior | ExemplarPrior:
+    """The model's fitted prior (if its metadata has one and `kind` is 'fitted'), else N(0, I) as
+    a sequence (channels, steps); see `genmedia.latent.choose_prior`."""
+    return choose_prior(kind, metadata.get("prior"), {"exemplar-markov": ExemplarPrior.from_json},
+                        NormalPrior(channels, "sequence"))

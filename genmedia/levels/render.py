@@ -67,7 +67,7 @@ def render_level(level: np.ndarray, *, tile_size: int = TILE, source: str | Path
             canvas[r * TILE:(r + 1) * TILE, c * TILE:(c + 1) * TILE] = art
     image = Image.fromarray(canvas)
     if tile_size != TILE:
-        image = image.resize((cols * tile_size, rows * tile_size), Image.NEAREST)
+        image = image.resize((cols * tile_size, rows * tile_size), Image.Resampling.NEAREST)
     return image
 
 
@@ -100,9 +100,9 @@ def render_strip(levels: list[np.ndarray], *, tile_size: int = 8, gap: int = 4,
     Raises `InputError` naming `source` before drawing if the strip is over the pixel limit.
     """
     inputs = inputs if inputs is not None else getattr(levels, "inputs", None)
-    repaired = set(repaired or getattr(levels, "repaired", ()))
-    rows = [(f"step {k}" + (" (repaired)" if k in repaired else ""), lv,
-             _REPAIRED_INK if k in repaired else _LABEL_INK) for k, lv in enumerate(levels)]
+    marked = set(repaired or getattr(levels, "repaired", ()))
+    rows = [(f"step {k}" + (" (repaired)" if k in marked else ""), lv,
+             _REPAIRED_INK if k in marked else _LABEL_INK) for k, lv in enumerate(levels)]
     if inputs is not None:
         rows = [("A (input)", inputs[0], _INPUT_INK), *rows, ("B (input)", inputs[1], _INPUT_INK)]
     check_strip_size([lv.shape for _, lv, _ in rows], tile_size=tile_size, gap=gap, source=source)

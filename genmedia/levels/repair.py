@@ -63,7 +63,7 @@ def repair_structures(level: np.ndarray) -> np.ndarray:
     Lone pipe halves are erased; a body with nothing above becomes a head; pipes and
     cannons are extended down over non-solid tiles until they stand on something.
     """
-    out = level.copy()
+    out: np.ndarray = level.copy()
     empty = ord("-")
     heads = _pairs(out, *PIPE["head"])
     bodies = _pairs(out, *PIPE["body"])
@@ -143,7 +143,9 @@ def repair_level(level: np.ndarray, *, pipe_height: int | None = None) -> np.nda
     again (a pipe left floating is made whole again), at most `CAP_PASSES` times.
     """
     out = _repair_once(level)
-    for _ in range(CAP_PASSES if pipe_height is not None else 0):
+    if pipe_height is None:
+        return out
+    for _ in range(CAP_PASSES):
         if not cap_pipes(out, pipe_height):
             break
         out = _repair_once(out)

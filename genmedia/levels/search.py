@@ -70,7 +70,7 @@ def frames_to_go(m: Mario, goal: float) -> float:
     return max(0.0, goal - m.x + (_TOP - m.xa) / (1 - physics.INERTIA)) / physics.MAX_RUN
 
 
-def _key(m: Mario, cell: float) -> tuple:
+def _key(m: Mario, cell: float) -> tuple[int, int, int, int, int, bool, bool]:
     return (int(m.x / cell), int(m.y / cell), round(m.xa), round(m.ya), m.jump_time, m.on_ground, m.may_jump)
 
 

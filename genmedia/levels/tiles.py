@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,13 +45,14 @@ class TileSet:
 
     def codes(self) -> np.ndarray:
         """The ASCII codes of `chars`, in vocabulary order."""
-        return np.frombuffer("".join(self.chars).encode("ascii"), dtype=np.uint8).copy()
+        codes: np.ndarray = np.frombuffer("".join(self.chars).encode("ascii"), dtype=np.uint8).copy()
+        return codes
 
     def to_indices(self, level: np.ndarray) -> np.ndarray:
         """Map a level of ASCII codes to vocabulary indices (same shape, int64)."""
         lut = np.full(256, -1, dtype=np.int64)
         lut[self.codes()] = np.arange(len(self.chars))
-        idx = lut[level]
+        idx: np.ndarray = lut[level]
         if (idx < 0).any():
             bad = chr(int(level[idx < 0][0]))
             raise ValueError(f"tile {bad!r} is not in the vocabulary {''.join(self.chars)!r}")
@@ -58,13 +60,14 @@ class TileSet:
 
     def from_indices(self, indices: np.ndarray) -> np.ndarray:
         """Map vocabulary indices back to a level of ASCII codes."""
-        return self.codes()[indices]
+        level: np.ndarray = self.codes()[indices]
+        return level
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"chars": list(self.chars), "properties": {c: list(p) for c, p in self.properties.items()}}
 
     @classmethod
-    def from_json(cls, data: dict) -> TileSet:
+    def from_json(cls, data: dict[str, Any]) -> TileSet:
         return cls(tuple(data["chars"]), {c: tuple(p) for c, p in data.get("properties", {}).items()})
 
 
@@ -104,7 +107,7 @@ def parse_level(text: str, *, source: str | Path = "<text>", tiles: TileSet | No
             raise InputError(source, f"line {number}, column {col + 1}: {line[col]!r} is not a tile character")
     if width == 0:
         raise InputError(source, "empty level map")
-    grid = np.frombuffer("".join(lines).encode("ascii"), dtype=np.uint8).reshape(len(lines), width).copy()
+    grid: np.ndarray = np.frombuffer("".join(lines).encode("ascii"), dtype=np.uint8).reshape(len(lines), width).copy()
     if tiles is not None:
         _check_vocabulary(grid, tiles, source)
     return grid

@@ -16,17 +16,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from genmedia.npyfile import read_matrix
 from genmedia.errors import InputError, ModelError
 from genmedia.latent import check_finite
 from genmedia.melody.attributes import ATTRIBUTES, UNITS, attribute_table
 from genmedia.melody.meter import fill, from_grid
 from genmedia.melody.midi import BAR_STEPS, Melody
 from genmedia.melody.prior import load_prior
+from genmedia.npyfile import read_matrix
+
+if TYPE_CHECKING:
+    from genmedia.melody.model import MelodyModel
+    from genmedia.registry import ModelInfo
 
 MAX_WINDOWS = 20_000  # training windows the vectors are computed from (a seeded choice beyond this)
 ENCODE_BATCH = 512
@@ -44,7 +48,8 @@ class Concepts:
     def vector(self, name: str) -> np.ndarray:
         if name not in self.attributes:
             raise ModelError(f"the model has no concept vector for {name!r} (it has {', '.join(self.attributes)})")
-        return self.vectors[self.attributes.index(name)]
+        vector: np.ndarray = self.vectors[self.attributes.index(name)]
+        return vector
 
     def shift(self, amounts: dict[str, float]) -> np.ndarray:
         """The latent offset sum(amount x vector) for {attribute: amount}."""
@@ -55,7 +60,20 @@ class Concepts:
         return offset
 
 
-def training_windows(model, folders: list[Path], *, max_windows: int = MAX_WINDOWS, seed: int = 0) -> np.ndarray:
+class Windowed(Protocol):
+    """What `training_windows` needs of a model: its window length (and `windows_of`, if it has one)."""
+
+    steps: int
+
+
+class Encoder(Protocol):
+    """What `concept_vectors` needs of a model: posterior means (B, latent) of windows (B, steps)."""
+
+    def encode(self, tokens: np.ndarray) -> np.ndarray: ...
+
+
+def training_windows(model: Windowed, folders: list[Path], *, max_windows: int = MAX_WINDOWS,
+                     seed: int = 0) -> np.ndarray:
     """The model's windows (B, steps) of the training split of each folder (`read_folder(folder)[0]
     ["train"]`), cut as the model cuts them (`windows_of`, else `genmedia.melody.data.windows`);
     beyond `max_windows` a seeded choice of that many, in their order."""
@@ -63,7 +81,8 @@ def training_windows(model, folders: list[Path], *, max_windows: int = MAX_WINDO
 
     def cut(melody: Melody) -> list[np.ndarray]:
         if hasattr(model, "windows_of"):
-            return model.windows_of(melody)
+            cuts: list[np.ndarray] = model.windows_of(melody)
+            return cuts
         return windows(melody, model.steps, grid=getattr(model, "grid", True))
 
     found = [w for folder in folders for _, melody in read_folder(Path(folder))[0]["train"] for w in cut(melody)]
@@ -76,7 +95,7 @@ def training_windows(model, folders: list[Path], *, max_windows: int = MAX_WINDO
     return stacked
 
 
-def encode_all(model, windows: np.ndarray) -> np.ndarray:
+def encode_all(model: Encoder, windows: np.ndarray) -> np.ndarray:
     """Posterior means (B, latent) of windows (B, steps), in batches."""
     return np.concatenate([model.encode(windows[i:i + ENCODE_BATCH]) for i in range(0, len(windows), ENCODE_BATCH)])
 
@@ -105,8 +124,8 @@ def quartile_vectors(means: np.ndarray, values: np.ndarray, *, seed: int = 0) ->
     }
 
 
-def concept_vectors(model, windows: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, dict[str, dict[str, Any]],
-                                                                              np.ndarray]:
+def concept_vectors(model: Encoder, windows: np.ndarray, *,
+                    seed: int = 0) -> tuple[np.ndarray, dict[str, dict[str, Any]], np.ndarray]:
     """Every attribute's vector (len(ATTRIBUTES), latent) from windows (B, steps) and the model's
     encoder; with per-attribute details (`quartile_vectors`) and the attribute table (B, attributes)."""
     means = encode_all(model, windows)
@@ -119,7 +138,7 @@ def concept_vectors(model, windows: np.ndarray, *, seed: int = 0) -> tuple[np.nd
 
 
 def attach_concepts(metadata_path: Path, data_dirs: Path | list[Path], *, command: str,
-                    max_windows: int = MAX_WINDOWS, seed: int = 0) -> dict:
+                    max_windows: int = MAX_WINDOWS, seed: int = 0) -> dict[str, Any]:
     """Compute a model's concept vectors on the training split of `data_dirs` with its own (ONNX)
     encoder, write them to `NAME.concepts.npy` beside the model and record them (file, sha256,
     attributes, corpus spread, command) in its metadata, rewritten atomically. Return the entry."""
@@ -151,15 +170,16 @@ def attach_concepts(metadata_path: Path, data_dirs: Path | list[Path], *, comman
         "command": command,
     }
     write_metadata(info.metadata_path, meta, overwrite=True)
-    return meta["concepts"]
+    entry: dict[str, Any] = meta["concepts"]
+    return entry
 
 
-def no_concepts(info) -> ModelError:
+def no_concepts(info: ModelInfo) -> ModelError:
     return ModelError(f"{info.metadata_path}: model {info.name!r} has no concept vectors; compute them with "
                       f"`genmedia train melody-concepts --model {info.name} --data DIR` (its training folders)")
 
 
-def load_concepts(model) -> Concepts:
+def load_concepts(model: MelodyModel) -> Concepts:
     """The model's concept vectors; `ModelError` in one line if it has none or they are malformed."""
     info = model.info
     entry = info.metadata.get("concepts")
@@ -181,7 +201,8 @@ def load_concepts(model) -> Concepts:
     return Concepts(tuple(names), vectors, {k: float(v) for k, v in spread.items()})
 
 
-def _window(model, melody_or_window: Melody | np.ndarray, source: str | Path) -> tuple[np.ndarray, int]:
+def _window(model: MelodyModel, melody_or_window: Melody | np.ndarray,
+            source: str | Path) -> tuple[np.ndarray, int]:
     """The window to encode and how many of its steps to keep (`MelodyModel.covered` for a melody)."""
     if isinstance(melody_or_window, Melody):
         return model.window(melody_or_window, source=source), model.covered(melody_or_window)
@@ -191,8 +212,8 @@ def _window(model, melody_or_window: Melody | np.ndarray, source: str | Path) ->
     return window, model.steps
 
 
-def sweep(model, melody_or_window: Melody | np.ndarray, *, attribute: str, amount: float, steps: int,
-          concepts: Concepts | None = None, source: str | Path = "input") -> np.ndarray:
+def sweep(model: MelodyModel, melody_or_window: Melody | np.ndarray, *, attribute: str, amount: float,
+          steps: int, concepts: Concepts | None = None, source: str | Path = "input") -> np.ndarray:
     """Greedy decodes (steps, length) of z + a x vector for `steps` amounts a evenly from -amount to
     +amount, z the posterior mean of the melody's window (a melody's decodes are cut to
     `MelodyModel.covered`; a window's are whole). Tokens on the model's grid (see `in_meter`)."""
@@ -204,28 +225,31 @@ def sweep(model, melody_or_window: Melody | np.ndarray, *, attribute: str, amoun
                           source=source)
 
 
-def transform_melody(model, melody_or_window: Melody | np.ndarray, *, attribute: str, amount: float,
-                     concepts: Concepts | None = None, source: str | Path = "input") -> np.ndarray:
+def transform_melody(model: MelodyModel, melody_or_window: Melody | np.ndarray, *, attribute: str,
+                     amount: float, concepts: Concepts | None = None, source: str | Path = "input") -> np.ndarray:
     """The greedy decode of z + amount x the attribute's vector, z the posterior mean of the melody's
     window: tokens on the model's grid, cut to `MelodyModel.covered` for a melody."""
     check_finite(amount=amount)
-    return decode_shifted(model, melody_or_window, attribute=attribute, amounts=np.array([amount]),
-                          concepts=concepts, source=source)[0]
+    decoded = decode_shifted(model, melody_or_window, attribute=attribute, amounts=np.array([amount]),
+                             concepts=concepts, source=source)
+    first: np.ndarray = decoded[0]
+    return first
 
 
-def decode_shifted(model, melody_or_window: Melody | np.ndarray, *, attribute: str, amounts: np.ndarray,
-                   concepts: Concepts | None = None, source: str | Path = "input") -> np.ndarray:
+def decode_shifted(model: MelodyModel, melody_or_window: Melody | np.ndarray, *, attribute: str,
+                   amounts: np.ndarray, concepts: Concepts | None = None, source: str | Path = "input") -> np.ndarray:
     """Greedy decodes (len(amounts), length) of z + a x vector for each amount a."""
     concepts = load_concepts(model) if concepts is None else concepts
     vector = concepts.vector(attribute)
     window, length = _window(model, melody_or_window, source)
     z = model.encode(window[None])[0]
     latents = z[None, :] + np.asarray(amounts, dtype=np.float32)[:, None] * vector[None, :]
-    return model.decode(latents.astype(np.float32))[:, :length]
+    decoded: np.ndarray = model.decode(latents.astype(np.float32))[:, :length]
+    return decoded
 
 
-def sample_shifted(model, *, count: int, seed: int, attribute_shift: dict[str, float], temperature: float = 1.0,
-                   prior: str = "fitted", concepts: Concepts | None = None) -> np.ndarray:
+def sample_shifted(model: MelodyModel, *, count: int, seed: int, attribute_shift: dict[str, float],
+                   temperature: float = 1.0, prior: str = "fitted", concepts: Concepts | None = None) -> np.ndarray:
     """`genmedia.melody.model.sample_melodies` with every latent moved by sum(amount x vector) for
     {attribute: amount}: the same seed draws the same latents and decoder noise, so with no shift
     the samples are those of `sample_melodies`."""
@@ -238,7 +262,7 @@ def sample_shifted(model, *, count: int, seed: int, attribute_shift: dict[str, f
     return model.decode(z, temperature=temperature, rng=rng)
 
 
-def in_meter(model, melody: Melody, tokens: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+def in_meter(model: MelodyModel, melody: Melody, tokens: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     """Grid tokens of a transform of `melody` in the meter it is written in, as `music interpolate`
     writes a morph of a melody with itself (`morph_meter`): a 3/4 or 6/8 tune on a grid model comes
     back in its own meter, the grid's padding dropped; else the tokens as they are."""

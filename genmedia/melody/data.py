@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,14 +49,15 @@ def tune_of(name: str) -> str:
 
 
 def windows(melody: Melody, steps: int, *, hop_bars: int = 1, masks: bool = False, grid: bool = True,
-            pad_short: bool = False) -> list:
+            pad_short: bool = False) -> list[Any]:
     """Windows of `steps` tokens on the models' grid of 16-step bars (`genmedia.melody.meter`),
     starting at bar lines, that hold at least one note-on; with `masks`, (window, mask of the
     steps that hold the tune rather than padding) pairs.
 
     With `pad_short`, a tune shorter than `steps` gives one window: the whole tune, then rests (as
     a morph pads it at run time). With `grid=False`, windows of the tune's own tokens at its own bar
-    lines (models trained before the grid). A window that starts inside a note re-articulates it (its leading HOLDs become the note).
+    lines (models trained before the grid). A window that starts inside a note re-articulates it
+    (its leading HOLDs become the note).
     """
     out = []
     tokens = melody.tokens

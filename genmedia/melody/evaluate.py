@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ def _crossfade(a: np.ndarray, b: np.ndarray, t: float, rng: np.random.Generator)
     return np.where(rng.random(len(a)) < t, b, a)
 
 
-def morph_report(model: MelodyModel, firsts: list[np.ndarray]) -> dict:
+def morph_report(model: MelodyModel, firsts: list[np.ndarray]) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     pairs = [(firsts[i], firsts[i + 1]) for i in range(0, min(len(firsts) - 1, 2 * MAX_PAIRS), 2)]
     monotone = notes_everywhere = 0
@@ -74,7 +75,7 @@ def _reconstruction(vae: MelodyModel, data: np.ndarray, mask: np.ndarray) -> tup
     return float((recon == data)[mask].mean()), float((forced == data)[mask].mean())
 
 
-def source_report(vae: MelodyModel, folder: Path, *, split: str = "all") -> dict:
+def source_report(vae: MelodyModel, folder: Path, *, split: str = "all") -> dict[str, Any]:
     """Reconstruction (every bar-aligned window, and each tune's first window: what a morph of the
     tune with itself gives back) and morphs, on the melodies of one folder (one source).
 
@@ -104,14 +105,14 @@ def source_report(vae: MelodyModel, folder: Path, *, split: str = "all") -> dict
 
 
 def evaluate_folder(folder: Path | list[Path], *, model: str | Path | None = None, samples: int = 100, seed: int = 0,
-                    split: str = "all") -> dict:
+                    split: str = "all") -> dict[str, Any]:
     """A model's figures on one or more folders of MIDI files, each a source: per source
     (`source_report`), pooled over the sources (weighted by windows), and for `samples` samples.
 
     One folder gives its figures at the top level, as well as under `sources`."""
     folders = [Path(folder)] if isinstance(folder, (str, Path)) else [Path(f) for f in folder]
     vae = MelodyModel.load(model)
-    sources: dict[str, dict] = {}
+    sources: dict[str, dict[str, Any]] = {}
     for path in folders:
         name = path.name if path.name not in sources else str(path)
         sources[name] = source_report(vae, path, split=split)

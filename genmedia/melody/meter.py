@@ -57,7 +57,8 @@ def from_grid(grid: np.ndarray, steps_per_bar: int) -> np.ndarray:
     grid = np.asarray(grid, dtype=np.int64)
     width = fill(steps_per_bar)
     if width == BAR_STEPS:
-        return grid.copy()
+        same: np.ndarray = grid.copy()
+        return same
     bars = -(-len(grid) // BAR_STEPS)
     padded = np.full(bars * BAR_STEPS, REST, dtype=np.int64)
     padded[: len(grid)] = grid

@@ -11,12 +11,17 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from genmedia import limits
 from genmedia.errors import InputError
 from genmedia.inputs import read_input_bytes
+
+if TYPE_CHECKING:  # neither ships type information: Any to mypy, named here for the reader
+    from mido import MidiFile
+    from pretty_midi import Instrument, PrettyMIDI
 
 REST, HOLD = 0, 1
 MIN_PITCH, MAX_PITCH = 48, 95  # C3..B6, four octaves; the Nottingham melodies span 55-88
@@ -51,7 +56,7 @@ def token_pitch(token: int) -> int:
     return token - 2 + MIN_PITCH
 
 
-def _load_mido(path: Path):
+def _load_mido(path: Path) -> MidiFile:
     import mido
     from mido.midifiles.meta import KeySignatureError
 
@@ -74,7 +79,7 @@ def _load_mido(path: Path):
     return midi
 
 
-def _check_events(midi, path: Path) -> None:
+def _check_events(midi: MidiFile, path: Path) -> None:
     """Refuse tempo 0 and files longer or denser than `genmedia.limits` allows, before pretty_midi
     builds note objects and a tick-to-time table for them. Expects tempo events merged into track 0."""
     bounds = limits.current()
@@ -115,7 +120,7 @@ def _check_length(beats: float, seconds: float, path: Path, bounds: limits.Limit
                                f"{limits.ENV['midi_seconds']})")
 
 
-def check_notes(pm, source: str | Path, *, release: float | None = None) -> None:
+def check_notes(pm: PrettyMIDI, source: str | Path, *, release: float | None = None) -> None:
     """Refuse a `PrettyMIDI` whose notes are too many, too long or not finite (`genmedia.limits`).
 
     Given `release` (seconds a note rings on after its end), the file is about to be rendered to
@@ -141,7 +146,7 @@ def check_notes(pm, source: str | Path, *, release: float | None = None) -> None
                                      f"{limits.over(bounds, 'midi_note_seconds_total', total, 's')}")
 
 
-def _merge_meta_into_track0(midi) -> None:
+def _merge_meta_into_track0(midi: MidiFile) -> None:
     """Move tempo/meter/key events from every track into track 0, where readers expect them."""
     import mido
 
@@ -172,7 +177,7 @@ def _merge_meta_into_track0(midi) -> None:
     midi.tracks[0] = track0
 
 
-def _pick_melody_track(pm, path: Path):
+def _pick_melody_track(pm: PrettyMIDI, path: Path) -> Instrument:
     tracks = [i for i in pm.instruments if not i.is_drum and i.notes]
     if not tracks:
         raise InputError(path, "has only drum tracks" if any(i.notes for i in pm.instruments) else "has no notes")
@@ -181,13 +186,13 @@ def _pick_melody_track(pm, path: Path):
         return named[0]
     # "Most notes" counts distinct onsets, so a chord track (three notes per onset) does not
     # outnumber the tune; ties go to the higher line.
-    def busyness(track) -> tuple[int, float]:
+    def busyness(track: Instrument) -> tuple[int, float]:
         return len({round(n.start, 4) for n in track.notes}), float(np.mean([n.pitch for n in track.notes]))
 
     return max(tracks, key=busyness)
 
 
-def load_midi(path: str | Path):
+def load_midi(path: str | Path) -> PrettyMIDI:
     """Parse a MIDI file into `PrettyMIDI`, tempo/meter/key events gathered from every track.
 
     Raises `InputError` naming the file when it is missing, not a regular file, empty, not MIDI,
@@ -215,14 +220,15 @@ def read_melody(path: str | Path) -> Melody:
     return melody_from_midi(load_midi(path), source=path)
 
 
-def melody_from_midi(pm, *, source: str | Path) -> Melody:
+def melody_from_midi(pm: PrettyMIDI, *, source: str | Path) -> Melody:
     """The melody of a parsed MIDI file; raises `InputError` naming `source` if there is none.
 
     The melody track is a non-drum track named 'melody' or 'lead', else the one with the most
     notes (counted as distinct onsets, so chords count once); where its notes overlap, the
-    highest sounds. Notes are quantised to 16ths in MIDI ticks, so tempo changes do not move them. Bars follow the time signature at the first note
-    (3/4 and 6/8 bars are 12 sixteenths). The melody is shifted by whole octaves to fit the
-    pitch range best; notes still outside are folded in by octaves.
+    highest sounds. Notes are quantised to 16ths in MIDI ticks, so tempo changes do not move them.
+    Bars follow the time signature at the first note (3/4 and 6/8 bars are 12 sixteenths). The
+    melody is shifted by whole octaves to fit the pitch range best; notes still outside are folded
+    in by octaves.
     """
     path = Path(source)
     track = _pick_melody_track(pm, path)
@@ -277,7 +283,7 @@ def _tokens(notes: list[tuple[int, int, int]], shift: int, steps_per_bar: int) -
 
 
 def melody_to_midi(tokens: np.ndarray, *, tempo: float = 120.0, program: int = 0, name: str = "melody",
-                   time_signature: tuple[int, int] = (4, 4)):
+                   time_signature: tuple[int, int] = (4, 4)) -> PrettyMIDI:
     """Tokens -> a `PrettyMIDI` with a tempo, a time signature and one named instrument track.
 
     Velocities follow the meter: 100 on the first beat of a bar, 88 on other beats (dotted quarters
@@ -315,4 +321,4 @@ def note_spans(tokens: np.ndarray) -> list[tuple[int, int, int]]:
             current[1] = i + 1
         else:
             current = None
-    return [tuple(s) for s in spans]
+    return [(start, end, pitch) for start, end, pitch in spans]

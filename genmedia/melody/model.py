@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from genmedia.errors import InputError
 from genmedia.latent import check_finite, slerp
-from genmedia.melody.metrics import token_distance
 from genmedia.melody.data import windows
 from genmedia.melody.meter import fill, from_grid, grid_signature, to_grid
+from genmedia.melody.metrics import token_distance
 from genmedia.melody.midi import BAR_STEPS, REST, Melody
 from genmedia.melody.prior import KernelPrior, load_prior
-from genmedia.registry import ModelInfo, get_model
-from genmedia.runtime import OnnxModel
+from genmedia.registry import ModelInfo
+from genmedia.runtime import Model
 
 
-class MelodyModel:
+class MelodyModel(Model):
     """A melody VAE; vocabulary, length and latent size come from its metadata."""
 
-    def __init__(self, info: ModelInfo) -> None:
+    task = "melody"
+
+    def __init__(self, info: ModelInfo, *, threads: int | None = None) -> None:
+        super().__init__(info, threads=threads)
         meta = info.metadata
-        self.info = info
         self.steps: int = meta["steps"]
         self.latent: int = meta["latent"]["size"]
         self.start_token: int = meta["vocabulary"]["start_token"]
@@ -33,10 +36,10 @@ class MelodyModel:
         # Models trained on the meter grid (genmedia.melody.meter) read 3/4 and 6/8 bars as padded grid
         # bars; older models read every tune straight onto 16-step bars.
         self.grid: bool = "meter" in meta
-        self.encoder = OnnxModel(info.file("encoder"))
-        self.conductor = OnnxModel(info.file("conductor")) if self.segments > 1 else None
-        self.init = OnnxModel(info.file("decoder_init"))
-        self.step = OnnxModel(info.file("decoder_step"))
+        self.encoder = self.graph("encoder")
+        self.conductor = self.graph("conductor") if self.segments > 1 else None
+        self.init = self.graph("decoder_init")
+        self.step = self.graph("decoder_step")
         # The metadata must describe these graphs: a mismatch fails here, not inside a run.
         latent, where = {1: (self.latent, "latent.size")}, info.metadata_path
         self.encoder.expect("tokens", {1: (self.steps, "steps")}, metadata=where)
@@ -51,10 +54,6 @@ class MelodyModel:
             for tensor in tensors:
                 net.expect(tensor, metadata=where)
         self.step.expect("logits", {2: (vocabulary, "vocabulary.size")} if vocabulary else None, metadata=where)
-
-    @classmethod
-    def load(cls, name: str | Path | None = None) -> MelodyModel:
-        return cls(get_model(name, task="melody"))
 
     def encode(self, tokens: np.ndarray) -> np.ndarray:
         """Token windows (B, steps) -> latent means (B, latent)."""
@@ -79,6 +78,8 @@ class MelodyModel:
     def decode(self, z: np.ndarray, *, temperature: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
         """Latents (B, latent) -> tokens (B, steps): greedy when temperature is 0, else sampled."""
         check_finite(temperature=temperature)
+        if temperature > 0 and rng is None:
+            raise ValueError("decoding at a temperature above 0 samples tokens: pass rng, a numpy Generator")
         cond = self.conditioning(z)
         per_segment = self.steps // cond.shape[1]
         prev = np.full((len(z), 1), self.start_token, dtype=np.int64)
@@ -93,6 +94,7 @@ class MelodyModel:
             if temperature <= 0:
                 prev = logits.argmax(-1)[:, None]
             else:
+                assert rng is not None  # checked above
                 scaled = logits / temperature
                 p = np.exp(scaled - scaled.max(-1, keepdims=True))
                 p /= p.sum(-1, keepdims=True)
@@ -165,7 +167,8 @@ def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, st
     decoded = model.decode(np.stack([slerp(za, zb, float(t)) for t in ts]))[:, :length]
     to_a = np.array([token_distance(x, a[:length]) for x in decoded])
     to_b = np.array([token_distance(x, b[:length]) for x in decoded])
-    return decoded[monotone_steps(to_a, to_b, steps, ts)]
+    chosen: np.ndarray = decoded[monotone_steps(to_a, to_b, steps, ts)]
+    return chosen
 
 
 def morph_meter(model: MelodyModel, a: Melody, b: Melody) -> tuple[int, int]:
@@ -220,7 +223,7 @@ def monotone_steps(to_a: np.ndarray, to_b: np.ndarray, steps: int, ts: np.ndarra
 
 
 def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth: float, command: str,
-                 train: np.ndarray | None = None) -> dict:
+                 train: np.ndarray | list[np.ndarray] | None = None) -> dict[str, Any]:
     """Fit the kernel density prior on the training split of `data_dir` with the model's own (ONNX)
     encoder; write its means to `NAME.prior.npy` beside the model and record it (file, sha256,
     bandwidth, command) in the model's metadata, rewritten atomically. Return the prior's entry.
@@ -237,7 +240,7 @@ def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth:
                  for w in model.windows_of(melody)]
     if not len(train):
         raise InputError(folders[0], "has no training melodies to fit a prior on")
-    prior = fit_prior(model, np.stack(train), bandwidth=bandwidth)
+    prior = fit_prior(model, np.stack(list(train)), bandwidth=bandwidth)
     path = info.metadata_path.with_name(f"{info.name}.prior.npy")
     write_atomic(path, lambda tmp: np.save(tmp, prior.means.astype(np.float32), allow_pickle=False), overwrite=True)
     meta = dict(info.metadata)
@@ -247,4 +250,5 @@ def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth:
                      "fitted_on": f"posterior means of {len(prior.means)} of the {len(train)} training windows "
                                   f"of {', '.join(map(str, folders))}", "command": command}
     write_metadata(info.metadata_path, meta, overwrite=True)
-    return meta["prior"]
+    entry: dict[str, Any] = meta["prior"]
+    return entry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -10,13 +11,16 @@ from genmedia.fileio import Inputs, OutputBatch, output_set, write_atomic
 from genmedia.melody.midi import melody_to_midi
 from genmedia.melody.synth import synthesize, write_wav
 
+if TYPE_CHECKING:
+    from pretty_midi import PrettyMIDI  # no type information: Any to mypy
 
-def save_midi(midi, path: Path, *, overwrite: bool) -> Path:
+
+def save_midi(midi: PrettyMIDI, path: Path, *, overwrite: bool) -> Path:
     """Write one `PrettyMIDI` atomically, never over an existing file unless `overwrite`."""
     return write_atomic(path, lambda tmp: midi.write(str(tmp)), overwrite=overwrite)
 
 
-def _add_midi(batch: OutputBatch, midi, path: Path, *, wav: bool) -> list[Path]:
+def _add_midi(batch: OutputBatch, midi: PrettyMIDI, path: Path, *, wav: bool) -> list[Path]:
     written = [batch.write(path, lambda tmp: midi.write(str(tmp)))]
     if wav:
         audio = synthesize(midi, source=batch.folder / path.with_suffix(".wav"))  # a limit names the WAV

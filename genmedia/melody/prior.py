@@ -1,4 +1,5 @@
-"""Latent priors for the melody VAE: a fitted kernel density estimate, or the standard normal.
+"""Latent priors for the melody VAE: a fitted kernel density estimate, or the standard normal
+(`genmedia.latent.NormalPrior`, drawn as a batch (count, latent)).
 
 With free bits the encoder's posteriors do not fill N(0, I): melodies decoded from N(0, I)
 land in its holes and drift out of key (0.88 of notes in key against the corpus's 0.99).
@@ -13,21 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from genmedia.latent import PRIORS, NormalPrior, choose_prior
 from genmedia.npyfile import read_matrix
 from genmedia.registry import ModelInfo
 
-PRIORS = ("fitted", "normal")
-
-
-@dataclass(frozen=True)
-class NormalPrior:
-    latent: int
-
-    def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
-        return rng.standard_normal((count, self.latent)).astype(np.float32)
+__all__ = ["PRIORS", "KernelPrior", "NormalPrior", "load_prior"]
 
 
 @dataclass(frozen=True)
@@ -37,24 +32,27 @@ class KernelPrior:
     means: np.ndarray
     bandwidth: float
 
-    def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, count: int, temperature: float = 1.0) -> np.ndarray:
+        """`count` latents (count, latent), float32: a random training window's posterior mean each,
+        plus kernel noise scaled by `temperature` (1 samples the fitted density itself)."""
         picks = rng.integers(0, len(self.means), count)
-        scale = self.bandwidth * self.means.std(axis=0)
-        return (self.means[picks] + rng.standard_normal((count, self.means.shape[1])) * scale).astype(np.float32)
+        scale = self.bandwidth * temperature * self.means.std(axis=0)
+        noise = rng.standard_normal((count, self.means.shape[1])) * scale
+        return np.asarray(self.means[picks] + noise, dtype=np.float32)
 
 
 def load_prior(info: ModelInfo, latent: int, kind: str = "fitted") -> NormalPrior | KernelPrior:
-    """The model's fitted prior (if it has one and `kind` is 'fitted'), else N(0, I).
+    """The model's fitted prior (if it has one and `kind` is 'fitted'), else N(0, I) as a batch
+    (count, latent); see `genmedia.latent.choose_prior`.
 
     The posterior means live in the model's 'prior' file (a float32 .npy, hash-checked like
     the ONNX files); the metadata's 'prior' entry holds the bandwidth and how it was fitted.
     """
-    if kind not in PRIORS:
-        raise ValueError(f"unknown prior {kind!r}; choose from {PRIORS}")
-    data = info.metadata.get("prior")
-    if kind == "fitted" and data and data.get("type") == "kernel-density":
-        return KernelPrior(_read_means(info.file("prior"), latent), float(data["bandwidth"]))
-    return NormalPrior(latent)
+    def kernel(entry: dict[str, Any]) -> KernelPrior:
+        return KernelPrior(_read_means(info.file("prior"), latent), float(entry["bandwidth"]))
+
+    return choose_prior(kind, info.metadata.get("prior"), {"kernel-density": kernel},
+                        NormalPrior(latent, "batch"))
 
 
 def _read_means(path: Path, latent: int) -> np.ndarray:

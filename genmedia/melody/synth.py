@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from genmedia.fileio import Inputs, write_atomic
 from genmedia.melody.midi import check_notes
+
+if TYPE_CHECKING:
+    from pretty_midi import PrettyMIDI  # no type information: Any to mypy
 
 SAMPLE_RATE = 44_100  # Hz
 ATTACK, DECAY, SUSTAIN, RELEASE = 0.008, 0.12, 0.6, 0.08  # s, s, level, s
@@ -34,7 +38,7 @@ def _note(freq: float, seconds: float, velocity: int) -> np.ndarray:
     return tone * env * (velocity / 127)
 
 
-def synthesize(midi, *, source: str | Path = "<midi>") -> np.ndarray:
+def synthesize(midi: PrettyMIDI, *, source: str | Path = "<midi>") -> np.ndarray:
     """Render every non-drum note of a `PrettyMIDI` to mono float32 in [-PEAK, PEAK].
 
     Raises `InputError` naming `source` before allocating anything when the notes are too many,

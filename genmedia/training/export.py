@@ -13,8 +13,8 @@ import onnx
 import torch
 
 from genmedia import __version__
-from genmedia.fileio import write_atomic
 from genmedia.errors import ModelError
+from genmedia.fileio import write_atomic
 from genmedia.onnxfile import external_data
 from genmedia.registry import sha256_file, write_metadata
 from genmedia.schema import METADATA_VERSION, is_plain_relative

@@ -16,9 +16,9 @@ value is what `measure` would count on the argmax map) pulls each window into it
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ from genmedia.levels.prior import ExemplarPrior
 from genmedia.levels.tiles import TileSet, read_corpus
 from genmedia.training.export import Graph, export_model
 from genmedia.training.loop import batch_device, fit
+from genmedia.training.vae import gaussian_kl, reparameterise
 
 COLUMNS_PER_LATENT = 8  # three stride-2 stages along the width
 
@@ -379,12 +380,11 @@ def vae_loss(model: LevelVAE, batch: torch.Tensor, kl_weight: float, cond: torch
     """
     mean, logvar = model.encoder(corrupt_tiles(batch, model.cfg.corrupt), cond)
     logvar = logvar.clamp(-30.0, 20.0)  # while the KL weight warms up, nothing else stops exp() overflowing
-    z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+    z = reparameterise(mean, logvar)
     logits = model.decoder(z, cond)
     target = batch.argmax(1)
     recon = F.cross_entropy(logits, target, reduction="sum") / batch.shape[0]
-    kl_map = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)
-    kl_map = kl_map.mean(0)
+    kl_map = gaussian_kl(mean, logvar).mean(0)  # per latent channel and position, over the batch
     kl = torch.clamp(kl_map, min=model.cfg.free_bits).sum()
     accuracy = (logits.argmax(1) == target).float().mean().item()
     loss = recon + kl_weight * kl

@@ -126,8 +126,9 @@ def _score_parts(score):
 def prepare_evaluation(out: Path, collection: str, *, limit: int | None = None,
                        log: Callable[[str], None] = lambda line: None) -> dict:
     """Write a music21 collection that genmedia never trains on (e.g. `oneills1850`) to
-    `OUT/COLLECTION/test/*.mid` (every tune of the first `limit` files, all held out; empty train/ and valid/), to report how the
-    models do on melodies from outside their training data. Never used to train or choose settings."""
+    `OUT/COLLECTION/test/*.mid` (every tune of the first `limit` files, all held out; empty train/ and
+    valid/), to report how the models do on melodies from outside their training data. Never used to train
+    or choose settings."""
     if collection in MUSIC21_COLLECTIONS:
         raise ValueError(f"music21 collection {collection!r} is training data; evaluate on another collection")
     from music21 import corpus
