@@ -3,7 +3,8 @@
 1. Per-tile logit biases (`decoding.tile_bias` in the model's metadata): sampled levels
    (the CLI's sampler, checks off for speed) are counted per 100 columns, and the bias of
    each calibrated tile moves by log(corpus rate / sampled rate), a few rounds, until
-   enemies and coins match the corpus's rates (the other counts are already within 30%).
+   enemies, coins and blocks (S, ? and Q, one bias) match the corpus's rates (gaps and
+   pipes are already within 10%).
 2. The corpus's `Reference` statistics (`reference` in the metadata: tile patterns, window
    hashes, linearity/leniency per level, counts), so `genmedia level eval DIR` needs no corpus.
 
@@ -33,7 +34,7 @@ from genmedia.levels.tiles import read_level
 from genmedia.registry import get_model, write_metadata
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared/data/vglc/Super Mario Bros/Processed"
-CALIBRATED = {"enemies": "E", "coins": "o"}  # count -> the tiles whose bias moves it
+CALIBRATED = {"enemies": "E", "coins": "o", "blocks": "S?Q"}  # count -> the tiles whose bias moves it
 STEP_CAP = 1.0  # nats: the most a bias moves in one round
 
 

@@ -91,3 +91,32 @@ def test_thorough_agrees_on_playable_maps_and_only_searches_more():
     impossible = flat_map(18, gaps=(range(4, 16),))
     fast, strict = _check(impossible), _check(impossible, thorough=True)
     assert not fast.playable and not strict.playable and strict.searched >= fast.searched
+
+
+def _timed_start_map():
+    # a morph step of the shipped model: the fast search crosses the start but gives up at column 114,
+    # where the way on needs a jump the frame-level search finds
+    from pathlib import Path
+
+    from genmedia.levels.tiles import read_level
+    return read_level(Path(__file__).parent / "data" / "level-timed-start.txt")
+
+
+def test_thorough_goes_on_from_where_the_fast_search_stopped():
+    level = _timed_start_map()
+    fast, strict = check_playable(level), check_playable(level, thorough=True)
+    assert not fast.playable and fast.furthest >= 100
+    # the frame-level search from the start alone gave up at column 3 on this map
+    assert strict.playable
+    won, _ = physics.replay(physics.Level(solid_mask(level)), list(strict.actions))
+    assert won  # its route, played frame by frame from the start, reaches the exit
+
+
+def test_a_pass_from_a_replayed_route_is_confirmed_from_the_start():
+    level = _timed_start_map()
+    route = check_playable(level, thorough=True).actions  # a real route to the exit
+    # replaying it wins, but the fast search from the start does not: the verdict is the fresh one's,
+    # the one `level check` gives for the file alone
+    resumed = check_playable(level, prefix=route, keep_left_of=level.shape[1])
+    assert not resumed.playable
+    assert resumed.reason == check_playable(level).reason
