@@ -16,7 +16,11 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
+# As the `genmedia` command runs (genmedia/cli/__init__.py): numpy's OpenBLAS with one thread, so that its
+# spinning workers do not slow ONNX Runtime down. Set before numpy is imported; a value already set is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 from PIL import Image
 
 from genmedia.image.denoise import Denoiser
