@@ -44,6 +44,17 @@ def test_denoising_does_not_import_torch(tmp_path):
     assert (tmp_path / "landscape-noisy.png").exists()
 
 
+def test_the_cli_runs_numpys_blas_with_one_thread_unless_told_otherwise():
+    import os
+
+    code = "import genmedia.cli, os; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    run = [sys.executable, "-c", code]
+    assert subprocess.run(run, env=env, check=True, capture_output=True, text=True).stdout.strip() == "1"
+    mine = subprocess.run(run, env={**env, "OPENBLAS_NUM_THREADS": "2"}, check=True, capture_output=True, text=True)
+    assert mine.stdout.strip() == "2"  # the user's own setting stays
+
+
 def test_every_shipped_model_resolves_and_matches_its_hash():
     models = list_models()
     assert {m.name for m in models} >= set(DEFAULT_MODELS.values())
