@@ -143,7 +143,7 @@ def main() -> None:
             "tile_bias": {c: round(float(model.tile_bias[model.tiles.chars.index(c)]), 4)
                           for c in "".join(CALIBRATED.values())},
             "calibrated_with": f"python bench/level_calibrate.py --rounds {args.rounds} --count {args.count} "
-                               f"--width {args.width} --seed {args.seed}: enemies and coins per 100 columns of "
+                               f"--width {args.width} --seed {args.seed}: enemies, coins and blocks per 100 columns of "
                                "sampled levels (checks off) matched to the training corpus's",
         }
         meta["reference"] = reference.to_json()

@@ -37,6 +37,8 @@ _EXPORTS = {
     "sample_melodies": "genmedia.api", "morph_melodies": "genmedia.api", "transform_melody": "genmedia.api",
     "sweep_melody": "genmedia.api", "write_midi": "genmedia.api", "write_wav": "genmedia.api",
     "denoise": "genmedia.api", "estimate_noise_level": "genmedia.api", "write_photo": "genmedia.api",
+    "LevelRequest": "genmedia.api", "SampledLevels": "genmedia.api", "TransformedLevel": "genmedia.api",
+    "MelodyTransform": "genmedia.api", "clear_model_cache": "genmedia.api",
     "LevelModel": "genmedia.levels.model",
     "read_level": "genmedia.levels.tiles", "parse_level": "genmedia.levels.tiles",
     "level_to_text": "genmedia.levels.tiles", "render_level": "genmedia.levels.render",
@@ -50,6 +52,11 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` loads each on first use
     # (`import X as X` marks an explicit re-export)
     from genmedia.api import (
+        LevelRequest as LevelRequest,
+        MelodyTransform as MelodyTransform,
+        SampledLevels as SampledLevels,
+        TransformedLevel as TransformedLevel,
+        clear_model_cache as clear_model_cache,
         denoise as denoise,
         estimate_noise_level as estimate_noise_level,
         level_request as level_request,

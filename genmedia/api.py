@@ -344,7 +344,8 @@ def sample_melodies(*, count: int = 1, seed: int | None = None, temperature: flo
     temperature, kind = _number("temperature", temperature, 0.0, 3.0), _prior(prior)
     if shift is not None and not isinstance(shift, Mapping):
         raise TypeError(f"shift must be a mapping of attribute to amount, not {type(shift).__name__}")
-    amounts = {_melody_attribute(name): _number(f"shift[{name!r}]", amount, -math.inf)
+    amounts = {_melody_attribute(name): _number(f"shift[{name!r}]", amount, -concepts.MAX_AMOUNT,
+                                                concepts.MAX_AMOUNT)
                for name, amount in (shift or {}).items()}
     vae = _model(MelodyModel, model)
     if amounts:
@@ -418,7 +419,7 @@ def _shifted(melody: MelodyLike, attribute: str, amount: float, steps: int | Non
              model: MelodyModelLike) -> list[MelodyTransform]:
     """One transform (`steps` None) or a sweep of them, through `genmedia.melody.concepts`."""
     attribute = _melody_attribute(attribute)
-    amount = _number("amount", amount, -math.inf)
+    amount = _number("amount", amount, -concepts.MAX_AMOUNT, concepts.MAX_AMOUNT)
     vae = _model(MelodyModel, model)
     vectors = concepts.load_concepts(vae)  # before reading the input: a model without vectors says so first
     mel, source = _melody_of(melody, "melody")

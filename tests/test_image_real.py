@@ -138,3 +138,16 @@ def test_progress_moves_with_pixels_within_one_image(denoiser: Denoiser) -> None
     calls: list[int] = []
     denoiser.denoise(image, sigma=10, tile=64, progress=calls.append)
     assert len(calls) == 4 * 3 and sum(calls) == 200 * 150
+
+
+def test_rms_change_sums_blocks_of_rows_as_one_image(monkeypatch):
+    import genmedia.image.batch as batch
+
+    rng = np.random.default_rng(3)
+    before = rng.integers(0, 256, (37, 11, 3)).astype(np.uint8)
+    after = rng.integers(0, 256, before.shape).astype(np.uint8)
+    whole = float(np.sqrt(np.mean((before.astype(np.float64) - after) ** 2)))
+    monkeypatch.setattr(batch, "RMS_BLOCK", 50)  # one row (33 values) per block, 37 blocks
+    assert abs(batch.rms_change(before, after) - whole) < 1e-9
+    wide = before.astype(np.uint16) * 257, after.astype(np.uint16) * 257  # on the 0-255 scale whatever the dtype
+    assert abs(batch.rms_change(*wide) - whole) < 1e-9

@@ -336,7 +336,8 @@ def test_sample_with_attributes_is_reproducible(with_concepts, tmp_path):
 
 @pytest.mark.parametrize("item, needle", [("bogus=1", "unknown attribute 'bogus'"), ("density=nan", "not a finite"),
                                           ("density=inf", "not a finite"), ("density", "NAME=AMOUNT"),
-                                          ("density=1,density=2", "not a finite")])
+                                          ("density=1,density=2", "not a finite"),
+                                          ("density=1e308", "outside -10 to 10")])
 def test_sample_attribute_errors_are_one_line(with_concepts, tmp_path, item, needle):
     result = invoke("music", "sample", "--model", with_concepts, "--seed", "1", "--attribute", item,
                     "-o", tmp_path / "s")
@@ -386,3 +387,18 @@ def test_concepts_module_is_torch_free():
     names = {n.names[0].name.split(".")[0] for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Import)}
     names |= {n.module.split(".")[0] for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom) and n.module}
     assert "torch" not in names
+
+
+def test_the_cli_bounds_amounts_as_the_library_does(with_concepts, corpus):
+    import importlib
+
+    import genmedia
+    music_cli = importlib.import_module("genmedia.cli.music")  # (genmedia.cli.music is also the command group)
+
+    assert music_cli.MAX_AMOUNT == concepts_mod.MAX_AMOUNT
+    assert music_cli.ATTRIBUTE_NAMES == tuple(ATTRIBUTES)
+    melody = sorted(Path(corpus).rglob("*.mid"))[0]
+    with pytest.raises(ValueError, match="amount must be from -10 to 10"):
+        genmedia.transform_melody(melody, attribute="pitch", amount=1e308, model=with_concepts)
+    with pytest.raises(ValueError, match="from -10 to 10"):
+        genmedia.sample_melodies(count=1, seed=0, shift={"density": -11.0}, model=with_concepts)

@@ -47,12 +47,15 @@ def test_denoising_does_not_import_torch(tmp_path):
 def test_the_cli_runs_numpys_blas_with_one_thread_unless_told_otherwise():
     import os
 
-    code = "import genmedia.cli, os; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    code = ("import os, sys; import genmedia.cli as c; print(os.environ.get('OPENBLAS_NUM_THREADS'));"
+            " sys.argv = ['genmedia', '--version']\ntry: c.main()\nexcept SystemExit: pass\n"
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'))")
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     run = [sys.executable, "-c", code]
-    assert subprocess.run(run, env=env, check=True, capture_output=True, text=True).stdout.strip() == "1"
+    out = subprocess.run(run, env=env, check=True, capture_output=True, text=True).stdout.split()
+    assert out[0] == "None" and out[-1] == "1"  # set by the command, not by importing the CLI
     mine = subprocess.run(run, env={**env, "OPENBLAS_NUM_THREADS": "2"}, check=True, capture_output=True, text=True)
-    assert mine.stdout.strip() == "2"  # the user's own setting stays
+    assert mine.stdout.split()[-1] == "2"  # the user's own setting stays
 
 
 def test_every_shipped_model_resolves_and_matches_its_hash():

@@ -5,13 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-
-# numpy's OpenBLAS (the noise estimator's patch covariance is its one large product here) keeps its
-# worker threads spinning after each product, on the cores ONNX Runtime then runs on: with its default
-# of one thread per core, blind color denoising measured 1.60 s/MP (estimate 0.28, network 1.32), with
-# one thread 1.14 (0.15 and 0.99). Set before numpy is first imported; a value the user set is kept.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 from collections.abc import Callable
 from types import FrameType
 
@@ -63,6 +56,12 @@ def main() -> None:
     The handlers are installed here, not on import, so the library leaves signals to its caller;
     a signal the parent chose to ignore stays ignored.
     """
+    # numpy's OpenBLAS (the noise estimator's patch covariance is its one large product here) keeps its
+    # worker threads spinning after each product, on the cores ONNX Runtime then runs on: with its default
+    # of one thread per core, blind color denoising measured 1.60 s/MP (estimate 0.28, network 1.32), with
+    # one thread 1.14 (0.15 and 0.99). Set here, before numpy is first imported (commands import it when
+    # they run), not on import; a value the user set is kept.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     defaults: dict[int, Callable[[int, FrameType | None], object] | int] = {
         signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
     installed = [signum for signum, default in defaults.items() if signal.getsignal(signum) is default]

@@ -38,6 +38,7 @@ def _wav_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
 
 
 ATTRIBUTE_NAMES = ("density", "pitch", "interval", "syncopation", "key")  # genmedia.melody.attributes.ATTRIBUTES
+MAX_AMOUNT = 10.0  # genmedia.melody.concepts.MAX_AMOUNT (not imported: it would load numpy for --help)
 
 
 def _attribute_shift(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, float]:
@@ -59,6 +60,8 @@ def _attribute_shift(ctx: click.Context, param: click.Parameter, value: tuple[st
             amount = math.nan
         if not math.isfinite(amount):
             raise click.BadParameter(f"{text!r} in {item!r} is not a finite amount", ctx, param)
+        if abs(amount) > MAX_AMOUNT:
+            raise click.BadParameter(f"{text!r} in {item!r} is outside -{MAX_AMOUNT:g} to {MAX_AMOUNT:g}", ctx, param)
         if name in shift:
             raise click.BadParameter(f"{name!r} is given twice", ctx, param)
         shift[name] = amount
@@ -200,7 +203,7 @@ def evaluate(folders: tuple[Path, ...], model: str | None, samples: int, seed: i
 @click.option("--attribute", required=True, type=click.Choice(ATTRIBUTE_NAMES),
               help="The attribute to move: note density, mean pitch, mean interval, 16th-note syncopation, "
                    "share of notes in key.")
-@click.option("--amount", type=FiniteFloatRange(-10.0, 10.0), default=1.0, show_default=True,
+@click.option("--amount", type=FiniteFloatRange(-MAX_AMOUNT, MAX_AMOUNT), default=1.0, show_default=True,
               help="How far to move, in units of the attribute's concept vector (negative: less of it).")
 @click.option("--steps", type=click.IntRange(2, 100), default=None,
               help="Write a sweep of this many steps from -AMOUNT to +AMOUNT into the folder -o names "

@@ -13,8 +13,8 @@ every pass comes with a route the engine plays to the end (`PlayResult.actions`)
   level it fails may still be playable.
 - The thorough check (`level check --thorough`) runs the fast search and, where it
   fails, searches frame pairs with every useful combination of left, right, jump and
-  speed, up to `search.THOROUGH.max_nodes`: first on from the furthest floor the fast
-  search reached, then from the start.
+  speed, up to `search.THOROUGH.max_nodes` moves each: first on from the furthest floor
+  the fast search reached, then from the start.
 
 What it assumes, as the framework plays VGLC maps: Mario starts small in column 0 on
 its lowest floor and wins when he enters the last column. Enemies (`E`) are neither
@@ -71,8 +71,11 @@ def check_playable(level: np.ndarray, *, solid: frozenset[str] = SMB_SOLID, thor
     `prefix` (a route from an earlier check of a level that matches this one left of column
     `keep_left_of`) is replayed on this level while Mario stays clear of that column, and the
     search goes on from the last standing state it reaches: re-checking a level repaired on
-    the right costs only the part that changed. The replay is physics on this level, so a pass
-    is still a route from the start. A failing result's `actions` lead to the furthest floor reached.
+    the right costs only the part that changed while it still fails. A pass found that way is
+    confirmed by a fast search from the start (so the verdict is the one the map alone gets),
+    which costs a whole fast search. A failing result's `actions` lead to the furthest floor
+    reached; with `thorough`, that of whichever frame-level search (on from the fast search's
+    furthest floor, or from the start) got further, each with up to `search.THOROUGH.max_nodes` moves.
     """
     mask = solid_mask(level, solid)
     width = level.shape[1]
@@ -90,11 +93,11 @@ def check_playable(level: np.ndarray, *, solid: frozenset[str] = SMB_SOLID, thor
         # The frame-level search goes on from the furthest floor the fast one reached, then from the start:
         # the thorough check passes everything the fast one passes and more.
         head, start = _resume(world, tuple(head) + tuple(found.actions), width + 1)
-        onward = search.search(world, search.THOROUGH, start)
-        if onward.won or not head:
-            found = onward
-        else:
-            head, found = [], search.search(world, search.THOROUGH)
+        found = search.search(world, search.THOROUGH, start)
+        if not found.won and head:
+            fresh = search.search(world, search.THOROUGH)
+            if fresh.won or fresh.furthest_x > found.furthest_x:  # else the onward search's report stands
+                head, found = [], fresh
     route = tuple(head) + tuple(found.actions)
     if found.won:
         return PlayResult(True, width - 1, width, "", route, found.expanded)

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 MAX_WINDOWS = 20_000  # training windows the vectors are computed from (a seeded choice beyond this)
 ENCODE_BATCH = 512
 
+MAX_AMOUNT = 10.0  # the most a latent moves along a concept vector, in units of it (either way)
+
 
 @dataclass(frozen=True)
 class Concepts:
