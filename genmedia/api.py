@@ -423,8 +423,9 @@ def _shifted(melody: MelodyLike, attribute: str, amount: float, steps: int | Non
     vae = _model(MelodyModel, model)
     vectors = concepts.load_concepts(vae)  # before reading the input: a model without vectors says so first
     mel, source = _melody_of(melody, "melody")
-    amounts = np.array([amount]) if steps is None else np.linspace(-amount, amount, steps)
-    tokens = concepts.decode_shifted(vae, mel, attribute=attribute, amounts=amounts, concepts=vectors, source=source)
+    amounts = concepts.sweep_amounts(amount, 1 if steps is None else steps)
+    tokens = concepts.sweep(vae, mel, attribute=attribute, amount=amount, steps=len(amounts), concepts=vectors,
+                            source=source)
     before = melody_attributes(vae.window(mel, source=source)[: tokens.shape[1]])[attribute]
     written, signature = concepts.in_meter(vae, mel, tokens)
     return [MelodyTransform(Melody(w, mel.tempo, signature), attribute, float(a), before,

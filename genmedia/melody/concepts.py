@@ -219,12 +219,16 @@ def sweep(model: MelodyModel, melody_or_window: Melody | np.ndarray, *, attribut
     """Greedy decodes (steps, length) of z + a x vector for `steps` amounts a evenly from -amount to
     +amount, z the posterior mean of the melody's window (a melody's decodes are cut to
     `MelodyModel.covered`; a window's are whole). Tokens on the model's grid (see `in_meter`)."""
+    return decode_shifted(model, melody_or_window, attribute=attribute, amounts=sweep_amounts(amount, steps),
+                          concepts=concepts, source=source)
+
+
+def sweep_amounts(amount: float, steps: int) -> np.ndarray:
+    """The amounts of a sweep: `steps` evenly from -amount to +amount (one step: amount itself)."""
     check_finite(amount=amount)
     if steps < 1:
         raise ValueError(f"steps must be at least 1, not {steps}")
-    amounts = np.linspace(-amount, amount, steps) if steps > 1 else np.array([amount])
-    return decode_shifted(model, melody_or_window, attribute=attribute, amounts=amounts, concepts=concepts,
-                          source=source)
+    return np.linspace(-amount, amount, steps) if steps > 1 else np.array([amount])
 
 
 def transform_melody(model: MelodyModel, melody_or_window: Melody | np.ndarray, *, attribute: str,
