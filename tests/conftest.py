@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,11 @@ SMB_LEGEND = {
         "B": ["cannon", "solid", "hazard"], "b": ["cannon", "solid"],
     }
 }
+
+
+def python(code: str) -> str:
+    """Run `code` in a fresh interpreter (nothing imported yet); its stripped stdout."""
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def pytest_addoption(parser):

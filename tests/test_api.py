@@ -17,14 +17,12 @@ from genmedia import api
 from genmedia.registry import get_model
 from genmedia.resources import resource_dir
 
+from conftest import python
+
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = resource_dir("assets")
 LEVELS = [ASSETS / "levels" / f"example-{x}.txt" for x in "ab"]
 MELODIES = [ASSETS / "melodies" / f"example-{x}.mid" for x in "ab"]
-
-
-def python(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
 
 
 # --- the package ------------------------------------------------------------------------------------------

@@ -10,9 +10,7 @@ import pytest
 
 from genmedia.registry import DEFAULT_MODELS, get_model, list_models
 
-
-def python(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
+from conftest import python
 
 
 def test_importing_the_cli_does_not_import_torch_or_numerics():

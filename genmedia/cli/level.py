@@ -6,12 +6,13 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from genmedia import limits
 from genmedia.cli.common import (
+    F,
     FiniteFloatRange,
     GenmediaGroup,
     Report,
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
     from genmedia.latent import PriorKind
 
-F = TypeVar("F", bound=Callable[..., Any])
 MODEL_HELP = "Level model: a name from `genmedia models list` or a path to its .json (default: smb-level-vae)."
 level_path = click.Path(exists=True, dir_okay=False, path_type=Path)
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from genmedia.cli.common import FiniteFloatRange, GenmediaGroup, overwrite_option
+from genmedia.cli.common import F, FiniteFloatRange, GenmediaGroup, overwrite_option
 from genmedia.training import PRECISIONS
 
 UNRECORDED = {"max_minutes"}  # options that do not change the trained model
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def replay_command(ctx: click.Context) -> str:
@@ -331,5 +328,5 @@ def train_denoiser(gray_dir: Path, color_dir: Path, valid_gray: Path | None, nam
     meta = train_denoiser_model(gray_dir, color_dir, valid_gray, config, name=name, out_dir=out,
                                 command=replay_command(click.get_current_context()), init=init,
                                 checkpoint=checkpoint, device=device, time_limit=limit, overwrite=overwrite,
-                                log=lambda line: click.echo(line, err=True))
+                                log=log)
     click.echo(f"exported {meta}", err=True)
