@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 
+import genmedia
 from genmedia.melody.midi import read_melody
 from genmedia.melody.model import MelodyModel, interpolate_melodies, sample_melodies
 from genmedia.resources import resource_dir
@@ -40,6 +41,19 @@ def main() -> None:
         ("genmedia music sample --count 100 --seed 0 (whole process)",
          command(["music", "sample", "--count", "100", "--seed", "0", *extra], args.repeats)),
     ]
+    if "concepts" in model.info.files:  # the concept-vector transform (issue 19: under 1 s, whole command)
+        melody = read_melody(a)
+        rows += [
+            ("transform, model time (encode, one greedy decode)",
+             timed(lambda: genmedia.transform_melody(melody, attribute="density", amount=1.0, model=model),
+                   args.repeats)),
+            ("genmedia music transform A --attribute density --amount 1 -o OUT.mid (whole process)",
+             command(["music", "transform", a, "--attribute", "density", "--amount", "1", *extra], args.repeats,
+                     output="out.mid")),
+            ("genmedia music transform A --attribute pitch --amount 1.5 --steps 7 --wav (whole process)",
+             command(["music", "transform", a, "--attribute", "pitch", "--amount", "1.5", "--steps", "7", "--wav",
+                      *extra], args.repeats)),
+        ]
     print_table(rows, f"cpus {os.cpu_count()}, OMP_NUM_THREADS {os.environ.get('OMP_NUM_THREADS', 'unset')}, "
                       f"median of {args.repeats}")
 

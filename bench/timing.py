@@ -19,11 +19,12 @@ def timed(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def command(args: list[str], repeats: int, *, outdir: bool = True) -> float:
-    """Median wall time of `genmedia ARGS [-o TMPDIR]` run as a fresh process."""
+def command(args: list[str], repeats: int, *, outdir: bool = True, output: str = "") -> float:
+    """Median wall time of `genmedia ARGS [-o TMPDIR]` (or `-o TMPDIR/OUTPUT`) run as a fresh process."""
     def run() -> None:
         with tempfile.TemporaryDirectory() as out:
-            subprocess.run(["genmedia", *args, *(["-o", out] if outdir else [])], check=True, capture_output=True)
+            target = f"{out}/{output}" if output else out
+            subprocess.run(["genmedia", *args, *(["-o", target] if outdir else [])], check=True, capture_output=True)
     return timed(run, repeats)
 
 

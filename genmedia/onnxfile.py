@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 MAX_DEPTH = 100  # protobuf's own default recursion limit
 MAX_LOCATION_BYTES = 4096
@@ -138,3 +139,70 @@ def external_data(data: bytes | memoryview) -> list[ExternalData]:
         if entries:
             found += _tensor_references(entries)
     return found
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of a graph: its operator and the names of its inputs."""
+
+    op_type: str
+    inputs: tuple[str, ...]
+
+
+def _text(data: memoryview, span: tuple[int, int]) -> str:
+    return bytes(data[span[0]:span[1]]).decode("utf-8")
+
+
+def _float_tensor(data: memoryview, start: int, end: int) -> tuple[str, Any]:
+    """A TensorProto's name and its values as a float32 array (raw or packed float data)."""
+    import numpy as np
+
+    dims: list[int] = []
+    name, kind, raw, floats = "", 1, None, None
+    for number, wire, span in _fields(data, start, end):
+        if number == 1 and wire == 0:
+            dims.append(_varint(data, span[0], span[1])[0])
+        elif number == 1 and wire == 2:
+            at = span[0]
+            while at < span[1]:
+                value, at = _varint(data, at, span[1])
+                dims.append(value)
+        elif number == 2 and wire == 0:
+            kind = _varint(data, span[0], span[1])[0]
+        elif number == 8 and wire == 2:
+            name = _text(data, span)
+        elif number == 9 and wire == 2:
+            raw = bytes(data[span[0]:span[1]])
+        elif number == 4 and wire == 2:
+            floats = bytes(data[span[0]:span[1]])
+    if kind != 1:
+        raise ValueError(f"has weight {name!r} that is not float32")
+    values = np.frombuffer(raw if raw is not None else floats or b"", dtype="<f4")
+    if values.size != int(np.prod(dims)):
+        raise ValueError(f"has weight {name!r} whose data does not fill its shape {dims}")
+    return name, values.reshape(dims).astype(np.float32)
+
+
+def graph_weights(data: bytes | memoryview) -> tuple[dict[str, Any], list[Node]]:
+    """The main graph's initializers (float32 arrays by name) and its nodes, read from the ONNX file
+    `data` without the onnx package, for code that computes with a model's weights outside ONNX Runtime
+    (the melody encoder's refinement). `ValueError` where it cannot read them."""
+    view = memoryview(data)
+    weights: dict[str, Any] = {}
+    nodes: list[Node] = []
+    for number, wire, graph in _fields(view, 0, len(view)):
+        if number != 7 or wire != 2:
+            continue
+        for field, kind, span in _fields(view, *graph):
+            if field == 5 and kind == 2:
+                name, values = _float_tensor(view, *span)
+                weights[name] = values
+            elif field == 1 and kind == 2:
+                op, inputs = "", []
+                for f, w, s in _fields(view, *span):
+                    if f == 1 and w == 2:
+                        inputs.append(_text(view, s))
+                    elif f == 4 and w == 2:
+                        op = _text(view, s)
+                nodes.append(Node(op, tuple(inputs)))
+    return weights, nodes

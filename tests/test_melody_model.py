@@ -357,3 +357,74 @@ def test_cli_trains_in_stages_and_records_them(corpus, tmp_path):
     assert [torch.load(tmp_path / f"run.{s}.pt", weights_only=False)["step"] for s in ("bars", "conductor")] == [3, 2]
     flat = CliRunner().invoke(cli, [*args[:4], "--preset", "tiny", "--bar-pretrain", "3", "--out", str(tmp_path / "f")])
     assert flat.exit_code == 2 and "--bar-pretrain needs a hierarchical model" in flat.output
+
+
+# Refining a flat model's latent at run time (genmedia.melody.refine), and reading its weights back
+# into torch (genmedia.training.melody_export.load_trained).
+
+
+def test_numpy_gradient_matches_autograd(tiny):
+    import torch.nn.functional as F
+
+    from genmedia.melody.model import MelodyModel
+    from genmedia.melody.refine import FlatDecoder
+
+    model, meta = tiny
+    info = MelodyModel.load(meta).info
+    decoder = FlatDecoder.read(info.file("decoder_init"), info.file("decoder_step"))
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, model.cfg.vocab, (3, model.cfg.steps))
+    z = rng.standard_normal((3, model.cfg.latent))
+    zt = torch.tensor(z, dtype=torch.float32, requires_grad=True)
+    logits = model.decode_teacher_forced(zt, torch.from_numpy(tokens))
+    F.cross_entropy(logits.transpose(1, 2), torch.from_numpy(tokens), reduction="sum").backward()
+    grad = decoder.nll_gradient(z, tokens, model.cfg.vocab)
+    assert np.allclose(grad, zt.grad.numpy(), rtol=1e-3, atol=1e-4)
+    assert np.array_equal(decoder.greedy(z.astype(np.float32), model.cfg.steps, model.cfg.vocab),
+                          MelodyModel.load(meta).decode(z.astype(np.float32)))
+
+
+def test_refined_latents_decode_at_least_as_well(tiny):
+    from genmedia.melody.model import MelodyModel
+
+    _, meta = tiny
+    vae = MelodyModel.load(meta)
+    tokens = np.random.default_rng(2).integers(2, 20, (6, vae.steps))  # far from anything it learnt
+    before = (vae.decode(vae.encode(tokens)) == tokens).mean(1)
+    z = vae.encode(tokens, refine=True)
+    after = (vae.decode(z) == tokens).mean(1)
+    assert np.all(after >= before) and after.mean() > before.mean()
+    assert np.array_equal(z, vae.encode(tokens, refine=True))  # deterministic
+
+
+def test_hierarchical_models_are_not_refined(tiny16):
+    from genmedia.melody.model import MelodyModel
+
+    _, meta = tiny16
+    vae = MelodyModel.load(meta)
+    tokens = np.random.default_rng(3).integers(2, 20, (2, vae.steps))
+    assert not vae.refinable and np.array_equal(vae.encode(tokens, refine=True), vae.encode(tokens))
+
+
+def test_load_trained_reads_the_onnx_weights_back(tiny):
+    from genmedia.training.melody_export import load_trained
+
+    model, meta = tiny
+    again, _ = load_trained(meta)
+    tokens = torch.from_numpy(np.random.default_rng(4).integers(0, model.cfg.vocab, (4, model.cfg.steps)))
+    with torch.no_grad():
+        z = model.encoder(tokens)[0]
+        assert torch.allclose(again.encoder(tokens)[0], z, atol=1e-5)
+        assert torch.allclose(again.decode_teacher_forced(z, tokens), model.decode_teacher_forced(z, tokens), atol=1e-5)
+    pooled, _ = load_trained(meta, enc_step_pool=3)  # a new step pool starts at zero: the same outputs
+    with torch.no_grad():
+        assert torch.allclose(pooled.encoder(tokens)[0], z, atol=1e-5)
+
+
+def test_graph_weights_refuses_what_it_cannot_read():
+    from genmedia.onnxfile import graph_weights
+
+    with pytest.raises(ValueError, match="not float32"):
+        graph_weights(b"\x3a\x04\x2a\x02\x10\x07")  # graph > initializer of data type 7 (int64)
+    with pytest.raises(ValueError, match="does not fill"):
+        graph_weights(b"\x3a\x06\x2a\x04\x08\x03\x10\x01")  # a float32 tensor of shape [3] with no data

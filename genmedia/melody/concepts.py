@@ -248,7 +248,7 @@ def decode_shifted(model: MelodyModel, melody_or_window: Melody | np.ndarray, *,
     concepts = load_concepts(model) if concepts is None else concepts
     vector = concepts.vector(attribute)
     window, length = _window(model, melody_or_window, source)
-    z = model.encode(window[None])[0]
+    z = model.encode(window[None], refine=True)[0]
     latents = z[None, :] + np.asarray(amounts, dtype=np.float32)[:, None] * vector[None, :]
     decoded: np.ndarray = model.decode(latents.astype(np.float32))[:, :length]
     return decoded

@@ -66,13 +66,20 @@ def morph_report(model: MelodyModel, firsts: list[np.ndarray]) -> dict[str, Any]
             "crossfade_interior_in_key": round(float(np.mean(key_fade)), 4)}
 
 
-def _reconstruction(vae: MelodyModel, data: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
-    """(greedy, teacher-forced) per-step accuracy over the steps that hold the tune (not grid padding)."""
+def _reconstruction(vae: MelodyModel, data: np.ndarray, mask: np.ndarray,
+                    refine: bool = True) -> tuple[float, float, float | None]:
+    """Per-step accuracy over the steps that hold the tune (not grid padding): greedy from the
+    encoder's means, teacher-forced from them, and greedy from the refined latents a morph starts
+    from (None for a model that does not refine, or when `refine` is False)."""
     chunks = range(0, len(data), 512)
-    recon = np.concatenate([vae.decode(vae.encode(data[i:i + 512])) for i in chunks])
-    forced = np.concatenate([vae.teacher_forced_logits(vae.encode(data[i:i + 512]), data[i:i + 512]).argmax(-1)
-                             for i in chunks])
-    return float((recon == data)[mask].mean()), float((forced == data)[mask].mean())
+    means = [vae.encode(data[i:i + 512]) for i in chunks]
+    recon = np.concatenate([vae.decode(z) for z in means])
+    forced = np.concatenate([vae.teacher_forced_logits(z, data[i:i + 512]).argmax(-1) for z, i in zip(means, chunks)])
+    refined = None
+    if refine and vae.refinable:
+        decoded = np.concatenate([vae.decode(vae.encode(data[i:i + 512], refine=True)) for i in chunks])
+        refined = float((decoded == data)[mask].mean())
+    return float((recon == data)[mask].mean()), float((forced == data)[mask].mean()), refined
 
 
 def source_report(vae: MelodyModel, folder: Path, *, split: str = "all") -> dict[str, Any]:
@@ -91,13 +98,18 @@ def source_report(vae: MelodyModel, folder: Path, *, split: str = "all") -> dict
         raise InputError(folder, f"has no melody of {vae.steps} sixteenths with a note")
     data, mask = np.stack([w for w, _ in pairs]), np.stack([m for _, m in pairs])
     firsts = [(ws[0][0], ws[0][1]) for ws in per_tune if ws]
-    greedy, forced = _reconstruction(vae, data, mask)
-    first_greedy, _ = _reconstruction(vae, np.stack([w for w, _ in firsts]), np.stack([m for _, m in firsts]))
+    greedy, forced, refined = _reconstruction(vae, data, mask)
+    first_greedy, _, first_refined = _reconstruction(vae, np.stack([w for w, _ in firsts]),
+                                                     np.stack([m for _, m in firsts]))
     report = {"folder": str(folder), "tunes": len(tunes), "unreadable_files": len(skipped),
               "unreadable": list(skipped), "windows": len(data),
               "reconstruction_accuracy_greedy": round(greedy, 4),
               "reconstruction_accuracy_teacher_forced": round(forced, 4),
               "reconstruction_accuracy_first_window": round(first_greedy, 4),
+              # From the refined latents (flat models): what `music interpolate F F` gives back.
+              **({"reconstruction_accuracy_greedy_refined": round(refined, 4),
+                  "reconstruction_accuracy_first_window_refined": round(first_refined or 0.0, 4)}
+                 if refined is not None else {}),
               "data_in_key": round(float(np.mean([in_key_share(w) for w in data])), 4),
               "data_notes_per_2_bars": round(float(np.mean([notes_per_2_bars(w) for w in data])), 2)}
     report.update(morph_report(vae, [w for w, _ in firsts]))
@@ -118,10 +130,12 @@ def evaluate_folder(folder: Path | list[Path], *, model: str | Path | None = Non
         sources[name] = source_report(vae, path, split=split)
     sampled = sample_melodies(vae, count=samples, seed=seed, temperature=1.0)
     weight = np.array([r["windows"] for r in sources.values()], dtype=float)
+    keys = ["reconstruction_accuracy_greedy", "reconstruction_accuracy_teacher_forced",
+            "reconstruction_accuracy_first_window", "morph_monotone_share", "morph_all_steps_have_notes_share"]
+    if vae.refinable:
+        keys[1:1] = ["reconstruction_accuracy_greedy_refined", "reconstruction_accuracy_first_window_refined"]
     pooled = {key: round(float(np.dot(weight, [r[key] for r in sources.values()]) / weight.sum()), 4)
-              for key in ("reconstruction_accuracy_greedy", "reconstruction_accuracy_teacher_forced",
-                          "reconstruction_accuracy_first_window", "morph_monotone_share",
-                          "morph_all_steps_have_notes_share")}
+              for key in keys}
     report = {"model": vae.info.name, "split": split, "samples": samples,
               "samples_in_key": round(float(np.mean([in_key_share(s) for s in sampled if (s >= 2).any()] or [0])), 4),
               "samples_notes_per_2_bars": round(float(np.mean([notes_per_2_bars(s) for s in sampled])), 2),

@@ -7,13 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from genmedia.errors import InputError
+from genmedia.errors import InputError, ModelError
 from genmedia.latent import check_finite, slerp
 from genmedia.melody.data import windows
 from genmedia.melody.meter import fill, from_grid, grid_signature, to_grid
 from genmedia.melody.metrics import token_distance
 from genmedia.melody.midi import BAR_STEPS, REST, Melody
 from genmedia.melody.prior import KernelPrior, load_prior
+from genmedia.melody.refine import FlatDecoder, refine as refine_latents
 from genmedia.registry import ModelInfo
 from genmedia.runtime import Model
 
@@ -40,6 +41,7 @@ class MelodyModel(Model):
         self.conductor = self.graph("conductor") if self.segments > 1 else None
         self.init = self.graph("decoder_init")
         self.step = self.graph("decoder_step")
+        self._refiner: FlatDecoder | None = None  # read when first needed (`encode(..., refine=True)`)
         # The metadata must describe these graphs: a mismatch fails here, not inside a run.
         latent, where = {1: (self.latent, "latent.size")}, info.metadata_path
         self.encoder.expect("tokens", {1: (self.steps, "steps")}, metadata=where)
@@ -55,9 +57,26 @@ class MelodyModel(Model):
                 net.expect(tensor, metadata=where)
         self.step.expect("logits", {2: (vocabulary, "vocabulary.size")} if vocabulary else None, metadata=where)
 
-    def encode(self, tokens: np.ndarray) -> np.ndarray:
-        """Token windows (B, steps) -> latent means (B, latent)."""
-        return self.encoder.run(tokens=np.ascontiguousarray(tokens, dtype=np.int64))["mean"]
+    def encode(self, tokens: np.ndarray, *, refine: bool = False) -> np.ndarray:
+        """Token windows (B, steps) -> latent means (B, latent). With `refine` (flat models; see
+        `refinable`), each mean is then refined by gradient steps until the decoder writes its window
+        back (`genmedia.melody.refine`): what a morph or transform starts from."""
+        tokens = np.ascontiguousarray(tokens, dtype=np.int64)
+        mean: np.ndarray = self.encoder.run(tokens=tokens)["mean"]
+        if not (refine and self.refinable):
+            return mean
+        if self._refiner is None:
+            try:
+                self._refiner = FlatDecoder.read(self.info.file("decoder_init"), self.info.file("decoder_step"))
+            except ValueError as error:
+                raise ModelError(str(error)) from None
+        return refine_latents(self._refiner, tokens, mean, start_token=self.start_token)
+
+    @property
+    def refinable(self) -> bool:
+        """Whether `encode(..., refine=True)` refines: flat decoders only (a hierarchical model's
+        conductor is not differentiated at run time, so its encoder's means are used as they are)."""
+        return self.segments == 1
 
     def conditioning(self, z: np.ndarray) -> np.ndarray:
         """What the bar decoder is conditioned on: (B, 1, latent) for a flat model, else (B, bars, embed)."""
@@ -150,9 +169,10 @@ def fit_prior(model: MelodyModel, windows: np.ndarray, *, bandwidth: float, exem
 
 
 def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, steps: int,
-                         oversample: int = 8, length: int | None = None) -> np.ndarray:
-    """Greedy decodes (steps, length) along the spherical path between the latent means of windows a
-    and b, cut to their first `length` steps (all of them by default; see `MelodyModel.covered`).
+                         oversample: int = 8, length: int | None = None, refine: bool = True) -> np.ndarray:
+    """Greedy decodes (steps, length) along the spherical path between the latents of windows a and b
+    (their means, refined unless `refine` is False: see `MelodyModel.encode`), cut to their first
+    `length` steps (all of them by default; see `MelodyModel.covered`).
 
     The path is decoded at `(steps - 1) * oversample + 1` evenly spaced points, and the steps are
     chosen among them by `monotone_steps`: the first and last points always, and between them a
@@ -160,7 +180,7 @@ def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, st
     as evenly spread from A to B as it can be. Greedy decodes of an evenly spaced path wobble where
     they are far from both ends; `oversample=1` gives that plain even spacing.
     """
-    za, zb = model.encode(np.stack([a, b]))
+    za, zb = model.encode(np.stack([a, b]), refine=refine)
     points = (steps - 1) * oversample + 1
     ts = np.linspace(0.0, 1.0, points)
     length = model.steps if length is None else length

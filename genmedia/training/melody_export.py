@@ -82,3 +82,66 @@ def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command
     }
     return export_model(name=name, task="melody", out_dir=out_dir, graphs=graphs(model), metadata=metadata,
                         overwrite=overwrite)
+
+
+def _torch_gates(onnx_rows: torch.Tensor) -> torch.Tensor:
+    """ONNX's LSTM gate blocks (input, output, forget, cell) along dim 0 -> PyTorch's (input, forget, cell, output)."""
+    i, o, f, c = onnx_rows.chunk(4, dim=0)
+    return torch.cat([i, f, c, o], dim=0)
+
+
+def _lstm_state(graph: Any, node: Any, prefix: str, layers: int = 1) -> dict[str, torch.Tensor]:
+    """The state-dict entries of `nn.LSTM` `prefix` from one ONNX LSTM node (one layer, one or two directions)."""
+    from onnx import numpy_helper
+
+    if layers != 1:
+        raise ValueError("reading ONNX weights back supports one-layer LSTMs")
+    init = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
+    w, r, b = (init[name] for name in node.input[1:4])
+    out = {}
+    for d in range(w.shape[0]):
+        suffix = "_l0" + ("_reverse" if d == 1 else "")
+        half = b.shape[1] // 2
+        out[f"{prefix}.weight_ih{suffix}"] = _torch_gates(w[d])
+        out[f"{prefix}.weight_hh{suffix}"] = _torch_gates(r[d])
+        out[f"{prefix}.bias_ih{suffix}"] = _torch_gates(b[d, :half])
+        out[f"{prefix}.bias_hh{suffix}"] = _torch_gates(b[d, half:])
+    return out
+
+
+def load_trained(name_or_path: str | Path, **changes: Any) -> tuple[MelodyVAE, dict[str, Any]]:
+    """A shipped flat melody model read back into torch from its ONNX files (each checked against its
+    sha256), to train on from where it stopped: the network and its metadata. The LSTMs' gate blocks are
+    reordered from ONNX's layout to PyTorch's; the result decodes exactly as the ONNX files do.
+    `changes` override its training settings; one that adds the step pool (`enc_step_pool`) to a model
+    without one starts it at zero, so the network still computes what the shipped one does."""
+    import onnx
+    from onnx import numpy_helper
+
+    from genmedia.registry import get_model
+
+    info = get_model(name_or_path, task="melody")
+    config = info.metadata["training"]["config"]
+    known = MelodyVAEConfig.__dataclass_fields__
+    cfg = MelodyVAEConfig(**{**{k: v for k, v in config.items() if k in known}, **changes})
+    if cfg.hierarchical or cfg.enc_bar_hidden:
+        raise ValueError(f"{info.metadata_path}: reading ONNX weights back supports flat models only")
+    model = MelodyVAE(cfg)
+    state: dict[str, torch.Tensor] = {}
+    for role, prefix in (("encoder", "encoder"), ("decoder_init", "init"), ("decoder_step", "step")):
+        graph = onnx.load(str(info.file(role))).graph
+        lstms = [n for n in graph.node if n.op_type == "LSTM"]
+        if lstms:
+            state.update(_lstm_state(graph, lstms[0], f"{prefix}.rnn"))
+        for t in graph.initializer:
+            if not t.name.startswith("onnx::"):
+                state[f"{prefix}.{t.name}"] = torch.from_numpy(numpy_helper.to_array(t).copy())
+        matmuls = [n for n in graph.node if n.op_type == "MatMul" and n.input[1].startswith("onnx::MatMul")]
+        if matmuls:  # the output layer, exported as MatMul by the transposed weight + Add
+            weight = next(t for t in graph.initializer if t.name == matmuls[0].input[1])
+            state[f"{prefix}.out.weight"] = torch.from_numpy(numpy_helper.to_array(weight).copy()).T.contiguous()
+    missing = {k for k in set(model.state_dict()) - set(state) if not k.startswith("encoder.pool.")}
+    if missing:
+        raise ValueError(f"{info.metadata_path}: its ONNX files lack {sorted(missing)}")
+    model.load_state_dict({k: v for k, v in state.items() if k in model.state_dict()}, strict=False)
+    return model, info.metadata
