@@ -66,18 +66,17 @@ def morph_report(model: MelodyModel, firsts: list[np.ndarray]) -> dict[str, Any]
             "crossfade_interior_in_key": round(float(np.mean(key_fade)), 4)}
 
 
-def _reconstruction(vae: MelodyModel, data: np.ndarray, mask: np.ndarray,
-                    refine: bool = True) -> tuple[float, float, float | None]:
+def _reconstruction(vae: MelodyModel, data: np.ndarray, mask: np.ndarray) -> tuple[float, float, float | None]:
     """Per-step accuracy over the steps that hold the tune (not grid padding): greedy from the
     encoder's means, teacher-forced from them, and greedy from the refined latents a morph starts
-    from (None for a model that does not refine, or when `refine` is False)."""
+    from (None for a model that does not refine)."""
     chunks = range(0, len(data), 512)
     means = [vae.encode(data[i:i + 512]) for i in chunks]
     recon = np.concatenate([vae.decode(z) for z in means])
     forced = np.concatenate([vae.teacher_forced_logits(z, data[i:i + 512]).argmax(-1) for z, i in zip(means, chunks)])
     refined = None
-    if refine and vae.refinable:
-        decoded = np.concatenate([vae.decode(vae.encode(data[i:i + 512], refine=True)) for i in chunks])
+    if vae.refinable:
+        decoded = np.concatenate([vae.decode(vae.refine(data[i:i + 512], z)) for z, i in zip(means, chunks)])
         refined = float((decoded == data)[mask].mean())
     return float((recon == data)[mask].mean()), float((forced == data)[mask].mean()), refined
 
@@ -108,8 +107,8 @@ def source_report(vae: MelodyModel, folder: Path, *, split: str = "all") -> dict
               "reconstruction_accuracy_first_window": round(first_greedy, 4),
               # From the refined latents (flat models): what `music interpolate F F` gives back.
               **({"reconstruction_accuracy_greedy_refined": round(refined, 4),
-                  "reconstruction_accuracy_first_window_refined": round(first_refined or 0.0, 4)}
-                 if refined is not None else {}),
+                  "reconstruction_accuracy_first_window_refined": round(first_refined, 4)}
+                 if refined is not None and first_refined is not None else {}),
               "data_in_key": round(float(np.mean([in_key_share(w) for w in data])), 4),
               "data_notes_per_2_bars": round(float(np.mean([notes_per_2_bars(w) for w in data])), 2)}
     report.update(morph_report(vae, [w for w, _ in firsts]))

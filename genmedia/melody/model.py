@@ -63,18 +63,24 @@ class MelodyModel(Model):
         back (`genmedia.melody.refine`): what a morph or transform starts from."""
         tokens = np.ascontiguousarray(tokens, dtype=np.int64)
         mean: np.ndarray = self.encoder.run(tokens=tokens)["mean"]
-        if not (refine and self.refinable):
-            return mean
+        return self.refine(tokens, mean) if refine else mean
+
+    def refine(self, tokens: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Latents `z` of token windows (B, steps), refined by gradient steps until this model's greedy
+        decoder writes the windows back (`genmedia.melody.refine`); as given if not `refinable`."""
+        if not self.refinable:
+            return z
         if self._refiner is None:
             try:
                 self._refiner = FlatDecoder.read(self.info.file("decoder_init"), self.info.file("decoder_step"))
             except ValueError as error:
                 raise ModelError(str(error)) from None
-        return refine_latents(self._refiner, tokens, mean, start_token=self.start_token)
+        return refine_latents(self._refiner, np.asarray(tokens, dtype=np.int64), z, start_token=self.start_token,
+                              decode=self.decode)
 
     @property
     def refinable(self) -> bool:
-        """Whether `encode(..., refine=True)` refines: flat decoders only (a hierarchical model's
+        """Whether `refine` (and `encode(..., refine=True)`) refines: flat decoders only (a hierarchical model's
         conductor is not differentiated at run time, so its encoder's means are used as they are)."""
         return self.segments == 1
 

@@ -8,8 +8,8 @@ the encoder's mean, and for each of them a z exists, close to that mean, that th
 exactly. This module finds it at run time, without torch: the flat decoder's LSTM is run forward
 and back through time in numpy (its weights read from the model's ONNX files), and Adam moves z
 to lower the teacher-forced negative log-likelihood of the melody. The z kept is the one whose greedy
-decoding matches the melody best (the encoder's mean counts too, so refining never does worse by
-that measure); it stops early once a window comes back exactly.
+decoding by the model itself (ONNX Runtime) matches the melody best (the encoder's mean counts too,
+so refining never does worse by that measure); it stops early once a window comes back exactly.
 
 Flat decoders only (the 2-bar model); a hierarchical model's conductor is not differentiated here,
 so `refinable` is False and its encoder's means are used as they are.
@@ -17,6 +17,7 @@ so `refinable` is False and its encoder's means are used as they are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,17 +88,6 @@ class FlatDecoder:
         c_new = f * c + i * cc
         return i, o, f, cc, c_new, o * np.tanh(c_new)
 
-    def greedy(self, z: np.ndarray, steps: int, start_token: int) -> np.ndarray:
-        z_in = z @ self.w[:, self.embed.shape[1]:].T
-        h, c = self.start(z)
-        prev = np.full(len(z), start_token)
-        out = np.empty((len(z), steps), dtype=np.int64)
-        for t in range(steps):
-            *_, c, h = self.cell(prev, z_in, h, c)
-            prev = (h @ self.out + self.out_bias).argmax(-1)
-            out[:, t] = prev
-        return out
-
     def nll_gradient(self, z: np.ndarray, tokens: np.ndarray, start_token: int) -> np.ndarray:
         """d/dz of each window's teacher-forced negative log-likelihood (summed over its steps)."""
         n, steps = tokens.shape
@@ -143,9 +133,10 @@ def _only(nodes: list[Node], op: str, path: Path) -> Node:
 
 
 def refine(decoder: FlatDecoder, tokens: np.ndarray, z0: np.ndarray, *, start_token: int,
-           iterations: int = ITERATIONS) -> np.ndarray:
-    """Latents (B, latent) from which `decoder` greedily writes `tokens` (B, steps) back as closely as
-    it can find within `iterations` Adam steps from `z0` (see the module docstring). Deterministic."""
+           decode: Callable[[np.ndarray], np.ndarray], iterations: int = ITERATIONS) -> np.ndarray:
+    """Latents (B, latent) from which `decode` (the model's greedy decoder, float32 latents -> tokens)
+    writes `tokens` (B, steps) back as closely as can be found within `iterations` Adam steps from `z0`
+    on `decoder`'s gradient (see the module docstring). Deterministic."""
     z0 = np.asarray(z0, dtype=np.float64)
     tokens = np.asarray(tokens, dtype=np.int64)
     z, best = z0.copy(), z0.copy()
@@ -155,7 +146,7 @@ def refine(decoder: FlatDecoder, tokens: np.ndarray, z0: np.ndarray, *, start_to
     active = np.ones(len(z), dtype=bool)
     for step in range(iterations + 1):
         if step % CHECK_EVERY == 0 or step == iterations:
-            acc = (decoder.greedy(z[active], tokens.shape[1], start_token) == tokens[active]).mean(1)
+            acc = (decode(z[active].astype(np.float32)) == tokens[active]).mean(1)
             idx = np.flatnonzero(active)
             better = acc > best_acc[idx]
             best[idx[better]], best_acc[idx[better]] = z[idx[better]], acc[better]

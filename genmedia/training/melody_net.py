@@ -72,12 +72,6 @@ class MelodyVAEConfig:
     # its middle bars at 0.72. The map starts at zero, and its layers draw their initial weights from
     # their own seeded stream, so the other layers start (and a staged run's stage 1 ends) as without it.
     enc_bar_pool: int = 0
-    # Flat encoder: > 0 does the same for every step: the BiLSTM's output at each step, projected to
-    # this size, reaches the latent head through a linear map of their concatenation. On final states
-    # alone, windows of 20 or more notes (fiddle reels) came back at 0.5-0.6 greedy accuracy even from
-    # the training data, though for each of them a latent that the decoder writes back exactly exists
-    # (found by gradient descent on z): the encoder, not the decoder, was the bottleneck.
-    enc_step_pool: int = 0
     bar_free_bits: float = 64.0
     pretrain_batch: int = 16  # windows per stage-1 step (each gives `bars` bar examples)
     pretrain_lr: float = 2e-3  # stage 1 (`lr` is stage 3's)
@@ -163,22 +157,12 @@ class Encoder(nn.Module):
                                           nn.Linear(cfg.bars * cfg.enc_bar_pool, 2 * cfg.latent))
             nn.init.zeros_(self.pool[-1].weight)
             nn.init.zeros_(self.pool[-1].bias)
-        elif cfg.enc_step_pool:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(cfg.seed + 1)
-                self.pool = nn.Sequential(nn.Linear(top, cfg.enc_step_pool), nn.Tanh(), nn.Flatten(1),
-                                          nn.Linear(cfg.steps * cfg.enc_step_pool, 2 * cfg.latent))
-            nn.init.zeros_(self.pool[-1].weight)
-            nn.init.zeros_(self.pool[-1].bias)
 
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.cfg.enc_bar_hidden:
             return self.from_bars(self.bar_summaries(tokens))
-        y, (h, _) = self.rnn(self.embed(tokens))
-        out = self.head(torch.cat([h[0], h[1]], dim=-1))
-        if self.pool is not None:
-            out = out + self.pool(y)
-        return out.chunk(2, dim=-1)
+        _, (h, _) = self.rnn(self.embed(tokens))
+        return self.head(torch.cat([h[0], h[1]], dim=-1)).chunk(2, dim=-1)
 
     def bar_summaries(self, tokens: torch.Tensor) -> torch.Tensor:
         """Hierarchical encoder, lower level: each bar read on its own -> (B, bars, 2 * enc_hidden)."""
