@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -30,7 +32,22 @@ def plain_estimate(pixels: np.ndarray) -> float:
     """Chen et al.'s estimate alone, from every patch: what the estimator did before its refinements."""
     c = pixels.shape[2]
     patches = sliding_window_view(pixels.astype(np.float32), (7, 7), axis=(0, 1)).reshape(-1, 49 * c)
-    return noise._covariance_sigma(patches)
+    return noise._covariance_sigma(patches, 1.0)
+
+
+def test_the_estimate_does_not_depend_on_blas_threads() -> None:
+    """The same bits with one BLAS thread and with two (a float32 Gram matrix differed in its last bits)."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from genmedia.image.noise import estimate_sigma; "
+            "rng = np.random.default_rng(0); "
+            "img = np.clip(rng.normal(30000, 3000, (160, 200, 3)), 0, 65535).astype(np.uint16); "
+            "print(repr(estimate_sigma(img, peak=65535.0)), repr(estimate_sigma(img[..., :1], peak=65535.0)))")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}).stdout
+            for threads in ("1", "2")}
+    assert len(runs) == 1 and abs(float(runs.pop().split()[0]) - 3000 * 255 / 65535) < 0.3
 
 
 def test_texture_in_gray_images_is_not_taken_for_noise() -> None:

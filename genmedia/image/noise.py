@@ -48,9 +48,10 @@ def estimate_sigma(pixels: np.ndarray, *, peak: float = 255.0, seed: int = 0) ->
     windows = sliding_window_view(pixels, (PATCH, PATCH), axis=(0, 1))  # (h', w', C, PATCH, PATCH), no copy
     raw = windows[ys, xs]  # (count, C, PATCH, PATCH)
     patches = raw.astype(np.float32) * np.float32(255.0 / peak)
-    sigma = _covariance_sigma(patches.reshape(count, -1))
+    scale = 255.0 / peak
+    sigma = _covariance_sigma(raw.reshape(count, -1), scale)
     if c == 1:
-        sigma = _weak_texture_sigma(patches, sigma)
+        sigma = _weak_texture_sigma(patches, raw, scale, sigma)
     centres = raw[:, :, PATCH // 2, PATCH // 2]  # a sample of the pixels, to see how many are clipped
     if np.count_nonzero((centres == 0) | (centres == peak)) > CLIPPED_SHARE * centres.size:
         # Local means from every fourth patch: enough for the 256-bin histogram _declipped uses.
@@ -58,8 +59,9 @@ def estimate_sigma(pixels: np.ndarray, *, peak: float = 255.0, seed: int = 0) ->
     return sigma
 
 
-def _weak_texture_sigma(patches: np.ndarray, sigma: float) -> float:
-    """Liu et al.'s refinement of `sigma` from one-channel patches (N, 1, P, P)."""
+def _weak_texture_sigma(patches: np.ndarray, raw: np.ndarray, scale: float, sigma: float) -> float:
+    """Liu et al.'s refinement of `sigma` from one-channel patches (N, 1, P, P) on the 0-255 scale
+    (`raw`: their pixel values, which are `scale` x less)."""
     c = patches.shape[1]
     texture = _texture(patches)
     unit = _noise_texture_quantile(c)
@@ -67,7 +69,7 @@ def _weak_texture_sigma(patches: np.ndarray, sigma: float) -> float:
         weak = texture < sigma**2 * unit
         if weak.sum() < 5 * PATCH * PATCH * c:  # too few to estimate a covariance from
             break
-        refined = _covariance_sigma(patches[weak].reshape(int(weak.sum()), -1))
+        refined = _covariance_sigma(raw[weak].reshape(int(weak.sum()), -1), scale)
         settled = abs(refined - sigma) < 0.01
         sigma = refined
         if settled:
@@ -125,12 +127,19 @@ def _pdf(z: np.ndarray) -> np.ndarray:
     return np.asarray(np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi))
 
 
-def _covariance_sigma(patches: np.ndarray) -> float:
-    """Chen et al.'s estimate from patches (N, D) on the 0-255 scale."""
-    patches = patches - patches.mean(axis=0, keepdims=True)
-    # float32 products are enough for a covariance of values on the 0-255 scale (estimates move
-    # by under 0.01) and take half the time of float64, which matters on small images.
-    eigen = np.sort(np.linalg.eigvalsh((patches.T @ patches).astype(np.float64) / len(patches)))
+def _covariance_sigma(raw: np.ndarray, scale: float) -> float:
+    """Chen et al.'s estimate from patches (N, D) of pixel values, `scale` x them on the 0-255 scale.
+
+    The covariance is computed from the values' sums and their Gram matrix in float64: for integer
+    pixels (8 or 16 bits; N <= MAX_PATCHES) every product and sum is an integer below 2**53, so both
+    are exact whatever order BLAS adds them in, and the estimate (and so the denoised bytes) does not
+    depend on how many threads BLAS runs (a float32 Gram differed in its last bits between one and
+    two OpenBLAS threads, and the outputs of 16-bit files by one level).
+    """
+    x = raw.astype(np.float64)
+    sums = x.sum(axis=0)
+    covariance = (x.T @ x - np.outer(sums, sums) / len(x)) * (scale * scale / len(x))
+    eigen = np.sort(np.linalg.eigvalsh(covariance))
     # For every prefix eigen[:end] at once: its mean tau, and how many of it lie below and above tau
     # (eigen is sorted, so these are searchsorted positions capped at end). The largest prefix with
     # at least as many above as below is taken.
