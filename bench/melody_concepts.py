@@ -74,8 +74,8 @@ def first_windows(model: MelodyModel, folder: Path, split: str) -> tuple[np.ndar
 def sweeps(model: MelodyModel, windows: np.ndarray, lengths: list[int], vectors: np.ndarray,
            amounts: np.ndarray) -> np.ndarray:
     """Attributes (attribute swept, tune, step, attribute measured) of the greedy decodes of
-    z + a x vector, each cut to its tune's length."""
-    z = np.concatenate([model.encode(windows[i:i + 256]) for i in range(0, len(windows), 256)])
+    z + a x vector, z the refined latent (as `music transform` starts from), each cut to its tune's length."""
+    z = np.concatenate([model.encode(windows[i:i + 256], refine=True) for i in range(0, len(windows), 256)])
     out = np.empty((len(vectors), len(windows), len(amounts), len(ATTRIBUTES)))
     for i, vector in enumerate(vectors):
         latents = (z[:, None, :] + amounts[None, :, None] * vector[None, None, :]).reshape(-1, z.shape[1])

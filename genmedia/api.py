@@ -360,8 +360,9 @@ def morph_melodies(a: MelodyLike, b: MelodyLike, *, steps: int = 7, oversample: 
                    model: MelodyModelLike = None) -> list[Melody]:
     """Morph melody `a` into melody `b` (each a `Melody` or a path to a MIDI file) in `steps` melodies.
 
-    The first bars of each (as many as the model covers) are encoded and the spherical path
-    between their latent means is decoded greedily, so no seed is involved. Returns a list of
+    The first bars of each (as many as the model covers) are encoded, each latent refined until
+    the model writes its melody back (`MelodyModel.encode(..., refine=True)`), and the spherical
+    path between them is decoded greedily, so no seed is involved. Returns a list of
     `steps` `Melody`, each as long as the longer input (up to the model's length), at `a`'s tempo
     and in their meter where both share it (else 4/4). The path is decoded at `oversample` times
     as many points and the steps chosen so each is further from A and nearer to B than the last.
@@ -397,10 +398,11 @@ def transform_melody(melody: MelodyLike, *, attribute: MelodyAttribute, amount: 
     """Move a melody along a concept vector: decode z + `amount` x the attribute's vector.
 
     `melody` is a `Melody` or a path to a MIDI file; its first bars (as many as the model covers)
-    are encoded to their posterior mean z. `attribute` is density (note-ons per bar), pitch (mean
-    MIDI note), interval (mean semitones between notes), syncopation (share of note-ons off the
-    8th-note grid) or key (share of note-ons in the best-fitting key); its vector is the mean latent
-    of the training windows richest in it minus that of the poorest quarter. `amount` is in units
+    are encoded to their posterior mean, refined until the model writes them back: z. `attribute` is
+    density (note-ons per bar), pitch (mean MIDI note), interval (mean semitones between notes),
+    syncopation (share of note-ons off the 8th-note grid) or key (share of note-ons in the
+    best-fitting key); its vector is the mean latent of the training windows richest in it minus
+    that of the poorest quarter. `amount` is in units
     of that vector (`genmedia music transform` takes -10 to 10); negative gives less of the
     attribute. Decoded greedily, so no seed is involved. The model needs concept vectors
     (`genmedia train melody-concepts`), else `genmedia.ModelError`.

@@ -101,6 +101,26 @@ def test_output_midi_is_clean_and_round_trips(tmp_path):
     assert again.tokens[:32].tolist() == tokens.tolist() and again.tempo == pytest.approx(96.0)
 
 
+@pytest.mark.parametrize("pitch", [36, 69, 100, 127])  # 127: partials above Nyquist are left out
+def test_synth_partials_by_recurrence_are_the_decaying_harmonics(pitch):
+    from genmedia.melody import synth
+
+    freq = 440.0 * 2 ** ((pitch - 69) / 12)
+    note = synth._note(freq, 0.05, 127)  # shorter than attack + decay: the release branch
+    t = np.arange(len(note)) / SAMPLE_RATE
+    tone = sum(a * np.sin(2 * np.pi * freq * (k + 1) * t) * np.exp(-1.5 * (k + 1) * t)
+               for k, a in enumerate(synth.HARMONICS) if freq * (k + 1) < SAMPLE_RATE / 2)
+    assert np.abs(tone).max() > 0.5 and np.abs(note - tone * _envelope(t, 0.05)).max() < 1e-9
+
+
+def _envelope(t, seconds):
+    from genmedia.melody import synth
+
+    level = np.interp(seconds, [0, synth.ATTACK, synth.ATTACK + synth.DECAY], [0, 1, synth.SUSTAIN])
+    return np.where(t <= seconds, np.interp(t, [0, synth.ATTACK, synth.ATTACK + synth.DECAY], [0, 1, synth.SUSTAIN]),
+                    level * np.clip(1 - (t - seconds) / synth.RELEASE, 0, 1))
+
+
 def test_synth_is_clean_44k_16bit(tmp_path):
     pm = melody_to_midi(np.array([pitch_token(60), HOLD, REST, pitch_token(72)] * 8), tempo=120)
     audio = synthesize(pm)

@@ -272,6 +272,10 @@ def test_music_commands(tiny, corpus, tmp_path):
     figures = json.loads(report.output)
     assert figures["tunes"] == 24 and figures["samples"] == 10 and 0 <= figures["reconstruction_accuracy_greedy"] <= 1
     assert figures["data_in_key"] == 1.0  # scales are wholly diatonic
+    assert figures["refined_windows"] == min(256, figures["windows"])
+    few = run.invoke(cli, ["music", "eval", str(corpus), "--model", meta, "--samples", "2", "--refine-windows", "5",
+                           "--json"], catch_exceptions=False)
+    assert json.loads(few.output)["refined_windows"] == 5
 
 
 def test_train_melody_cli(corpus, tmp_path):
@@ -359,18 +363,20 @@ def test_cli_trains_in_stages_and_records_them(corpus, tmp_path):
     assert flat.exit_code == 2 and "--bar-pretrain needs a hierarchical model" in flat.output
 
 
-# Refining a flat model's latent at run time (genmedia.melody.refine).
+# Refining a model's latent at run time (genmedia.melody.refine).
 
 
-def test_numpy_gradient_matches_autograd(tiny):
+@pytest.mark.parametrize("which", ["tiny", "tiny16", "tiny16s"])
+def test_numpy_gradient_matches_autograd(which, request):
     import torch.nn.functional as F
 
     from genmedia.melody.model import MelodyModel
-    from genmedia.melody.refine import FlatDecoder
 
-    model, meta = tiny
-    info = MelodyModel.load(meta).info
-    decoder = FlatDecoder.read(info.file("decoder_init"), info.file("decoder_step"))
+    model, meta = request.getfixturevalue(which)
+    vae = MelodyModel.load(meta)
+    vae.refine(np.zeros((1, vae.steps), dtype=np.int64), np.zeros((1, vae.latent)))  # reads the decoder
+    decoder = vae._refiner
+    assert decoder is not None
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, model.cfg.vocab, (3, model.cfg.steps))
     z = rng.standard_normal((3, model.cfg.latent))
@@ -378,13 +384,15 @@ def test_numpy_gradient_matches_autograd(tiny):
     logits = model.decode_teacher_forced(zt, torch.from_numpy(tokens))
     F.cross_entropy(logits.transpose(1, 2), torch.from_numpy(tokens), reduction="sum").backward()
     grad = decoder.nll_gradient(z, tokens, model.cfg.vocab)
+    assert np.abs(zt.grad.numpy()).max() > 1e-3  # a gradient to match
     assert np.allclose(grad, zt.grad.numpy(), rtol=1e-3, atol=1e-4)
 
 
-def test_refined_latents_decode_at_least_as_well(tiny):
+@pytest.mark.parametrize("which", ["tiny", "tiny16s"])
+def test_refined_latents_decode_at_least_as_well(which, request):
     from genmedia.melody.model import MelodyModel
 
-    _, meta = tiny
+    _, meta = request.getfixturevalue(which)
     vae = MelodyModel.load(meta)
     tokens = np.random.default_rng(2).integers(2, 20, (6, vae.steps))  # far from anything it learnt
     before = (vae.decode(vae.encode(tokens)) == tokens).mean(1)
@@ -394,13 +402,23 @@ def test_refined_latents_decode_at_least_as_well(tiny):
     assert np.array_equal(z, vae.encode(tokens, refine=True))  # deterministic
 
 
-def test_hierarchical_models_are_not_refined(tiny16):
+def test_melody_sessions_run_one_thread_unless_asked(tiny):
     from genmedia.melody.model import MelodyModel
 
-    _, meta = tiny16
-    vae = MelodyModel.load(meta)
-    tokens = np.random.default_rng(3).integers(2, 20, (2, vae.steps))
-    assert not vae.refinable and np.array_equal(vae.encode(tokens, refine=True), vae.encode(tokens))
+    assert MelodyModel.load(tiny[1]).threads == 1 and MelodyModel.load(tiny[1], threads=2).threads == 2
+
+
+def test_refinement_refuses_graphs_it_cannot_read(tiny16s):
+    from genmedia.melody.model import MelodyModel
+    from genmedia.melody.refine import FlatDecoder, HierarchicalDecoder
+
+    info = MelodyModel.load(tiny16s[1]).info
+    init, step, conductor = (info.file(k) for k in ("decoder_init", "decoder_step", "conductor"))
+    assert HierarchicalDecoder.read(conductor, init, step, bars=4).out_tanh is False  # trained in stages: linear
+    with pytest.raises(ValueError, match="not a decoder genmedia can refine"):
+        HierarchicalDecoder.read(step, init, step, bars=4)  # a bar decoder is no conductor
+    with pytest.raises(ValueError, match="not a decoder genmedia can refine"):
+        FlatDecoder.read(init, info.file("encoder"))  # a bidirectional LSTM
 
 
 def test_graph_weights_refuses_what_it_cannot_read():

@@ -129,10 +129,11 @@ def interpolate(a: Path, b: Path, model: str | None, steps: int, oversample: int
     """Morph melody A into melody B: OUTDIR/step-00.mid ... and morph.mid (all steps in a row).
 
     Encodes the first bars of each melody (as many as the model covers, from the first bar
-    with a note), interpolates the latent means spherically and decodes greedily, so no seed
-    is involved. Each step is as long as the longer input, up to the model's length. The steps
-    are chosen among the decodes of a finer path so that each is further from A and nearer to B
-    than the one before, wherever the path allows. The tempo defaults to A's.
+    with a note), refines each latent until the model writes its melody back, interpolates
+    spherically between them and decodes greedily, so no seed is involved. Each step is as long
+    as the longer input, up to the model's length. The steps are chosen among the decodes of a
+    finer path so that each is further from A and nearer to B than the one before, wherever the
+    path allows. The tempo defaults to A's.
     """
     import numpy as np
 
@@ -172,14 +173,18 @@ def render(midi_file: Path, output: Path, overwrite: bool) -> None:
 @click.option("--split", type=click.Choice(["all", "train", "valid", "test"]), default="all", show_default=True,
               help="Only the tunes of this split, as training split them (train/, valid/, test/ subfolders, "
                    "else a hash of the file name).")
+@click.option("--refine-windows", type=click.IntRange(0), default=256, show_default=True,
+              help="Measure the refined reconstruction (what a morph starts from) on this many windows of each "
+                   "source, chosen by --seed (0: all; refining takes about a second a window for the 16-bar model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(folders: tuple[Path, ...], model: str | None, samples: int, seed: int, split: str,
+def evaluate(folders: tuple[Path, ...], model: str | None, samples: int, seed: int, split: str, refine_windows: int,
              as_json: bool) -> None:
     """Score the model on folders of MIDI files, each its own source: reconstruction, samples and morphs,
     per source and pooled."""
     from genmedia.melody.evaluate import evaluate_folder
 
-    report = evaluate_folder(list(folders), model=model, samples=samples, seed=seed, split=split)
+    report = evaluate_folder(list(folders), model=model, samples=samples, seed=seed, split=split,
+                             refine_limit=refine_windows)
     unreadable = [why for figures in report["sources"].values() for why in figures.get("unreadable", ())]
     if as_json:
         click.echo(json.dumps(report, indent=2))

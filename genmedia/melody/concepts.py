@@ -217,7 +217,7 @@ def _window(model: MelodyModel, melody_or_window: Melody | np.ndarray,
 def sweep(model: MelodyModel, melody_or_window: Melody | np.ndarray, *, attribute: str, amount: float,
           steps: int, concepts: Concepts | None = None, source: str | Path = "input") -> np.ndarray:
     """Greedy decodes (steps, length) of z + a x vector for `steps` amounts a evenly from -amount to
-    +amount, z the posterior mean of the melody's window (a melody's decodes are cut to
+    +amount, z the refined latent of the melody's window (a melody's decodes are cut to
     `MelodyModel.covered`; a window's are whole). Tokens on the model's grid (see `in_meter`)."""
     return decode_shifted(model, melody_or_window, attribute=attribute, amounts=sweep_amounts(amount, steps),
                           concepts=concepts, source=source)
@@ -233,8 +233,9 @@ def sweep_amounts(amount: float, steps: int) -> np.ndarray:
 
 def transform_melody(model: MelodyModel, melody_or_window: Melody | np.ndarray, *, attribute: str,
                      amount: float, concepts: Concepts | None = None, source: str | Path = "input") -> np.ndarray:
-    """The greedy decode of z + amount x the attribute's vector, z the posterior mean of the melody's
-    window: tokens on the model's grid, cut to `MelodyModel.covered` for a melody."""
+    """The greedy decode of z + amount x the attribute's vector, z the refined latent of the melody's
+    window (`MelodyModel.encode(..., refine=True)`): tokens on the model's grid, cut to
+    `MelodyModel.covered` for a melody."""
     check_finite(amount=amount)
     decoded = decode_shifted(model, melody_or_window, attribute=attribute, amounts=np.array([amount]),
                              concepts=concepts, source=source)

@@ -14,7 +14,7 @@ from genmedia.melody.meter import fill, from_grid, grid_signature, to_grid
 from genmedia.melody.metrics import token_distance
 from genmedia.melody.midi import BAR_STEPS, REST, Melody
 from genmedia.melody.prior import KernelPrior, load_prior
-from genmedia.melody.refine import FlatDecoder, refine as refine_latents
+from genmedia.melody.refine import Differentiable, FlatDecoder, HierarchicalDecoder, refine as refine_latents
 from genmedia.registry import ModelInfo
 from genmedia.runtime import Model
 
@@ -25,7 +25,10 @@ class MelodyModel(Model):
     task = "melody"
 
     def __init__(self, info: ModelInfo, *, threads: int | None = None) -> None:
-        super().__init__(info, threads=threads)
+        # One thread per session unless asked: the decoder runs one step at a time on a few windows,
+        # where a second thread costs more than it gives (a 16-bar model's greedy decode of 2 windows
+        # on 2 cores: 0.09 s with one thread, 0.22 s with two; of 256 windows 3.6 s and 3.9 s).
+        super().__init__(info, threads=1 if threads is None else threads)
         meta = info.metadata
         self.steps: int = meta["steps"]
         self.latent: int = meta["latent"]["size"]
@@ -41,7 +44,7 @@ class MelodyModel(Model):
         self.conductor = self.graph("conductor") if self.segments > 1 else None
         self.init = self.graph("decoder_init")
         self.step = self.graph("decoder_step")
-        self._refiner: FlatDecoder | None = None  # read when first needed (`encode(..., refine=True)`)
+        self._refiner: Differentiable | None = None  # read when first needed (`encode(..., refine=True)`)
         # The metadata must describe these graphs: a mismatch fails here, not inside a run.
         latent, where = {1: (self.latent, "latent.size")}, info.metadata_path
         self.encoder.expect("tokens", {1: (self.steps, "steps")}, metadata=where)
@@ -58,31 +61,25 @@ class MelodyModel(Model):
         self.step.expect("logits", {2: (vocabulary, "vocabulary.size")} if vocabulary else None, metadata=where)
 
     def encode(self, tokens: np.ndarray, *, refine: bool = False) -> np.ndarray:
-        """Token windows (B, steps) -> latent means (B, latent). With `refine` (flat models; see
-        `refinable`), each mean is then refined by gradient steps until the decoder writes its window
-        back (`genmedia.melody.refine`): what a morph or transform starts from."""
+        """Token windows (B, steps) -> latent means (B, latent). With `refine`, each mean is then
+        refined by gradient steps until the decoder writes its window back (`genmedia.melody.refine`):
+        what a morph or transform starts from."""
         tokens = np.ascontiguousarray(tokens, dtype=np.int64)
         mean: np.ndarray = self.encoder.run(tokens=tokens)["mean"]
         return self.refine(tokens, mean) if refine else mean
 
     def refine(self, tokens: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Latents `z` of token windows (B, steps), refined by gradient steps until this model's greedy
-        decoder writes the windows back (`genmedia.melody.refine`); as given if not `refinable`."""
-        if not self.refinable:
-            return z
+        decoder writes the windows back (`genmedia.melody.refine`)."""
         if self._refiner is None:
+            files = self.info.file("decoder_init"), self.info.file("decoder_step")
             try:
-                self._refiner = FlatDecoder.read(self.info.file("decoder_init"), self.info.file("decoder_step"))
+                self._refiner = (FlatDecoder.read(*files) if self.segments == 1 else
+                                 HierarchicalDecoder.read(self.info.file("conductor"), *files, bars=self.segments))
             except ValueError as error:
                 raise ModelError(str(error)) from None
         return refine_latents(self._refiner, np.asarray(tokens, dtype=np.int64), z, start_token=self.start_token,
                               decode=self.decode)
-
-    @property
-    def refinable(self) -> bool:
-        """Whether `refine` (and `encode(..., refine=True)`) refines: flat decoders only (a hierarchical model's
-        conductor is not differentiated at run time, so its encoder's means are used as they are)."""
-        return self.segments == 1
 
     def conditioning(self, z: np.ndarray) -> np.ndarray:
         """What the bar decoder is conditioned on: (B, 1, latent) for a flat model, else (B, bars, embed)."""
