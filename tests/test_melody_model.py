@@ -275,7 +275,7 @@ def test_music_commands(tiny, corpus, tmp_path):
     assert figures["refined_windows"] == min(256, figures["windows"])
     few = run.invoke(cli, ["music", "eval", str(corpus), "--model", meta, "--samples", "2", "--refine-windows", "5",
                            "--json"], catch_exceptions=False)
-    assert json.loads(few.output)["refined_windows"] == 5
+    assert json.loads(few.output)["refined_windows"] == 5 and json.loads(few.output)["refined_first_windows"] == 5
 
 
 def test_train_melody_cli(corpus, tmp_path):

@@ -174,8 +174,9 @@ def render(midi_file: Path, output: Path, overwrite: bool) -> None:
               help="Only the tunes of this split, as training split them (train/, valid/, test/ subfolders, "
                    "else a hash of the file name).")
 @click.option("--refine-windows", type=click.IntRange(0), default=256, show_default=True,
-              help="Measure the refined reconstruction (what a morph starts from) on this many windows of each "
-                   "source, chosen by --seed (0: all; refining takes about a second a window for the 16-bar model).")
+              help="Measure the refined reconstructions (what a morph starts from) on this many windows, and this "
+                   "many first windows, of each source, chosen by --seed (0: all; refining takes about a second a "
+                   "window for the 16-bar model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def evaluate(folders: tuple[Path, ...], model: str | None, samples: int, seed: int, split: str, refine_windows: int,
              as_json: bool) -> None:

@@ -90,8 +90,8 @@ def source_report(vae: MelodyModel, folder: Path, *, split: str = "all", refine_
                   seed: int = 0) -> dict[str, Any]:
     """Reconstruction (every bar-aligned window, and each tune's first window: what a morph of the
     tune with itself gives back) and morphs, on the melodies of one folder (one source). The refined
-    figure of every window is measured on a seeded choice of `refine_limit` windows (0: all of them);
-    that of first windows on all of them.
+    figures (of every window, and of first windows) are each measured on a seeded choice of
+    `refine_limit` windows (0: all of them).
 
     `split` picks the tunes of a split as training did (`genmedia.melody.data.read_folder`).
     The files that could not be read are passed over and listed under 'unreadable' ("PATH: why")."""
@@ -106,8 +106,8 @@ def source_report(vae: MelodyModel, folder: Path, *, split: str = "all", refine_
     data, mask = np.stack([w for w, _ in pairs]), np.stack([m for _, m in pairs])
     firsts = [(ws[0][0], ws[0][1]) for ws in per_tune if ws]
     greedy, forced, refined, refined_windows = _reconstruction(vae, data, mask, refine_limit=refine_limit, seed=seed)
-    first_greedy, _, first_refined, _ = _reconstruction(vae, np.stack([w for w, _ in firsts]),
-                                                        np.stack([m for _, m in firsts]))
+    first_greedy, _, first_refined, refined_firsts = _reconstruction(
+        vae, np.stack([w for w, _ in firsts]), np.stack([m for _, m in firsts]), refine_limit=refine_limit, seed=seed)
     report = {"folder": str(folder), "tunes": len(tunes), "unreadable_files": len(skipped),
               "unreadable": list(skipped), "windows": len(data),
               "reconstruction_accuracy_greedy": round(greedy, 4),
@@ -116,6 +116,7 @@ def source_report(vae: MelodyModel, folder: Path, *, split: str = "all", refine_
               # From the refined latents: what `music interpolate F F` gives back.
               "reconstruction_accuracy_greedy_refined": round(refined, 4), "refined_windows": refined_windows,
               "reconstruction_accuracy_first_window_refined": round(first_refined, 4),
+              "refined_first_windows": refined_firsts,
               "data_in_key": round(float(np.mean([in_key_share(w) for w in data])), 4),
               "data_notes_per_2_bars": round(float(np.mean([notes_per_2_bars(w) for w in data])), 2)}
     report.update(morph_report(vae, [w for w, _ in firsts]))
