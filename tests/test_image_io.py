@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,9 @@ def exif_bytes() -> bytes:
     return exif.tobytes()
 
 
+@cache
 def srgb_icc() -> bytes:
+    """An sRGB profile, made once: its header holds the time it was made, so two made a second apart differ."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
