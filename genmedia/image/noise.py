@@ -47,8 +47,8 @@ def estimate_sigma(pixels: np.ndarray, *, peak: float = 255.0, seed: int = 0) ->
     xs = rng.integers(0, w - PATCH + 1, count)
     windows = sliding_window_view(pixels, (PATCH, PATCH), axis=(0, 1))  # (h', w', C, PATCH, PATCH), no copy
     raw = windows[ys, xs]  # (count, C, PATCH, PATCH)
-    patches = raw.astype(np.float32) * np.float32(255.0 / peak)
     scale = 255.0 / peak
+    patches = raw.astype(np.float32) * np.float32(scale)
     sigma = _covariance_sigma(raw.reshape(count, -1), scale)
     if c == 1:
         sigma = _weak_texture_sigma(patches, raw, scale, sigma)

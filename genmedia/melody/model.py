@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,6 @@ class MelodyModel(Model):
         self.conductor = self.graph("conductor") if self.segments > 1 else None
         self.init = self.graph("decoder_init")
         self.step = self.graph("decoder_step")
-        self._refiner: Differentiable | None = None  # read when first needed (`encode(..., refine=True)`)
         # The metadata must describe these graphs: a mismatch fails here, not inside a run.
         latent, where = {1: (self.latent, "latent.size")}, info.metadata_path
         self.encoder.expect("tokens", {1: (self.steps, "steps")}, metadata=where)
@@ -71,15 +71,19 @@ class MelodyModel(Model):
     def refine(self, tokens: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Latents `z` of token windows (B, steps), refined by gradient steps until this model's greedy
         decoder writes the windows back (`genmedia.melody.refine`)."""
-        if self._refiner is None:
-            files = self.info.file("decoder_init"), self.info.file("decoder_step")
-            try:
-                self._refiner = (FlatDecoder.read(*files) if self.segments == 1 else
-                                 HierarchicalDecoder.read(self.info.file("conductor"), *files, bars=self.segments))
-            except ValueError as error:
-                raise ModelError(str(error)) from None
-        return refine_latents(self._refiner, np.asarray(tokens, dtype=np.int64), z, start_token=self.start_token,
-                              decode=self.decode)
+        return refine_latents(self.differentiable, np.asarray(tokens, dtype=np.int64), z,
+                              start_token=self.start_token, decode=self.decode)
+
+    @cached_property
+    def differentiable(self) -> Differentiable:
+        """The decoder's weights as `refine` differentiates them, read from its ONNX files when first
+        needed (`ModelError` if they are not shaped as genmedia exports them)."""
+        files = self.info.file("decoder_init"), self.info.file("decoder_step")
+        try:
+            return (FlatDecoder.read(*files) if self.segments == 1 else
+                    HierarchicalDecoder.read(self.info.file("conductor"), *files, bars=self.segments))
+        except ValueError as error:
+            raise ModelError(str(error)) from None
 
     def conditioning(self, z: np.ndarray) -> np.ndarray:
         """What the bar decoder is conditioned on: (B, 1, latent) for a flat model, else (B, bars, embed)."""
