@@ -62,6 +62,50 @@ def test_monotone_steps_skip_a_wobble_and_spread_evenly():
     assert list(monotone_steps(same, same, 3, ts)) == [0, 4, 8]
 
 
+def test_monotone_steps_never_trade_a_step_back_for_evenness():
+    ts = np.linspace(0, 1, 5)
+    to_a = np.array([0.0, 0.05, 0.2, 0.501, 0.5])  # point 3: halfway, but 0.001 further from A than B is
+    to_b = np.array([0.5, 0.45, 0.6, 0.25, 0.0])
+    assert list(monotone_steps(to_a, to_b, 3, ts)) == [0, 1, 4]  # the even point 3 would step back
+    assert list(monotone_steps(to_a[[0, 3, 4]], to_b[[0, 3, 4]], 3, ts[[0, 2, 4]])) == [0, 1, 2]  # no choice
+
+
+class _Path:
+    """A stand-in model whose latent path from A (ten 2s) to B (five 2s, five 3s) decodes, away from
+    the ends, to a melody unlike either (ten 4s) except at points off the 1/48 grid of an 8-times
+    oversampled 7-step path, which decode to the cross-fade from A to B."""
+    steps = 10
+    a = np.full(10, 2)
+    b = np.array([2] * 5 + [3] * 5)
+
+    def encode(self, windows, refine=True):
+        return np.eye(2, dtype=np.float32)
+
+    def decode(self, z):
+        out = []
+        for zi in z:
+            t = float(np.arctan2(zi[1], zi[0]) / (np.pi / 2))
+            if t < 1e-6 or t > 1 - 1e-6:
+                out.append(self.a if t < 0.5 else self.b)
+            elif round(t * 192) % 4:
+                out.append(np.where(np.arange(10) < 5 + round(5 * t), self.a, self.b))
+            else:
+                out.append(np.full(10, 4))
+        return np.stack(out)
+
+
+def test_a_morph_looks_closer_where_the_path_holds_no_monotone_steps(monkeypatch):
+    import genmedia.melody.model as melody_model
+
+    path = _Path()
+    morph = interpolate_melodies(path, path.a, path.b, steps=7)
+    assert not (morph == 4).any()  # found on the denser path: cross-fades, each step nearer B
+    to_a = [token_distance(s, path.a) for s in morph]
+    assert all(x <= y for x, y in zip(to_a, to_a[1:])) and to_a[-1] == 0.5
+    monkeypatch.setattr(melody_model, "DENSER", 1)  # the 49 points alone hold none
+    assert (interpolate_melodies(path, path.a, path.b, steps=7)[1:-1] == 4).any()
+
+
 def test_samples_are_tuneful_varied_and_seeded(model):
     samples = sample_melodies(model, count=50, seed=0)
     assert np.mean([in_key_share(s) for s in samples]) >= 0.9  # shipped: 0.954

@@ -21,7 +21,7 @@ import numpy as np
 from genmedia.errors import InputError
 from genmedia.melody.data import SPLITS, read_folder, windows
 from genmedia.melody.metrics import distinct, in_key_share, notes_per_2_bars, token_accuracy, token_distance
-from genmedia.melody.model import MelodyModel, interpolate_melodies, sample_melodies
+from genmedia.melody.model import MelodyModel, interpolate_melodies, is_monotone, sample_melodies
 
 MORPH_STEPS = 7
 MAX_PAIRS = 50
@@ -46,7 +46,7 @@ def morph_report(model: MelodyModel, firsts: list[np.ndarray]) -> dict[str, Any]
         to_b = [token_distance(s, b) for s in morph]
         curves_a.append(to_a)
         curves_b.append(to_b)
-        monotone += all(x <= y for x, y in zip(to_a, to_a[1:])) and all(x >= y for x, y in zip(to_b, to_b[1:]))
+        monotone += is_monotone(np.array(to_a), np.array(to_b))
         notes_everywhere += all((s >= 2).any() for s in morph)
         fades = [_crossfade(a, b, k / (MORPH_STEPS - 1), rng) for k in range(MORPH_STEPS)]
         for k in range(1, MORPH_STEPS - 1):

@@ -185,17 +185,22 @@ def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, st
     chosen among them by `monotone_steps`: the first and last points always, and between them a
     sequence whose token distance to A never falls and to B never rises wherever the path allows,
     as evenly spread from A to B as it can be. Greedy decodes of an evenly spaced path wobble where
-    they are far from both ends; `oversample=1` gives that plain even spacing.
+    they are far from both ends; `oversample=1` gives that plain even spacing. Where no such
+    sequence is among those points (two unrelated tunes, whose decodes halfway differ from both),
+    the path is decoded again at `DENSER` times as many points and the steps chosen among those.
     """
     za, zb = model.encode(np.stack([a, b]), refine=refine)
-    points = (steps - 1) * oversample + 1
-    ts = np.linspace(0.0, 1.0, points)
     length = model.steps if length is None else length
-    decoded = model.decode(np.stack([slerp(za, zb, float(t)) for t in ts]))[:, :length]
-    to_a = np.array([token_distance(x, a[:length]) for x in decoded])
-    to_b = np.array([token_distance(x, b[:length]) for x in decoded])
-    chosen: np.ndarray = decoded[monotone_steps(to_a, to_b, steps, ts)]
-    return chosen
+    for density in (oversample, oversample * DENSER) if oversample > 1 else (1,):
+        ts = np.linspace(0.0, 1.0, (steps - 1) * density + 1)
+        decoded = model.decode(np.stack([slerp(za, zb, float(t)) for t in ts]))[:, :length]
+        to_a = np.array([token_distance(x, a[:length]) for x in decoded])
+        to_b = np.array([token_distance(x, b[:length]) for x in decoded])
+        chosen = monotone_steps(to_a, to_b, steps, ts)
+        if is_monotone(to_a[chosen], to_b[chosen]):
+            break
+    picked: np.ndarray = decoded[chosen]
+    return picked
 
 
 def morph_meter(model: MelodyModel, a: Melody, b: Melody) -> tuple[int, int]:
@@ -223,18 +228,32 @@ def morph_melodies(model: MelodyModel, a: Melody, b: Melody, *, steps: int, over
     return morph if fill(bar) == BAR_STEPS else np.stack([from_grid(step, bar) for step in morph])
 
 
+DENSER = 4  # how many times as many points a morph's path is decoded at when the first ones held no monotone steps
+
+
+def is_monotone(to_a: np.ndarray, to_b: np.ndarray) -> bool:
+    """Whether steps at these distances move away from A and towards B throughout (ties allowed)."""
+    return bool(np.all(np.diff(to_a) >= 0) and np.all(np.diff(to_b) <= 0))
+
+
 def monotone_steps(to_a: np.ndarray, to_b: np.ndarray, steps: int, ts: np.ndarray) -> np.ndarray:
-    """Indices of `steps` of the points of a path, the first and the last among them, that minimise
-    (by dynamic programming) 100 x the total fall of the distance to A and rise of the distance to
-    B from each step to the next, plus the squared gaps between each step's progress,
-    to_a / (to_a + to_b) (its position `ts` where both are 0), and an even spread from 0 to 1."""
+    """Indices of `steps` of the points of a path, the first and the last among them, chosen (by
+    dynamic programming) first for the least total fall of the distance to A and rise of the
+    distance to B from each step to the next, and among those for the least sum of squared gaps
+    between each step's progress, to_a / (to_a + to_b) (its position `ts` where both are 0), and an
+    even spread from 0 to 1. So a path with monotone steps is always chosen where there is one: a
+    step back, however small, is never traded for evenness."""
     n = len(to_a)
     total = to_a + to_b
     progress = np.where(total > 0, to_a / np.where(total > 0, total, 1.0), ts)
+    # The smallest step back there can be is the smallest gap between two distances; weighed so
+    # that it costs more than the evenness of any choice (at most one per step) can.
+    values = np.unique(np.concatenate([to_a, to_b]))
+    weight = 2.0 * steps / (float(np.diff(values).min()) if len(values) > 1 else 1.0)
     # jump[j, i]: penalty for going from point j to a later point i (infinite backwards or in place)
     falls_from_a = np.maximum(0.0, to_a[:, None] - to_a[None, :])
     rises_to_b = np.maximum(0.0, to_b[None, :] - to_b[:, None])
-    jump = 100.0 * (falls_from_a + rises_to_b)
+    jump = weight * (falls_from_a + rises_to_b)
     jump[np.tril_indices(n)] = np.inf
     cost = np.full(n, np.inf)
     cost[0] = 0.0
