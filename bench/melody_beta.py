@@ -43,6 +43,8 @@ from genmedia.registry import load_info
 
 def split_windows(model: MelodyModel, folders: list[Path], split: str, limit: int) -> np.ndarray:
     found = [w for folder in folders for _, melody in read_folder(folder)[0][split] for w in model.windows_of(melody)]
+    if not found:
+        raise SystemExit(f"no {split} windows of {model.steps} sixteenths in {', '.join(map(str, folders))}")
     windows = np.stack(found).astype(np.int64)
     if len(windows) > limit:
         windows = windows[np.sort(np.random.default_rng(0).choice(len(windows), limit, replace=False))]
@@ -70,6 +72,7 @@ def sample_row(model: MelodyModel, prior: str) -> str:
 def concept_row(model: MelodyModel, folders: list[Path], split: str) -> tuple[float, float]:
     vectors, _, table = concept_vectors(model, training_windows(model, folders))
     spread = np.nanstd(table, axis=0)
+    spread = np.where(spread > 0, spread, np.nan)  # a constant attribute has no scale to move in
     amounts = np.linspace(-1.5, 1.5, 7)
     tables = []
     for folder in folders:

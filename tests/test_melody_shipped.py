@@ -88,7 +88,7 @@ class _Path:
             if t < 1e-6 or t > 1 - 1e-6:
                 out.append(self.a if t < 0.5 else self.b)
             elif round(t * 192) % 4:
-                out.append(np.where(np.arange(10) < 5 + round(5 * t), self.a, self.b))
+                out.append(np.where(np.arange(10) < 10 - round(5 * t), self.a, self.b))
             else:
                 out.append(np.full(10, 4))
         return np.stack(out)
@@ -101,7 +101,9 @@ def test_a_morph_looks_closer_where_the_path_holds_no_monotone_steps(monkeypatch
     morph = interpolate_melodies(path, path.a, path.b, steps=7)
     assert not (morph == 4).any()  # found on the denser path: cross-fades, each step nearer B
     to_a = [token_distance(s, path.a) for s in morph]
-    assert all(x <= y for x, y in zip(to_a, to_a[1:])) and to_a[-1] == 0.5
+    to_b = [token_distance(s, path.b) for s in morph]
+    assert all(x <= y for x, y in zip(to_a, to_a[1:])) and all(x >= y for x, y in zip(to_b, to_b[1:]))
+    assert to_a[0] == to_b[-1] == 0 and len({tuple(s) for s in morph}) >= 5  # A, then cross-fades, then B
     monkeypatch.setattr(melody_model, "DENSER", 1)  # the 49 points alone hold none
     assert (interpolate_melodies(path, path.a, path.b, steps=7)[1:-1] == 4).any()
 

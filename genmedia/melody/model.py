@@ -187,11 +187,13 @@ def interpolate_melodies(model: MelodyModel, a: np.ndarray, b: np.ndarray, *, st
     as evenly spread from A to B as it can be. Greedy decodes of an evenly spaced path wobble where
     they are far from both ends; `oversample=1` gives that plain even spacing. Where no such
     sequence is among those points (two unrelated tunes, whose decodes halfway differ from both),
-    the path is decoded again at `DENSER` times as many points and the steps chosen among those.
+    the path is decoded again at `DENSER` times as many points (at most `DENSE_POINTS`) and the
+    steps chosen among those.
     """
     za, zb = model.encode(np.stack([a, b]), refine=refine)
     length = model.steps if length is None else length
-    for density in (oversample, oversample * DENSER) if oversample > 1 else (1,):
+    dense = min(oversample * DENSER, max(oversample, DENSE_POINTS // (steps - 1)))
+    for density in (oversample,) if oversample == 1 or dense == oversample else (oversample, dense):
         ts = np.linspace(0.0, 1.0, (steps - 1) * density + 1)
         decoded = model.decode(np.stack([slerp(za, zb, float(t)) for t in ts]))[:, :length]
         to_a = np.array([token_distance(x, a[:length]) for x in decoded])
@@ -229,6 +231,7 @@ def morph_melodies(model: MelodyModel, a: Melody, b: Melody, *, steps: int, over
 
 
 DENSER = 4  # how many times as many points a morph's path is decoded at when the first ones held no monotone steps
+DENSE_POINTS = 4096  # but no more points than this (monotone_steps holds a few points x points matrices)
 
 
 def is_monotone(to_a: np.ndarray, to_b: np.ndarray) -> bool:
@@ -238,11 +241,11 @@ def is_monotone(to_a: np.ndarray, to_b: np.ndarray) -> bool:
 
 def monotone_steps(to_a: np.ndarray, to_b: np.ndarray, steps: int, ts: np.ndarray) -> np.ndarray:
     """Indices of `steps` of the points of a path, the first and the last among them, chosen (by
-    dynamic programming) first for the least total fall of the distance to A and rise of the
-    distance to B from each step to the next, and among those for the least sum of squared gaps
-    between each step's progress, to_a / (to_a + to_b) (its position `ts` where both are 0), and an
-    even spread from 0 to 1. So a path with monotone steps is always chosen where there is one: a
-    step back, however small, is never traded for evenness."""
+    dynamic programming) for the least sum of squared gaps between each step's progress,
+    to_a / (to_a + to_b) (its position `ts` where both are 0), and an even spread from 0 to 1, plus
+    a heavy penalty on the total fall of the distance to A and rise of the distance to B from each
+    step to the next. The penalty on the smallest step back there can be outweighs any evenness,
+    so steps that never step back are always chosen where the points hold some."""
     n = len(to_a)
     total = to_a + to_b
     progress = np.where(total > 0, to_a / np.where(total > 0, total, 1.0), ts)
