@@ -35,20 +35,10 @@ from melody_concepts import first_windows, spearman, sweeps
 
 from genmedia.melody.attributes import ATTRIBUTES
 from genmedia.melody.concepts import concept_vectors, training_windows
-from genmedia.melody.data import read_folder
-from genmedia.melody.metrics import distinct, in_key_share, notes_per_2_bars, token_accuracy
+from genmedia.melody.evaluate import sample_figures
+from genmedia.melody.metrics import token_accuracy
 from genmedia.melody.model import MelodyModel, sample_melodies
 from genmedia.registry import load_info
-
-
-def split_windows(model: MelodyModel, folders: list[Path], split: str, limit: int) -> np.ndarray:
-    found = [w for folder in folders for _, melody in read_folder(folder)[0][split] for w in model.windows_of(melody)]
-    if not found:
-        raise SystemExit(f"no {split} windows of {model.steps} sixteenths in {', '.join(map(str, folders))}")
-    windows = np.stack(found).astype(np.int64)
-    if len(windows) > limit:
-        windows = windows[np.sort(np.random.default_rng(0).choice(len(windows), limit, replace=False))]
-    return windows
 
 
 def kl_and_active(model: MelodyModel, windows: np.ndarray) -> tuple[float, int]:
@@ -64,9 +54,9 @@ def kl_and_active(model: MelodyModel, windows: np.ndarray) -> tuple[float, int]:
 def sample_row(model: MelodyModel, prior: str) -> str:
     if prior == "fitted" and not model.info.metadata.get("prior"):
         return "-"
-    sampled = sample_melodies(model, count=100, seed=0, prior=prior)
-    key = np.mean([in_key_share(s) for s in sampled if (s >= 2).any()] or [0.0])
-    return f"{key:.3f} / {np.mean([notes_per_2_bars(s) for s in sampled]):.1f} / {distinct(sampled)}"
+    figures = sample_figures(sample_melodies(model, count=100, seed=0, prior=prior))
+    key, notes, distinct = (figures[k] for k in ("samples_in_key", "samples_notes_per_2_bars", "samples_distinct"))
+    return f"{key:.3f} / {notes:.1f} / {distinct}"
 
 
 def concept_row(model: MelodyModel, folders: list[Path], split: str) -> tuple[float, float]:
@@ -98,7 +88,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.model:
         model = MelodyModel(load_info(Path(name))) if name.endswith(".json") else MelodyModel.load(name)
-        windows = split_windows(model, args.data, args.split, args.windows)
+        windows = training_windows(model, args.data, split=args.split, max_windows=args.windows)
         kl, active = kl_and_active(model, windows)
         batches = [windows[i:i + 512] for i in range(0, len(windows), 512)]
         greedy = sum(token_accuracy(model.decode(model.encode(b)), b) * len(b) for b in batches) / len(windows)

@@ -75,10 +75,10 @@ class Encoder(Protocol):
 
 
 def training_windows(model: Windowed, folders: list[Path], *, max_windows: int = MAX_WINDOWS,
-                     seed: int = 0) -> np.ndarray:
-    """The model's windows (B, steps) of the training split of each folder (`read_folder(folder)[0]
-    ["train"]`), cut as the model cuts them (`windows_of`, else `genmedia.melody.data.windows`);
-    beyond `max_windows` a seeded choice of that many, in their order."""
+                     seed: int = 0, split: str = "train") -> np.ndarray:
+    """The model's windows (B, steps) of the training split (or `split`) of each folder
+    (`read_folder(folder)[0][split]`), cut as the model cuts them (`windows_of`, else
+    `genmedia.melody.data.windows`); beyond `max_windows` a seeded choice of that many, in their order."""
     from genmedia.melody.data import read_folder, windows
 
     def cut(melody: Melody) -> list[np.ndarray]:
@@ -87,9 +87,10 @@ def training_windows(model: Windowed, folders: list[Path], *, max_windows: int =
             return cuts
         return windows(melody, model.steps, grid=getattr(model, "grid", True))
 
-    found = [w for folder in folders for _, melody in read_folder(Path(folder))[0]["train"] for w in cut(melody)]
+    found = [w for folder in folders for _, melody in read_folder(Path(folder))[0][split] for w in cut(melody)]
     if not found:
-        raise InputError(folders[0], "has no training melodies to compute concept vectors from")
+        raise InputError(folders[0], "has no training melodies to compute concept vectors from" if split == "train"
+                         else f"has no {split} melodies")
     stacked = np.stack(found).astype(np.int64)
     if len(stacked) > max_windows:
         rng = np.random.default_rng(seed)

@@ -123,6 +123,15 @@ def source_report(vae: MelodyModel, folder: Path, *, split: str = "all", refine_
     return report
 
 
+def sample_figures(sampled: np.ndarray) -> dict[str, float | int]:
+    """Sampled melodies (count, steps): share of notes in key (of those with notes), notes per 2 bars,
+    how many are distinct and how many have notes."""
+    return {"samples_in_key": round(float(np.mean([in_key_share(s) for s in sampled if (s >= 2).any()] or [0])), 4),
+            "samples_notes_per_2_bars": round(float(np.mean([notes_per_2_bars(s) for s in sampled])), 2),
+            "samples_distinct": distinct(sampled),
+            "samples_with_notes": int(sum((s >= 2).any() for s in sampled))}
+
+
 def evaluate_folder(folder: Path | list[Path], *, model: str | Path | None = None, samples: int = 100, seed: int = 0,
                     split: str = "all", refine_limit: int = 0) -> dict[str, Any]:
     """A model's figures on one or more folders of MIDI files, each a source: per source
@@ -143,11 +152,7 @@ def evaluate_folder(folder: Path | list[Path], *, model: str | Path | None = Non
             "reconstruction_accuracy_first_window", "morph_monotone_share", "morph_all_steps_have_notes_share"]
     pooled = {key: round(float(np.dot(weight, [r[key] for r in sources.values()]) / weight.sum()), 4)
               for key in keys}
-    report = {"model": vae.info.name, "split": split, "samples": samples,
-              "samples_in_key": round(float(np.mean([in_key_share(s) for s in sampled if (s >= 2).any()] or [0])), 4),
-              "samples_notes_per_2_bars": round(float(np.mean([notes_per_2_bars(s) for s in sampled])), 2),
-              "samples_distinct": distinct(sampled),
-              "samples_with_notes": int(sum((s >= 2).any() for s in sampled))}
+    report: dict[str, Any] = {"model": vae.info.name, "split": split, "samples": samples, **sample_figures(sampled)}
     if len(sources) == 1:
         report.update(next(iter(sources.values())))
     report["pooled"] = pooled
