@@ -426,3 +426,70 @@ def test_graph_weights_refuses_what_it_cannot_read():
         graph_weights(b"\x3a\x04\x2a\x02\x10\x07")  # graph > initializer of data type 7 (int64)
     with pytest.raises(ValueError, match="does not fill"):
         graph_weights(b"\x3a\x06\x2a\x04\x08\x03\x10\x01")  # a float32 tensor of shape [3] with no data
+
+
+# Starting a run from a trained model's exported weights (genmedia.training.melody_init).
+
+@pytest.mark.parametrize("which", ["tiny", "tiny16", "tiny16s"])
+def test_init_reads_back_every_exported_weight(which, request):
+    from genmedia.training.melody_init import check_outputs, init_from, read_init
+    from genmedia.training.melody_net import MelodyVAE
+
+    trained, meta = request.getfixturevalue(which)
+    weights, files, lineage = read_init(meta)
+    torch.manual_seed(123)  # other fresh weights than the trained model started from
+    model = MelodyVAE(trained.cfg)
+    untouched = init_from(model, weights)
+    assert untouched == (["bar_head.weight", "bar_head.bias"] if trained.cfg.staged else [])
+    given = dict(trained.named_parameters())
+    for name, p in model.named_parameters():
+        if name not in untouched:
+            assert torch.equal(p, given[name]), name
+    assert check_outputs(model, files) < 1e-5
+    assert lineage["model"] == meta.stem and set(lineage["files"]) == set(files)
+
+
+def test_init_refuses_weights_that_do_not_fit(tiny16, tiny16s):
+    from dataclasses import replace
+
+    from genmedia.training.melody_init import WeightsMismatch, check_outputs, init_from, read_init
+    from genmedia.training.melody_net import MelodyVAE
+
+    model16, meta16 = tiny16
+    weights, files, _ = read_init(meta16)
+    with pytest.raises(WeightsMismatch, match="encoder"):
+        init_from(MelodyVAE(replace(model16.cfg, enc_hidden=model16.cfg.enc_hidden + 2)), weights)
+    with pytest.raises(WeightsMismatch, match="graphs"):  # a flat model has no conductor
+        init_from(MelodyVAE(replace(model16.cfg, conductor_hidden=0, enc_bar_hidden=0)), weights)
+    staged, staged_meta = tiny16s
+    staged_weights, _, _ = read_init(staged_meta)
+    with pytest.raises(WeightsMismatch):  # the pool's weights have no place in tiny16
+        init_from(MelodyVAE(model16.cfg), staged_weights)
+    other = MelodyVAE(model16.cfg)  # fresh weights: the right shapes, other outputs
+    with pytest.raises(WeightsMismatch, match="differs from the trained files"):
+        check_outputs(other, files)
+
+
+def test_a_run_from_a_trained_model_trains_end_to_end_only_and_records_it(corpus, tiny16s, tmp_path):
+    from dataclasses import replace
+
+    from genmedia.training.runs import train_melody_model
+
+    _, meta = tiny16s
+    lines: list[str] = []
+    path = train_melody_model([corpus], replace(staged_config(), train_steps=3), name="fine", out_dir=tmp_path,
+                              command="test", init=meta, log=lines.append)
+    assert not any(line.startswith("stage") for line in lines)  # stages 1 and 2 came with the trained model
+    recorded = json.loads(path.read_text())["training"]
+    assert recorded["init"]["model"] == "tiny-melody-16s" and recorded["init"]["training"]["command"] == "test"
+    assert set(recorded["stages"]) == {"end_to_end"} and recorded["stages"]["end_to_end"]["steps"] == 3
+
+
+def test_train_melody_init_that_does_not_fit_is_one_line_naming_it(corpus, tiny16, tmp_path):
+    _, meta = tiny16
+    result = CliRunner().invoke(cli, ["train", "melody", "--data", str(corpus), "--preset", "tiny", "--init", str(meta),
+                                      "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and str(meta) in lines[0] and "Traceback" not in result.output, result.output
+    assert not list(tmp_path.iterdir())

@@ -193,6 +193,11 @@ def train_melody_data(out: Path, jsb: Path | None, collections: tuple[str, ...],
               help="Hierarchical models: steps of stage 1, each bar its own VAE (0: train end to end only).")
 @click.option("--conductor-pretrain", type=click.IntRange(0), default=None,
               help="Hierarchical models: steps of stage 2, the conductor learning to emit the bar latents.")
+@click.option("--lr", type=FiniteFloatRange(0, min_open=True), default=None,
+              help="Learning rate (of the end-to-end stage); it decays to 0 on a cosine.")
+@click.option("--init", default=None, metavar="MODEL",
+              help="Start from a trained melody model of the same preset (its .json or name): only the "
+                   "end-to-end stage runs, e.g. to train a shipped model further on more sources.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @checkpoint_option
 @max_minutes_option
@@ -200,8 +205,8 @@ def train_melody_data(out: Path, jsb: Path | None, collections: tuple[str, ...],
 @overwrite_option
 def train_melody(data: tuple[Path, ...], name: str, out: Path, preset: str, train_steps: int | None,
                  beta: float | None, free_bits: float | None, scheduled_sampling: float | None, batch: int | None,
-                 bar_pretrain: int | None, conductor_pretrain: int | None, seed: int, checkpoint: Path | None,
-                 max_minutes: float | None, device: str, overwrite: bool) -> None:
+                 bar_pretrain: int | None, conductor_pretrain: int | None, lr: float | None, init: str | None,
+                 seed: int, checkpoint: Path | None, max_minutes: float | None, device: str, overwrite: bool) -> None:
     """Train a melody VAE (2-bar flat, or 16-bar hierarchical) on a folder of MIDI files and export it."""
     from genmedia.training import require_torch
 
@@ -215,13 +220,14 @@ def train_melody(data: tuple[Path, ...], name: str, out: Path, preset: str, trai
     config = MelodyVAEConfig.preset(preset)
     config.seed = seed
     override(config, train_steps=train_steps, beta=beta, free_bits=free_bits, scheduled_sampling=scheduled_sampling,
-             batch=batch, bar_pretrain=bar_pretrain, conductor_pretrain=conductor_pretrain)
+             batch=batch, bar_pretrain=bar_pretrain, conductor_pretrain=conductor_pretrain, lr=lr)
     if config.bar_pretrain and not config.hierarchical:
         raise click.UsageError("--bar-pretrain needs a hierarchical model (--preset 16bar or tiny16)")
     try:
         meta = train_melody_model(list(data), config, name=name, out_dir=out,
                                   command=replay_command(click.get_current_context()), checkpoint=checkpoint,
-                                  device=device, time_limit=limit, overwrite=overwrite, log=log)
+                                  init=init, device=device, time_limit=limit,
+                                  overwrite=overwrite, log=log)
     except NoTrainingData as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"exported {meta}", err=True)

@@ -48,9 +48,10 @@ def stages(cfg: MelodyVAEConfig) -> dict[str, dict[str, Any]]:
 
 
 def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command: str,
-           data_dir: Path | list[Path], metrics: dict, overwrite: bool = False) -> Path:
+           data_dir: Path | list[Path], metrics: dict, overwrite: bool = False, init: dict | None = None) -> Path:
     """Export encoder, (conductor,) decoder initialiser and decoder step to ONNX, with the metadata
-    (`summary` from `load_melody_data`; its keys starting with "_" stay out)."""
+    (`summary` from `load_melody_data`; its keys starting with "_" stay out; `init`: the lineage of
+    the model training started from, whose stages then stand in for stages 1 and 2)."""
     cfg = model.cfg
     data_dirs = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
     encoder = ({"kind": "hierarchical", "bar_hidden": cfg.enc_hidden, "hidden": cfg.enc_bar_hidden,
@@ -77,7 +78,8 @@ def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command
         "training": {"data": [str(d) for d in data_dirs],
                      "split": "by tune, per source (see sources): voices of one chorale share a split",
                      **{k: v for k, v in summary.items() if not k.startswith("_")}, "command": command,
-                     "config": asdict(cfg), **({"stages": stages(cfg)} if cfg.staged else {})},
+                     "config": asdict(cfg), **({"stages": stages(cfg)} if cfg.staged and init is None else {}),
+                     **({"init": init, "stages": {"end_to_end": stages(cfg)["end_to_end"]}} if init else {})},
         "metrics": metrics,
     }
     return export_model(name=name, task="melody", out_dir=out_dir, graphs=graphs(model), metadata=metadata,

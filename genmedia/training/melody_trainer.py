@@ -14,6 +14,7 @@ from torch import nn
 
 from genmedia.training.loop import BatchLoss, batch_device, fit
 from genmedia.training.melody_data import transpose_batch
+from genmedia.training.melody_init import init_from
 from genmedia.training.melody_losses import bar_vae_loss, conductor_loss, vae_loss
 from genmedia.training.melody_net import MelodyVAE, MelodyVAEConfig, greedy_accuracy
 
@@ -43,13 +44,18 @@ def monitor_windows(data: dict[str, np.ndarray]) -> np.ndarray | None:
 
 def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path | None = None,
           log: Callable[[str], None] = lambda _: None, log_every: int = 200, device: str = "cpu",
-          time_limit: float | None = None, sources: np.ndarray | None = None) -> MelodyVAE:
+          time_limit: float | None = None, sources: np.ndarray | None = None,
+          init: dict[str, list[tuple[str, np.ndarray]]] | None = None) -> MelodyVAE:
     """Train on `device` (resuming from `checkpoint` if it exists; saving to it every `log_every`
-    steps; past `time_limit` seconds it pauses, as `fit` does); the trained model comes back on the CPU."""
+    steps; past `time_limit` seconds it pauses, as `fit` does); the trained model comes back on the CPU.
+    With `init` (`melody_init.read_init`) training starts from a trained model's weights: only the
+    end-to-end stage runs, without KL warm-up, since that model's latent is already in use."""
     if cfg.bar_pretrain and not (cfg.hierarchical and cfg.enc_bar_hidden):
         raise ValueError("training in stages needs the hierarchical encoder and decoder")
     torch.manual_seed(cfg.seed)
     model = MelodyVAE(cfg)
+    if init is not None:
+        init_from(model, init)
     train_windows = data["train"]
     started = time.monotonic()
     chance = draw_chances(sources, cfg.source_balance)
@@ -74,7 +80,7 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
     def staged_path(suffix: str) -> Path | None:
         return None if checkpoint is None else checkpoint.with_name(f"{checkpoint.stem}.{suffix}{checkpoint.suffix}")
 
-    if cfg.staged and not (checkpoint is not None and checkpoint.exists()):  # else stage 3 is under way
+    if cfg.staged and init is None and not (checkpoint is not None and checkpoint.exists()):  # else stage 3 runs
         warmup = max(1, cfg.bar_pretrain // 4)
         log(f"stage 1 of 3: each bar its own VAE, {cfg.bar_pretrain} steps")
         stage(parameters(model.encoder.embed, model.encoder.rnn, model.init, model.step, model.bar_head),
@@ -90,7 +96,8 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
 
     def batch_loss(step: int, rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         ramp = min(1.0, 2 * step / max(1, cfg.train_steps))
-        warm = 1.0 if cfg.staged else min(1.0, step / max(1, cfg.kl_warmup))  # a staged model's z is already in use
+        # a staged or initialised model's z is already in use
+        warm = 1.0 if cfg.staged or init is not None else min(1.0, step / max(1, cfg.kl_warmup))
         return vae_loss(model, batch(rng, cfg.batch), cfg.beta * warm, cfg.scheduled_sampling * ramp)
 
     stage([p for n, p in model.named_parameters() if not n.startswith("bar_head.")], batch_loss, cfg.train_steps,

@@ -9,7 +9,7 @@ import numpy as np
 
 from genmedia.errors import GenmediaError, InputError
 from genmedia.melody.model import attach_prior
-from genmedia.training import denoiser, level_vae
+from genmedia.training import denoiser, level_vae, melody_init
 from genmedia.training.level_vae import LevelVAEConfig, WeightsMismatch, fit_bins, load_level_data, read_init
 from genmedia.training.melody_data import load_melody_data
 from genmedia.training.melody_export import export as export_melody
@@ -58,24 +58,39 @@ def train_level_model(data_dir: Path, config: LevelVAEConfig, *, name: str, out_
 
 
 def train_melody_model(data_dirs: list[Path], config: MelodyVAEConfig, *, name: str, out_dir: Path, command: str,
-                       checkpoint: Path | None = None, device: str = "cpu", time_limit: float | None = None,
-                       overwrite: bool = False, log: Log = _quiet) -> Path:
+                       init: str | Path | None = None, checkpoint: Path | None = None, device: str = "cpu",
+                       time_limit: float | None = None, overwrite: bool = False, log: Log = _quiet) -> Path:
     """Train a melody VAE (`config`) on folders of MIDI files, measure it, export it as OUT_DIR/NAME.*
-    and fit its sampling prior; return the metadata path. `command` is recorded in the metadata;
-    `checkpoint`, `device` and `time_limit` (seconds) as `melody_trainer.train` takes them.
+    and fit its sampling prior; return the metadata path. `init`: a trained melody model (its .json
+    or name) to start from; `command` is recorded in the metadata; `checkpoint`, `device` and
+    `time_limit` (seconds) as `melody_trainer.train` takes them.
 
-    Raises `NoTrainingData` when no folder has a training melody, and `TrainingPaused` past the time limit."""
+    Raises `NoTrainingData` when no folder has a training melody, `InputError` naming `init` (weights
+    that do not fit) and `TrainingPaused` past the time limit."""
+    # Read first: a bad file fails fast, and the export may replace it.
+    weights, files, lineage = (None, None, None) if init is None else melody_init.read_init(init)
+    if weights is not None:  # the weights fit, before any data is read or training time spent
+        try:
+            melody_init.check_outputs(_loaded(config, weights), files)
+        except melody_init.WeightsMismatch as exc:
+            raise InputError(Path(init), str(exc)) from None
     windows, summary = load_melody_data(data_dirs, config.steps)
     if "train" not in windows:
         raise NoTrainingData(f"{', '.join(map(str, data_dirs))}: no training melodies found")
     log(f"training on {summary['windows']['train']} windows from {summary['tunes']['train']} tunes")
     model = fit_melody(windows, config, checkpoint=checkpoint, log=log, device=device, time_limit=time_limit,
-                       sources=summary["_train_source"])
+                       sources=summary["_train_source"], init=weights)
     metrics = melody_metrics(model, windows, summary["_windows"])
     meta = export_melody(model, summary, name=name, out_dir=out_dir, command=command, data_dir=data_dirs,
-                         metrics=metrics, overwrite=overwrite)
+                         metrics=metrics, overwrite=overwrite, init=lineage)
     attach_prior(meta, data_dirs, bandwidth=config.prior_bandwidth, command=command, train=windows["train"])
     return meta
+
+
+def _loaded(config: MelodyVAEConfig, weights: dict) -> MelodyVAE:
+    model = MelodyVAE(config)
+    melody_init.init_from(model, weights)
+    return model
 
 
 def melody_metrics(model: MelodyVAE, windows: dict[str, np.ndarray],
