@@ -149,7 +149,9 @@ def _covariance_sigma(raw: np.ndarray, scale: float) -> float:
     above = ends - np.minimum(np.searchsorted(eigen, taus, side="right"), ends)
     good = np.flatnonzero(above >= below)
     tau = taus[good[-1]] if len(good) else eigen[0]
-    return float(np.sqrt(max(tau, 0.0)))
+    # eigvalsh's LAPACK may split its work over BLAS threads and differ in the last bit (numpy 2.4's
+    # OpenBLAS does): rounded to 1e-9 of a level, the estimate is the same however many threads ran.
+    return round(float(np.sqrt(max(tau, 0.0))), 9)
 
 
 def _texture(patches: np.ndarray) -> np.ndarray:
