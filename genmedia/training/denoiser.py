@@ -25,7 +25,7 @@ from genmedia.image.io import SUFFIXES
 from genmedia.image.noise import estimate_sigma
 from genmedia.training import PRECISIONS
 from genmedia.training.degrade import GRID, camera, camera_patch, jpeg_patch
-from genmedia.training.export import Graph, export_model
+from genmedia.training.export import Graph, WeightsMismatch, export_model, onnx_initializers
 from genmedia.training.loop import batch_device, fit
 
 
@@ -111,19 +111,11 @@ class UNetDenoiser(nn.Module):
         return image - F.pixel_shuffle(self.tail(h), self.cfg.fold)
 
 
-class WeightsMismatch(ValueError):
-    """Initial weights that do not fit the network being trained."""
-
-
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
     """The weights of a trained denoiser: its exported ONNX file or a training checkpoint (.pt)."""
     try:
         if path.suffix.lower() == ".onnx":
-            import onnx
-            from onnx import numpy_helper
-
-            graph = onnx.load(str(path)).graph
-            weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
+            weights = {name: torch.from_numpy(array) for name, array in onnx_initializers(path)}
         else:
             # weights_only: a checkpoint holds only tensors and plain values, and a crafted one cannot run code
             weights = torch.load(path, weights_only=True, map_location="cpu")["model"]

@@ -22,6 +22,17 @@ from genmedia.schema import METADATA_VERSION, is_plain_relative
 ONNX_OPSET = 17
 
 
+class WeightsMismatch(ValueError):
+    """Initial weights that do not fit the network being trained (`--init`, any model kind)."""
+
+
+def onnx_initializers(path: Path) -> list[tuple[str, Any]]:
+    """The weights stored in an ONNX file, as (name, numpy array) in file order."""
+    from onnx import numpy_helper
+
+    return [(t.name, numpy_helper.to_array(t).copy()) for t in onnx.load(str(path)).graph.initializer]
+
+
 @dataclass
 class Graph:
     """One module to export: example inputs and names, and which axes are dynamic."""

@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from genmedia.levels import attributes
 from genmedia.levels.prior import ExemplarPrior
 from genmedia.levels.tiles import TileSet, read_corpus
-from genmedia.training.export import Graph, export_model
+from genmedia.training.export import Graph, WeightsMismatch, export_model, onnx_initializers
 from genmedia.training.loop import batch_device, fit
 from genmedia.training.vae import gaussian_kl, reparameterise
 
@@ -416,23 +416,15 @@ def _fit_width(cfg: LevelVAEConfig, data: LevelData) -> None:
         raise ValueError(f"the narrowest map has {narrowest} columns; at least 16 are needed")
 
 
-class WeightsMismatch(ValueError):
-    """Initial weights that do not fit the network being trained."""
-
-
 def read_init(path: Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict]:
     """The weights of a trained level model (its metadata .json, or its name: both ONNX files, each
     checked against its sha256) and what a run starting from it records (files, hashes, how it was trained)."""
-    import onnx
-    from onnx import numpy_helper
-
     from genmedia.registry import get_model
 
     info = get_model(path, task="level")
     weights = {}
     for role in ("encoder", "decoder"):
-        graph = onnx.load(str(info.file(role))).graph
-        weights[role] = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
+        weights[role] = {name: torch.from_numpy(array) for name, array in onnx_initializers(info.file(role))}
     lineage = {"model": info.name, "files": {r: info.files[r]["sha256"] for r in ("encoder", "decoder")},
                "training": info.metadata.get("training"), "metrics": info.metadata.get("metrics")}
     return weights, lineage

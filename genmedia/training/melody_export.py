@@ -78,9 +78,12 @@ def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command
         "training": {"data": [str(d) for d in data_dirs],
                      "split": "by tune, per source (see sources): voices of one chorale share a split",
                      **{k: v for k, v in summary.items() if not k.startswith("_")}, "command": command,
-                     "config": asdict(cfg), **({"stages": stages(cfg)} if cfg.staged and init is None else {}),
-                     **({"init": init, "stages": {"end_to_end": stages(cfg)["end_to_end"]}} if init else {})},
+                     "config": asdict(cfg)},
         "metrics": metrics,
     }
+    if init is not None:  # stages 1 and 2 are the starting model's, recorded in its lineage
+        metadata["training"].update(init=init, stages={"end_to_end": stages(cfg)["end_to_end"]})
+    elif cfg.staged:
+        metadata["training"]["stages"] = stages(cfg)
     return export_model(name=name, task="melody", out_dir=out_dir, graphs=graphs(model), metadata=metadata,
                         overwrite=overwrite)

@@ -18,43 +18,32 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genmedia.training.export import Graph, export_graph
+from genmedia.training.export import Graph, WeightsMismatch, export_graph, onnx_initializers
 from genmedia.training.melody_export import graphs
-from genmedia.training.melody_net import MelodyVAE
+from genmedia.training.melody_net import MelodyVAE, MelodyVAEConfig
 
 SERIAL_LIMIT = 2 ** 24  # float32 holds every integer below this exactly
 TOLERANCE = 1e-4
 
 
-class WeightsMismatch(ValueError):
-    """The trained files do not fit the network being trained."""
-
-
 def read_init(path: Path) -> tuple[dict[str, list[tuple[str, np.ndarray]]], dict[str, Path], dict]:
     """A trained melody model's initializers per graph (in file order), its ONNX files (each checked
     against its sha256 by the registry) and what a run starting from it records about it."""
-    import onnx
-    from onnx import numpy_helper
-
     from genmedia.registry import get_model
 
     info = get_model(path, task="melody")
     roles = [r for r in ("encoder", "conductor", "decoder_init", "decoder_step") if r in info.files]
     files = {role: info.file(role) for role in roles}
-    weights = {role: [(t.name, numpy_helper.to_array(t).copy()) for t in onnx.load(str(p)).graph.initializer]
-               for role, p in files.items()}
+    weights = {role: onnx_initializers(p) for role, p in files.items()}
     lineage = {"model": info.name, "files": {r: info.files[r]["sha256"] for r in roles},
                "training": info.metadata.get("training"), "metrics": info.metadata.get("metrics")}
     return weights, files, lineage
 
 
 def _initializers(graph: Graph, folder: Path) -> list[tuple[str, np.ndarray]]:
-    import onnx
-    from onnx import numpy_helper
-
     path = folder / f"{graph.role}.onnx"
     export_graph(graph, path, overwrite=True)
-    return [(t.name, numpy_helper.to_array(t)) for t in onnx.load(str(path)).graph.initializer]
+    return onnx_initializers(path)
 
 
 def _pairs(role: str, fresh: list[tuple[str, np.ndarray]], trained: list[tuple[str, np.ndarray]]):
@@ -90,7 +79,7 @@ def init_from(model: MelodyVAE, trained: dict[str, list[tuple[str, np.ndarray]]]
         p.copy_(torch.arange(offset, offset + p.numel(), dtype=torch.float64).view_as(p))
         offset += p.numel()
     values = np.full(total, np.nan, dtype=np.float64)
-    exported = [g for g in graphs(model)]
+    exported = graphs(model)
     if {g.role for g in exported} != set(trained):
         raise WeightsMismatch(f"the trained model has the graphs {', '.join(sorted(trained))}, "
                               f"this network {', '.join(sorted(g.role for g in exported))}")
@@ -122,6 +111,17 @@ def init_from(model: MelodyVAE, trained: dict[str, list[tuple[str, np.ndarray]]]
         else:
             p.copy_(torch.from_numpy(chunk.reshape(p.shape)).to(p.dtype))
     return untouched
+
+
+def load(config: MelodyVAEConfig, path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """The trained model at `path` (`read_init`) as parameters of a network of `config`, checked
+    to give the trained files' outputs (`check_outputs`), and its lineage. The parameters the
+    exported graphs do not hold (training-only heads) are left out. Raises `WeightsMismatch`."""
+    weights, files, lineage = read_init(Path(path))
+    model = MelodyVAE(config)
+    untouched = init_from(model, weights)
+    check_outputs(model, files)
+    return {n: p.detach().clone() for n, p in model.named_parameters() if n not in untouched}, lineage
 
 
 @torch.no_grad()

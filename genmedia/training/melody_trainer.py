@@ -14,7 +14,6 @@ from torch import nn
 
 from genmedia.training.loop import BatchLoss, batch_device, fit
 from genmedia.training.melody_data import transpose_batch
-from genmedia.training.melody_init import init_from
 from genmedia.training.melody_losses import bar_vae_loss, conductor_loss, vae_loss
 from genmedia.training.melody_net import MelodyVAE, MelodyVAEConfig, greedy_accuracy
 
@@ -45,17 +44,17 @@ def monitor_windows(data: dict[str, np.ndarray]) -> np.ndarray | None:
 def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path | None = None,
           log: Callable[[str], None] = lambda _: None, log_every: int = 200, device: str = "cpu",
           time_limit: float | None = None, sources: np.ndarray | None = None,
-          init: dict[str, list[tuple[str, np.ndarray]]] | None = None) -> MelodyVAE:
+          init: dict[str, torch.Tensor] | None = None) -> MelodyVAE:
     """Train on `device` (resuming from `checkpoint` if it exists; saving to it every `log_every`
     steps; past `time_limit` seconds it pauses, as `fit` does); the trained model comes back on the CPU.
-    With `init` (`melody_init.read_init`) training starts from a trained model's weights: only the
+    With `init` (`melody_init.load`) training starts from a trained model's weights: only the
     end-to-end stage runs, without KL warm-up, since that model's latent is already in use."""
     if cfg.bar_pretrain and not (cfg.hierarchical and cfg.enc_bar_hidden):
         raise ValueError("training in stages needs the hierarchical encoder and decoder")
     torch.manual_seed(cfg.seed)
     model = MelodyVAE(cfg)
-    if init is not None:
-        init_from(model, init)
+    if init is not None:  # the exported parameters; training-only heads keep their seeded values
+        model.load_state_dict(init, strict=False)
     train_windows = data["train"]
     started = time.monotonic()
     chance = draw_chances(sources, cfg.source_balance)

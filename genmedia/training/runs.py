@@ -10,7 +10,8 @@ import numpy as np
 from genmedia.errors import GenmediaError, InputError
 from genmedia.melody.model import attach_prior
 from genmedia.training import denoiser, level_vae, melody_init
-from genmedia.training.level_vae import LevelVAEConfig, WeightsMismatch, fit_bins, load_level_data, read_init
+from genmedia.training.export import WeightsMismatch
+from genmedia.training.level_vae import LevelVAEConfig, fit_bins, load_level_data, read_init
 from genmedia.training.melody_data import load_melody_data
 from genmedia.training.melody_export import export as export_melody
 from genmedia.training.melody_net import MelodyVAE, MelodyVAEConfig, greedy_accuracy
@@ -67,12 +68,13 @@ def train_melody_model(data_dirs: list[Path], config: MelodyVAEConfig, *, name: 
 
     Raises `NoTrainingData` when no folder has a training melody, `InputError` naming `init` (weights
     that do not fit) and `TrainingPaused` past the time limit."""
-    # Read first: a bad file fails fast, and the export may replace it.
-    weights, files, lineage = (None, None, None) if init is None else melody_init.read_init(init)
-    if weights is not None:  # the weights fit, before any data is read or training time spent
+    # Read and checked first, before any data is read or training time spent: a bad file fails fast,
+    # and the export may replace it.
+    weights, lineage = None, None
+    if init is not None:
         try:
-            melody_init.check_outputs(_loaded(config, weights), files)
-        except melody_init.WeightsMismatch as exc:
+            weights, lineage = melody_init.load(config, init)
+        except WeightsMismatch as exc:
             raise InputError(Path(init), str(exc)) from None
     windows, summary = load_melody_data(data_dirs, config.steps)
     if "train" not in windows:
@@ -85,12 +87,6 @@ def train_melody_model(data_dirs: list[Path], config: MelodyVAEConfig, *, name: 
                          metrics=metrics, overwrite=overwrite, init=lineage)
     attach_prior(meta, data_dirs, bandwidth=config.prior_bandwidth, command=command, train=windows["train"])
     return meta
-
-
-def _loaded(config: MelodyVAEConfig, weights: dict) -> MelodyVAE:
-    model = MelodyVAE(config)
-    melody_init.init_from(model, weights)
-    return model
 
 
 def melody_metrics(model: MelodyVAE, windows: dict[str, np.ndarray],
@@ -122,7 +118,7 @@ def train_denoiser_model(gray_dir: Path, color_dir: Path, valid_gray: Path | Non
     try:
         model = denoiser.train(data, config, checkpoint=checkpoint, log=log, device=device, time_limit=time_limit,
                                init=weights)
-    except denoiser.WeightsMismatch as exc:
+    except WeightsMismatch as exc:
         raise InputError(init or gray_dir, str(exc)) from None
     summary: dict[str, object] = {
         "gray": str(gray_dir), "color": str(color_dir), "valid_gray": str(valid_gray) if valid_gray else None,
