@@ -41,7 +41,7 @@ from genmedia.melody.concepts import (
     training_windows,
     transform_melody,
 )
-from genmedia.melody.midi import HOLD, REST, pitch_token as t, read_melody
+from genmedia.melody.midi import HOLD, REST, note_spans, pitch_token as t, read_melody
 from genmedia.melody.model import MelodyModel, sample_melodies
 from genmedia.resources import resource_dir
 
@@ -227,7 +227,7 @@ def test_transform_and_sweep_decode_shifted_latents(with_concepts, corpus):
     concepts = load_concepts(model)
     melody = read_melody(corpus / "tune01.mid")
     window = model.window(melody, source="tune01")
-    z = model.encode(window[None])
+    z = model.encode(window[None], refine=True)  # what transform starts from
     for amount in (0.0, 1.0):
         expected = model.decode(z + amount * concepts.vector("pitch")[None])[0]
         assert (transform_melody(model, window, attribute="pitch", amount=amount) == expected).all()
@@ -288,7 +288,8 @@ def test_a_three_four_tune_is_transformed_in_three_four(with_concepts, tmp_path)
     melody = read_melody(src)
     tokens, signature = in_meter(model, melody, transform_melody(model, melody, attribute="density", amount=1.0))
     assert signature == (3, 4) and len(tokens) == model.covered(melody) // 16 * 12  # bars of 12 sixteenths
-    assert (read_melody(tmp_path / "w.mid").tokens == tokens[: len(read_melody(tmp_path / "w.mid").tokens)]).all()
+    written = read_melody(tmp_path / "w.mid").tokens
+    assert note_spans(written) == note_spans(tokens[: len(written)])  # a HOLD after a rest is written as a rest
 
 
 def test_unknown_attribute_is_one_line(with_concepts, corpus, tmp_path):

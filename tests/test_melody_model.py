@@ -289,10 +289,45 @@ def test_train_melody_cli(corpus, tmp_path):
     assert meta["prior"]["type"] == "kernel-density" and meta["prior"]["bandwidth"] == 0.3
     assert meta["prior"]["command"] == meta["training"]["command"]
     assert meta["regularisation"] == {"beta": 0.2, "free_bits_nats": 128.0, "kl_warmup_steps": 1,
-                                      "scheduled_sampling": 0.5, "bag_of_notes_weight": 0.0}
+                                      "scheduled_sampling": 0.5, "bag_of_notes_weight": 0.0,
+                                      "attribute_reg": 0.0, "attribute_sharpness": 10.0}
+    assert meta["latent"] == {"size": 4}  # no dimension is tied to an attribute
     assert meta["training"]["command"] == (f"genmedia train melody --data {corpus} --out {out} --preset tiny "
                                            "--scheduled-sampling 0.5")
     assert set(meta["metrics"]) >= {"greedy_accuracy_train"}
+
+
+def test_attribute_loss_rewards_dimensions_that_order_windows_by_their_attributes():
+    from genmedia.training.melody_losses import attribute_loss
+
+    values = torch.tensor([[1.0, 60.0], [2.0, 60.0], [3.0, float("nan")], [4.0, 72.0]])
+    ordered = torch.stack([torch.arange(4.0), torch.arange(4.0)], 1)
+    assert attribute_loss(ordered, values, 10.0).item() < 1e-3  # both dims order the windows as their attribute
+    # reversed: every counted pair disagrees, |tanh - sign| ~ 2 per attribute
+    assert attribute_loss(-ordered, values, 10.0).item() == pytest.approx(4.0, abs=1e-3)
+    # the tied (60, 60) and the undefined (NaN) pairs are left out: the only counted pairs of attribute 1
+    # are (60, 72) ones, so swapping the tied windows' codes changes nothing
+    swapped = ordered.clone()
+    swapped[[0, 1], 1] = swapped[[1, 0], 1]
+    assert attribute_loss(swapped, values, 10.0).item() < 1e-3
+    assert attribute_loss(ordered, torch.full((4, 2), 5.0), 10.0).item() == 0.0  # nothing to order
+    # the gradient pushes the codes towards the attribute's order
+    z = torch.zeros(4, 2, requires_grad=True)
+    attribute_loss(z, values, 10.0).backward()
+    assert (z.grad[:, 0].diff() < 0).all()  # a step down the loss raises the code of higher-density windows
+
+
+def test_train_melody_attribute_reg_ties_latent_dimensions_to_attributes(corpus, tmp_path):
+    out = tmp_path / "models"
+    base = ["train", "melody", "--data", str(corpus), "--preset", "tiny", "--out", str(out), "--attribute-reg", "2"]
+    small = CliRunner().invoke(cli, base)
+    assert small.exit_code == 2 and "--attribute-reg needs a latent of at least 5 dimensions" in small.output
+    result = CliRunner().invoke(cli, base + ["--latent", "6", "--steps", "6"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "melody-2bar.json").read_text())
+    assert meta["regularisation"]["attribute_reg"] == 2.0
+    assert meta["latent"]["attribute_dims"] == {"density": 0, "pitch": 1, "interval": 2, "syncopation": 3, "key": 4}
+    assert meta["training"]["config"]["attribute_reg"] == 2.0 and meta["latent"]["size"] == 6
 
 
 def test_fitted_prior_samples_around_the_training_latents(corpus, tmp_path):

@@ -184,6 +184,7 @@ def train_melody_data(out: Path, jsb: Path | None, collections: tuple[str, ...],
                                       "(for several sources); 16bar: the hierarchical 16-bar model.")
 @click.option("--steps", "train_steps", type=click.IntRange(1), default=None,
               help="Optimiser steps (of the end-to-end stage, for a model trained in stages).")
+@click.option("--latent", type=click.IntRange(1), default=None, help="Latent dimensions (default: the preset's).")
 @click.option("--beta", type=FiniteFloatRange(0.0), default=None, help="KL weight after warm-up.")
 @click.option("--free-bits", type=FiniteFloatRange(0.0), default=None, help="Nats of KL per example left unpenalised.")
 @click.option("--scheduled-sampling", type=FiniteFloatRange(0.0, 1.0), default=None,
@@ -195,6 +196,10 @@ def train_melody_data(out: Path, jsb: Path | None, collections: tuple[str, ...],
               help="Hierarchical models: steps of stage 2, the conductor learning to emit the bar latents.")
 @click.option("--lr", type=FiniteFloatRange(0, min_open=True), default=None,
               help="Learning rate (of the end-to-end stage); it decays to 0 on a cosine.")
+@click.option("--attribute-reg", type=FiniteFloatRange(0.0), default=None, metavar="WEIGHT",
+              help="Weight of the attribute regularisation (AR-VAE): latent dimensions 0-4 learn to order "
+                   "windows by density, pitch, interval, syncopation and key, so that concept vectors "
+                   "change one quality at a time (0: off, the default).")
 @click.option("--init", default=None, metavar="MODEL",
               help="Start from a trained melody model of the same preset (its .json or name): only the "
                    "end-to-end stage runs, e.g. to train a shipped model further on more sources.")
@@ -204,25 +209,31 @@ def train_melody_data(out: Path, jsb: Path | None, collections: tuple[str, ...],
 @device_option
 @overwrite_option
 def train_melody(data: tuple[Path, ...], name: str, out: Path, preset: str, train_steps: int | None,
-                 beta: float | None, free_bits: float | None, scheduled_sampling: float | None, batch: int | None,
-                 bar_pretrain: int | None, conductor_pretrain: int | None, lr: float | None, init: str | None,
-                 seed: int, checkpoint: Path | None, max_minutes: float | None, device: str, overwrite: bool) -> None:
+                 latent: int | None, beta: float | None, free_bits: float | None, scheduled_sampling: float | None,
+                 batch: int | None, bar_pretrain: int | None, conductor_pretrain: int | None, lr: float | None,
+                 attribute_reg: float | None, init: str | None, seed: int, checkpoint: Path | None,
+                 max_minutes: float | None, device: str, overwrite: bool) -> None:
     """Train a melody VAE (2-bar flat, or 16-bar hierarchical) on a folder of MIDI files and export it."""
     from genmedia.training import require_torch
 
     require_torch(device)
     limit = time_limit(max_minutes, checkpoint)
     from genmedia.fileio import check_writable
+    from genmedia.melody.attributes import ATTRIBUTES
     from genmedia.training.melody_net import MelodyVAEConfig
     from genmedia.training.runs import NoTrainingData, train_melody_model
 
     check_writable([out / f"{name}.json"], overwrite=overwrite)
     config = MelodyVAEConfig.preset(preset)
     config.seed = seed
-    override(config, train_steps=train_steps, beta=beta, free_bits=free_bits, scheduled_sampling=scheduled_sampling,
-             batch=batch, bar_pretrain=bar_pretrain, conductor_pretrain=conductor_pretrain, lr=lr)
+    override(config, train_steps=train_steps, latent=latent, beta=beta, free_bits=free_bits,
+             scheduled_sampling=scheduled_sampling, batch=batch, bar_pretrain=bar_pretrain,
+             conductor_pretrain=conductor_pretrain, lr=lr, attribute_reg=attribute_reg)
     if config.bar_pretrain and not config.hierarchical:
         raise click.UsageError("--bar-pretrain needs a hierarchical model (--preset 16bar or tiny16)")
+    if config.attribute_reg and config.latent < len(ATTRIBUTES):
+        raise click.UsageError(f"--attribute-reg needs a latent of at least {len(ATTRIBUTES)} dimensions "
+                               f"(this one has {config.latent}; see --latent)")
     try:
         meta = train_melody_model(list(data), config, name=name, out_dir=out,
                                   command=replay_command(click.get_current_context()), checkpoint=checkpoint,

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from genmedia.melody.attributes import ATTRIBUTES
 from genmedia.melody.midi import BAR_STEPS, MAX_PITCH, MIN_PITCH
 from genmedia.training.export import Graph, export_model
 from genmedia.training.melody_net import MelodyVAE, MelodyVAEConfig
@@ -69,9 +70,11 @@ def export(model: MelodyVAE, summary: dict, *, name: str, out_dir: Path, command
         "vocabulary": {"rest": 0, "hold": 1, "note_on_offset": 2, "min_pitch": MIN_PITCH, "max_pitch": MAX_PITCH,
                        "size": cfg.vocab, "start_token": cfg.vocab, "steps_per_quarter": 4},
         "steps": cfg.steps, "bars": cfg.steps // 16,
-        "latent": {"size": cfg.latent},
+        "latent": {"size": cfg.latent,
+                   **({"attribute_dims": {name: k for k, name in enumerate(ATTRIBUTES)}} if cfg.attribute_reg else {})},
         "regularisation": {"beta": cfg.beta, "free_bits_nats": cfg.free_bits, "kl_warmup_steps": cfg.kl_warmup,
-                           "scheduled_sampling": cfg.scheduled_sampling, "bag_of_notes_weight": cfg.bag_of_notes},
+                           "scheduled_sampling": cfg.scheduled_sampling, "bag_of_notes_weight": cfg.bag_of_notes,
+                           "attribute_reg": cfg.attribute_reg, "attribute_sharpness": cfg.attribute_sharpness},
         "meter": {"grid": "bars of 16 sixteenths; 3/4 and 6/8 bars (and halves of 12/8, 6/4) fill 12 steps of a "
                            "bar and 4 steps of rests pad it; 2/4 bars go two to a bar; other meters unaligned",
                   "bar_steps": BAR_STEPS},

@@ -9,9 +9,11 @@ from genmedia.training.melody_net import MelodyVAE
 from genmedia.training.vae import gaussian_kl, reparameterise
 
 
-def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float,
-             sampling: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
-    """Loss on a batch; `sampling` is the share of decoder inputs replaced by the decoder's own samples."""
+def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float, sampling: float = 0.0,
+             attributes: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss on a batch; `sampling` is the share of decoder inputs replaced by the decoder's own samples;
+    `attributes` (B, attributes), NaN where undefined: each window's attributes, for the attribute
+    regularisation (`MelodyVAEConfig.attribute_reg`)."""
     mean, logvar = model.encoder(tokens)
     z = reparameterise(mean, logvar)
     cond = model.conditioning(z)  # once a step: the sampling pass, the decoder and the bag loss share it
@@ -30,7 +32,23 @@ def vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float,
         bag = bag_of_notes_loss(model, z, tokens, cond=cond)
         loss = loss + model.cfg.bag_of_notes * bag
         stats["bag"] = bag.item()
+    if attributes is not None and model.cfg.attribute_reg > 0:
+        reg = attribute_loss(z, attributes, model.cfg.attribute_sharpness)
+        loss = loss + model.cfg.attribute_reg * reg
+        stats["attr"] = reg.item()
     return loss, {"loss": loss.item(), **stats}
+
+
+def attribute_loss(z: torch.Tensor, attributes: torch.Tensor, sharpness: float) -> torch.Tensor:
+    """AR-VAE's attribute regularisation (Pati and Lerch 2020), summed over attributes: for attribute
+    k, the mean over the batch's pairs (i, j) of |tanh(sharpness (z[i, k] - z[j, k])) - sign(a[i, k] - a[j, k])|,
+    pairs whose attribute is tied or NaN left out (an attribute without such pairs adds 0)."""
+    count = attributes.shape[1]
+    dz = torch.tanh(sharpness * (z[:, None, :count] - z[None, :, :count]))  # (B, B, attributes)
+    da = attributes[:, None, :] - attributes[None, :, :]
+    valid = torch.isfinite(da) & (da != 0)
+    error = torch.where(valid, (dz - torch.sign(torch.nan_to_num(da))).abs(), torch.zeros_like(dz))
+    return (error.sum((0, 1)) / valid.sum((0, 1)).clamp(min=1)).sum()
 
 
 def bar_vae_loss(model: MelodyVAE, tokens: torch.Tensor, kl_weight: float) -> tuple[torch.Tensor, dict[str, float]]:

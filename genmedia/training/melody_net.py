@@ -82,6 +82,14 @@ class MelodyVAEConfig:
     # batches is its share of the windows); 1 gives every source the same share; between, a source's
     # share goes as windows ** (1 - source_balance).
     source_balance: float = 0.0
+    # Attribute regularisation (AR-VAE, Pati and Lerch 2020), for concept vectors that move one quality
+    # of a melody: with weight > 0, latent dimension k is pushed to order every batch's windows as their
+    # k-th attribute (`genmedia.melody.attributes.ATTRIBUTES`: density, pitch, interval, syncopation,
+    # key) orders them: the mean over pairs of |tanh(sharpness x (z_k[i] - z_k[j])) - sign(a_k[i] - a_k[j])|,
+    # pairs whose attribute is tied or undefined left out. The decoder then learns to read each
+    # attribute off its own dimension, so moving along it changes that attribute and little else.
+    attribute_reg: float = 0.0
+    attribute_sharpness: float = 10.0
     seed: int = 0
 
     PRESETS = {

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from genmedia.melody.attributes import attribute_table
 from genmedia.training.loop import BatchLoss, batch_device, fit
 from genmedia.training.melody_data import transpose_batch
 from genmedia.training.melody_losses import bar_vae_loss, conductor_loss, vae_loss
@@ -97,7 +98,11 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
         ramp = min(1.0, 2 * step / max(1, cfg.train_steps))
         # a staged or initialised model's z is already in use
         warm = 1.0 if cfg.staged or init is not None else min(1.0, step / max(1, cfg.kl_warmup))
-        return vae_loss(model, batch(rng, cfg.batch), cfg.beta * warm, cfg.scheduled_sampling * ramp)
+        tokens = batch(rng, cfg.batch)
+        values = None
+        if cfg.attribute_reg > 0:  # measured after transposition, which moves the pitch
+            values = torch.from_numpy(attribute_table(tokens.cpu().numpy())).float().to(tokens.device)
+        return vae_loss(model, tokens, cfg.beta * warm, cfg.scheduled_sampling * ramp, values)
 
     stage([p for n, p in model.named_parameters() if not n.startswith("bar_head.")], batch_loss, cfg.train_steps,
           cfg.lr, checkpoint, greedy_accuracy)
