@@ -87,7 +87,7 @@ class MelodyVAEConfig:
     # k-th attribute (`genmedia.melody.attributes.ATTRIBUTES`: density, pitch, interval, syncopation,
     # key) orders them: the mean over pairs of |tanh(sharpness x (z_k[i] - z_k[j])) - sign(a_k[i] - a_k[j])|,
     # pairs whose attribute is tied or undefined left out. The decoder then learns to read each
-    # attribute off its own dimension, so moving along it changes that attribute and little else.
+    # attribute off its own dimension (the README's concept table says how cleanly it did).
     attribute_reg: float = 0.0
     attribute_sharpness: float = 10.0
     seed: int = 0
