@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genmedia.melody.attributes import attribute_table
+from genmedia.melody.attributes import ATTRIBUTES, attribute_table
 from genmedia.training.loop import BatchLoss, batch_device, fit
 from genmedia.training.melody_data import transpose_batch
 from genmedia.training.melody_losses import bar_vae_loss, conductor_loss, vae_loss
@@ -52,6 +52,8 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
     end-to-end stage runs, without KL warm-up, since that model's latent is already in use."""
     if cfg.bar_pretrain and not (cfg.hierarchical and cfg.enc_bar_hidden):
         raise ValueError("training in stages needs the hierarchical encoder and decoder")
+    if cfg.attribute_reg and cfg.latent < len(ATTRIBUTES):
+        raise ValueError(f"the attribute regularisation needs a latent of at least {len(ATTRIBUTES)} dimensions")
     torch.manual_seed(cfg.seed)
     model = MelodyVAE(cfg)
     if init is not None:  # the exported parameters; training-only heads keep their seeded values
