@@ -6,7 +6,7 @@ The library API, importable from here:
   `level_request`, from options or a prompt); `read_level`, `parse_level`, `level_to_text`,
   `write_level`, `render_level`; `LevelModel`;
 - melodies: `sample_melodies`, `morph_melodies`, `transform_melody`, `sweep_melody` (concept
-  vectors); `read_melody`, `write_midi`, `write_wav`; `Melody`, `MelodyModel`;
+  vectors), `melody_styles`; `read_melody`, `write_midi`, `write_wav`; `Melody`, `MelodyModel`;
 - images: `denoise`, `estimate_noise_level`; `read_photo`, `write_photo`; `Photo`, `Denoiser`;
 - errors: `GenmediaError` and its subclasses `InputError` (a file that cannot be used) and
   `ModelError`.
@@ -35,7 +35,8 @@ _EXPORTS = {
     "sample_levels": "genmedia.api", "morph_levels": "genmedia.api", "transform_level": "genmedia.api",
     "level_request": "genmedia.api", "write_level": "genmedia.api",
     "sample_melodies": "genmedia.api", "morph_melodies": "genmedia.api", "transform_melody": "genmedia.api",
-    "sweep_melody": "genmedia.api", "write_midi": "genmedia.api", "write_wav": "genmedia.api",
+    "sweep_melody": "genmedia.api", "melody_styles": "genmedia.api", "write_midi": "genmedia.api",
+    "write_wav": "genmedia.api",
     "denoise": "genmedia.api", "estimate_noise_level": "genmedia.api", "write_photo": "genmedia.api",
     "LevelRequest": "genmedia.api", "SampledLevels": "genmedia.api", "TransformedLevel": "genmedia.api",
     "MelodyTransform": "genmedia.api", "clear_model_cache": "genmedia.api",
@@ -60,6 +61,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
         denoise as denoise,
         estimate_noise_level as estimate_noise_level,
         level_request as level_request,
+        melody_styles as melody_styles,
         morph_levels as morph_levels,
         morph_melodies as morph_melodies,
         sample_levels as sample_levels,

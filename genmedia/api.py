@@ -41,11 +41,12 @@ from genmedia.melody.attributes import ATTRIBUTES, attributes as melody_attribut
 from genmedia.melody.midi import Melody, melody_to_midi, read_melody
 from genmedia.melody.model import MelodyModel
 from genmedia.melody.output import save_midi
+from genmedia.melody.styles import load_style, sample_style, style_names
 from genmedia.melody.synth import synthesize, write_wav as _write_wav
 from genmedia.runtime import Model
 
 __all__ = ["LevelRequest", "MelodyTransform", "SampledLevels", "TransformedLevel", "clear_model_cache", "denoise",
-           "estimate_noise_level", "level_request", "morph_levels", "morph_melodies", "sample_levels",
+           "estimate_noise_level", "level_request", "melody_styles", "morph_levels", "morph_melodies", "sample_levels",
            "sample_melodies", "sweep_melody", "transform_level", "transform_melody", "write_level", "write_midi",
            "write_photo", "write_wav"]
 
@@ -326,7 +327,8 @@ def write_level(path: PathLike, level: np.ndarray, *, overwrite: bool = False) -
 # --- melodies -----------------------------------------------------------------------------------------------
 
 def sample_melodies(*, count: int = 1, seed: int | None = None, temperature: float = 1.0, prior: Prior = "fitted",
-                    shift: Mapping[str, float] | None = None, model: MelodyModelLike = None) -> list[Melody]:
+                    shift: Mapping[str, float] | None = None, style: str | None = None,
+                    model: MelodyModelLike = None) -> list[Melody]:
     """Sample `count` new melodies from the model's latent prior.
 
     Returns a list of `Melody`: `tokens` an int64 array (steps,) with one token per 16th note
@@ -339,8 +341,16 @@ def sample_melodies(*, count: int = 1, seed: int | None = None, temperature: flo
     in units of the attribute's vector (see `transform_melody`), e.g. `{"density": 1.5}`.
     The same seed draws the same latents as without it. The model needs concept vectors
     (`genmedia train melody-concepts`; `melody-2bar` has them), else `genmedia.ModelError`.
+
+    `style` ("jig", "reel", "hornpipe", "waltz"; `melody_styles` lists a model's) draws the latents
+    from that style's prior instead: the fitted density over the latents of its training tunes
+    (`genmedia.melody.styles`; it needs the fitted prior, and `genmedia train melody-styles`).
+    Styled samples come back in the style's meter (a jig in 6/8): samples that do not fit its bars
+    are drawn again (`genmedia.melody.styles.sample_style`).
     """
     count, seed = _integer("count", count, 1), _seed(seed)
+    if style is not None and not isinstance(style, str):
+        raise TypeError(f"style must be a style name, not {type(style).__name__}")
     temperature, kind = _number("temperature", temperature, 0.0, 3.0), _prior(prior)
     if shift is not None and not isinstance(shift, Mapping):
         raise TypeError(f"shift must be a mapping of attribute to amount, not {type(shift).__name__}")
@@ -348,12 +358,24 @@ def sample_melodies(*, count: int = 1, seed: int | None = None, temperature: flo
                                                 concepts.MAX_AMOUNT)
                for name, amount in (shift or {}).items()}
     vae = _model(MelodyModel, model)
+    if style is not None:
+        if kind != "fitted":
+            raise ValueError(f"style {style!r} is a fitted prior of its own; it cannot be combined with prior {kind!r}")
+        offset = concepts.load_concepts(vae).shift(amounts) if amounts else None
+        found = sample_style(vae, load_style(vae, style), count=count, seed=seed, temperature=temperature,
+                             offset=offset)
+        return [Melody(tokens, 120.0, signature) for tokens, signature in found]
     if amounts:
         tokens = concepts.sample_shifted(vae, count=count, seed=seed, temperature=temperature, prior=kind,
                                          attribute_shift=amounts)
     else:
         tokens = melody_model.sample_melodies(vae, count=count, seed=seed, temperature=temperature, prior=kind)
     return [Melody(t, 120.0, (4, 4)) for t in tokens]
+
+
+def melody_styles(model: MelodyModelLike = None) -> tuple[str, ...]:
+    """The styles `sample_melodies(style=...)` can draw for the model (none if it has no styles)."""
+    return style_names(_model(MelodyModel, model))
 
 
 def morph_melodies(a: MelodyLike, b: MelodyLike, *, steps: int = 7, oversample: int = 8,

@@ -91,24 +91,34 @@ def music() -> None:
 @program_option
 @click.option("--wav", is_flag=True, help="Also write a WAV preview beside each MIDI file.")
 @attribute_shift_option
+@click.option("--style", default=None, metavar="NAME",
+              help="Sample tunes of a style (jig, reel, hornpipe, waltz): from the density of that style's "
+                   "training latents (the model needs `genmedia train melody-styles`; not with --prior normal).")
 @outdir_option
 @overwrite_option
 def sample(model: str | None, count: int, temperature: float, prior: PriorKind, seed: int | None,
-           tempo: float | None, program: int, wav: bool, attribute: dict[str, float], outdir: Path,
-           overwrite: bool) -> None:
+           tempo: float | None, program: int, wav: bool, attribute: dict[str, float], style: str | None,
+           outdir: Path, overwrite: bool) -> None:
     """Sample new melodies: OUTDIR/melody-000.mid, ..."""
     from genmedia import api
     from genmedia.melody.model import MelodyModel
     from genmedia.melody.output import write_melodies
+    from genmedia.melody.styles import load_style
 
-    seed = resolve_seed(seed)
+    if style is not None and prior != "fitted":
+        raise click.UsageError("--style draws from the style's own fitted prior; it cannot be used with --prior normal")
     vae = MelodyModel.load(model)
-    # with --attribute, the latents are moved along concept vectors (genmedia.melody.concepts)
+    if style is not None:
+        load_style(vae, style)  # an unknown style, or a model without styles: one line, before the seed's
+    seed = resolve_seed(seed)
+    # with --attribute, the latents are moved along concept vectors (genmedia.melody.concepts);
+    # with --style, drawn from the style's prior (genmedia.melody.styles)
     melodies = api.sample_melodies(count=count, seed=seed, temperature=temperature, prior=prior, shift=attribute,
-                                   model=vae)
+                                   style=style, model=vae)
     write_melodies(outdir, [(f"melody-{i:03d}", m.tokens) for i, m in enumerate(melodies)], tempo=tempo or 120.0,
-                   program=program, wav=wav, overwrite=overwrite)
-    click.echo(f"wrote {count} melod{'ies' if count != 1 else 'y'} to {outdir}", err=True)
+                   program=program, wav=wav, overwrite=overwrite, time_signatures=[m.time_signature for m in melodies])
+    kind = f" {style}" if style else ""
+    click.echo(f"wrote {count}{kind} melod{'ies' if count != 1 else 'y'} to {outdir}", err=True)
 
 
 @music.command()

@@ -67,6 +67,27 @@ def parse_widths(ctx: click.Context, param: click.Parameter, value: str | None) 
     return widths
 
 
+class KernelWidth(click.ParamType):  # type: ignore[type-arg]
+    """A prior's kernel width: 'auto' (None: chosen on the validation split) or a number in [0.01, 10]."""
+
+    name = "WIDTH|auto"
+    numbers = FiniteFloatRange(0.01, 10.0)
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+            return None
+        width: float = self.numbers.convert(value, param, ctx)
+        return width
+
+
+def kernel_width_option(func: F) -> F:
+    return click.option(
+        "--bandwidth", type=KernelWidth(), default="auto", show_default=True,
+        help="Kernel width, as a fraction of the posterior means' spread per latent dimension; 'auto' takes "
+             "the narrowest whose samples repeat training windows note for note about as rarely as the "
+             "validation tunes do.")(func)
+
+
 def log(line: str) -> None:
     """Training progress: one line to stderr."""
     click.echo(line, err=True)
@@ -248,9 +269,8 @@ def train_melody(data: tuple[Path, ...], name: str, out: Path, preset: str, trai
 @click.option("--model", "model_name", required=True, help="Melody model name or metadata .json to refit.")
 @click.option("--data", required=True, multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The folders the model was trained on (their training splits are used); repeat for each.")
-@click.option("--bandwidth", type=FiniteFloatRange(0.0, min_open=True), default=0.3, show_default=True,
-              help="Kernel width, as a fraction of the spread of the posterior means per dimension.")
-def train_melody_prior(model_name: str, data: tuple[Path, ...], bandwidth: float) -> None:
+@kernel_width_option
+def train_melody_prior(model_name: str, data: tuple[Path, ...], bandwidth: float | None) -> None:
     """Fit a trained melody model's sampling prior (no torch needed) and store it in its metadata."""
     from genmedia.melody.model import attach_prior
     from genmedia.registry import get_model
@@ -258,7 +278,8 @@ def train_melody_prior(model_name: str, data: tuple[Path, ...], bandwidth: float
     info = get_model(model_name, task="melody")
     summary = attach_prior(info.metadata_path, list(data), bandwidth=bandwidth,
                            command=replay_command(click.get_current_context()))
-    click.echo(f"prior fitted ({summary['fitted_on']}) and stored in {info.metadata_path}", err=True)
+    click.echo(f"prior fitted ({summary['fitted_on']}, kernel width {summary['bandwidth']:g}) and stored in "
+               f"{info.metadata_path}", err=True)
 
 
 @train.command("melody-concepts")
@@ -282,6 +303,30 @@ def train_melody_concepts(model_name: str, data: tuple[Path, ...], max_windows: 
                               command=replay_command(click.get_current_context()))
     click.echo(f"concept vectors ({', '.join(summary['attributes'])}) computed from {summary['fitted_on']} "
                f"and stored in {info.metadata_path}", err=True)
+
+
+@train.command("melody-styles")
+@click.option("--model", "model_name", required=True, help="Melody model name or metadata .json.")
+@click.option("--data", required=True, multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of tunes named as the Nottingham collection names them (jigs*, reels*, hpps*, "
+                   "waltzes*); its training split is used. Repeatable.")
+@kernel_width_option
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
+def train_melody_styles(model_name: str, data: tuple[Path, ...], bandwidth: float | None, seed: int) -> None:
+    """Fit a melody model's style priors (no torch needed) and store them beside it.
+
+    Each style (jig, reel, hornpipe, waltz) gets a kernel density over the posterior means of its
+    training tunes' windows, as the model's own sampling prior is fitted over all of them;
+    `genmedia music sample --style NAME` draws from it."""
+    from genmedia.melody.styles import attach_styles
+    from genmedia.registry import get_model
+
+    info = get_model(model_name, task="melody")
+    entry = attach_styles(info.metadata_path, list(data), seed=seed, bandwidth=bandwidth,
+                          command=replay_command(click.get_current_context()))
+    found = ", ".join(f"{name} ({s['tunes']} tunes, {s['time_signature']}, kernel width {s['bandwidth']:g})"
+                      for name, s in entry["styles"].items())
+    click.echo(f"style priors {found} stored in {info.metadata_path}", err=True)
 
 
 @train.command("denoiser")

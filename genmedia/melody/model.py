@@ -14,7 +14,7 @@ from genmedia.melody.data import windows
 from genmedia.melody.meter import fill, from_grid, grid_signature, to_grid
 from genmedia.melody.metrics import token_distance
 from genmedia.melody.midi import BAR_STEPS, REST, Melody
-from genmedia.melody.prior import KernelPrior, load_prior
+from genmedia.melody.prior import KernelPrior, choose_bandwidth, load_prior
 from genmedia.melody.refine import Differentiable, FlatDecoder, HierarchicalDecoder, refine as refine_latents
 from genmedia.registry import ModelInfo
 from genmedia.runtime import Model
@@ -271,11 +271,13 @@ def monotone_steps(to_a: np.ndarray, to_b: np.ndarray, steps: int, ts: np.ndarra
     return np.array(chosen[::-1])
 
 
-def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth: float, command: str,
+def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth: float | None, command: str,
                  train: np.ndarray | list[np.ndarray] | None = None) -> dict[str, Any]:
     """Fit the kernel density prior on the training split of `data_dir` with the model's own (ONNX)
     encoder; write its means to `NAME.prior.npy` beside the model and record it (file, sha256,
     bandwidth, command) in the model's metadata, rewritten atomically. Return the prior's entry.
+    `bandwidth` None chooses the kernel width on the folders' validation split
+    (`genmedia.melody.prior.choose_bandwidth`) and records how.
     `train`: those training windows, if the caller has them already (training just read them)."""
     from genmedia.fileio import write_atomic
     from genmedia.melody.data import read_folder
@@ -289,13 +291,24 @@ def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth:
                  for w in model.windows_of(melody)]
     if not len(train):
         raise InputError(folders[0], "has no training melodies to fit a prior on")
-    prior = fit_prior(model, np.stack(list(train)), bandwidth=bandwidth)
+    prior = fit_prior(model, np.stack(list(train)), bandwidth=0.3 if bandwidth is None else bandwidth)
+    choice: dict[str, Any] = {}
+    if bandwidth is None:
+        held = [w for folder in folders for _, melody in read_folder(folder)[0]["valid"]
+                for w in model.windows_of(melody)]
+        if not held:
+            raise InputError(folders[0], "has no validation melodies to choose the prior's kernel width on; "
+                                         "give --bandwidth")
+        seen = {np.ascontiguousarray(w, dtype=np.int64).tobytes() for w in train}
+        width, choice = choose_bandwidth(model, prior.means, seen=seen, held_out=held)
+        prior = KernelPrior(prior.means, width)
     path = info.metadata_path.with_name(f"{info.name}.prior.npy")
     write_atomic(path, lambda tmp: np.save(tmp, prior.means.astype(np.float32), allow_pickle=False), overwrite=True)
     meta = dict(info.metadata)
     meta["files"] = {**meta["files"], "prior": {"path": path.name, "sha256": sha256_file(path),
                                                 "bytes": path.stat().st_size}}
-    meta["prior"] = {"type": "kernel-density", "bandwidth": bandwidth,
+    meta["prior"] = {"type": "kernel-density", "bandwidth": prior.bandwidth,
+                     **({"bandwidth_choice": choice} if choice else {}),
                      "fitted_on": f"posterior means of {len(prior.means)} of the {len(train)} training windows "
                                   f"of {', '.join(map(str, folders))}", "command": command}
     write_metadata(info.metadata_path, meta, overwrite=True)

@@ -30,14 +30,19 @@ def _add_midi(batch: OutputBatch, midi: PrettyMIDI, path: Path, *, wav: bool) ->
 
 
 def add_melodies(batch: OutputBatch, named: list[tuple[str, np.ndarray]], *, tempo: float, program: int,
-                 wav: bool = False, folder: str | Path = "", time_signature: tuple[int, int] = (4, 4)) -> list[Path]:
-    """Add `FOLDER/STEM.mid` (and `STEM.wav`) for each (stem, tokens) to `batch`; every name is checked first."""
+                 wav: bool = False, folder: str | Path = "", time_signature: tuple[int, int] = (4, 4),
+                 time_signatures: list[tuple[int, int]] | None = None) -> list[Path]:
+    """Add `FOLDER/STEM.mid` (and `STEM.wav`) for each (stem, tokens) to `batch`, in `time_signature`
+    (or each in its own of `time_signatures`); every name is checked first."""
     suffixes = (".mid", ".wav") if wav else (".mid",)
     batch.check([Path(folder, f"{stem}{s}") for stem, _ in named for s in suffixes])
+    signatures = time_signatures if time_signatures is not None else [time_signature] * len(named)
+    if len(signatures) != len(named):
+        raise ValueError(f"{len(named)} melodies but {len(signatures)} time signatures")
     written = []
-    for stem, tokens in named:
+    for (stem, tokens), signature in zip(named, signatures):
         midi = melody_to_midi(tokens, tempo=tempo, program=program, name=f"genmedia {stem}",
-                              time_signature=time_signature)
+                              time_signature=signature)
         written += _add_midi(batch, midi, Path(folder, f"{stem}.mid"), wav=wav)
     return written
 
@@ -55,10 +60,12 @@ def add_melody_morph(batch: OutputBatch, morph: np.ndarray, *, tempo: float, pro
 
 
 def write_melodies(outdir: Path, named: list[tuple[str, np.ndarray]], *, tempo: float, program: int,
-                   wav: bool = False, overwrite: bool = False) -> list[Path]:
-    """Write `STEM.mid` (and `STEM.wav`) for each (stem, tokens) into `outdir`, all or nothing."""
+                   wav: bool = False, overwrite: bool = False,
+                   time_signatures: list[tuple[int, int]] | None = None) -> list[Path]:
+    """Write `STEM.mid` (and `STEM.wav`) for each (stem, tokens) into `outdir`, all or nothing
+    (in 4/4, or each in its own of `time_signatures`)."""
     with output_set(outdir, overwrite=overwrite) as batch:
-        written = add_melodies(batch, named, tempo=tempo, program=program, wav=wav)
+        written = add_melodies(batch, named, tempo=tempo, program=program, wav=wav, time_signatures=time_signatures)
     return written
 
 
