@@ -5,7 +5,9 @@
 
 For each source folder, the tunes of `--split` (as `genmedia.melody.data.read_folder` splits them)
 each give their first window (`MelodyModel.window`, as `music transform` encodes it). Each attribute
-is swept from -amount to +amount in `--steps` steps (`genmedia.melody.concepts.sweep`), every decode
+is swept from -amount to +amount in `--steps` steps (`genmedia.melody.concepts.sweep`; with
+`--oversample K` the steps are chosen among K times as many points, as `music transform --steps`
+chooses them by default with K = 8), every decode
 cut to the tune's length as the command cuts it, and every attribute is measured on every step:
 - rho: Spearman correlation of the attribute with the step index, per tune, then the mean over
   tunes (a tune whose attribute does not change along the sweep counts as 0; one where it is
@@ -33,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from genmedia.errors import InputError
 from genmedia.melody.attributes import ATTRIBUTES, attribute_table
-from genmedia.melody.concepts import load_concepts, transform_melody
+from genmedia.melody.concepts import attribute_steps, load_concepts, transform_melody
 from genmedia.melody.data import read_folder
 from genmedia.melody.model import MelodyModel
 from genmedia.resources import resource_dir
@@ -72,17 +74,21 @@ def first_windows(model: MelodyModel, folder: Path, split: str) -> tuple[np.ndar
 
 
 def sweeps(model: MelodyModel, windows: np.ndarray, lengths: list[int], vectors: np.ndarray,
-           amounts: np.ndarray) -> np.ndarray:
+           amounts: np.ndarray, oversample: int = 1) -> np.ndarray:
     """Attributes (attribute swept, tune, step, attribute measured) of the greedy decodes of
-    z + a x vector, z the refined latent (as `music transform` starts from), each cut to its tune's length."""
+    z + a x vector, z the refined latent (as `music transform` starts from), each cut to its tune's length.
+    With `oversample` k the line is decoded at k times as many points and the steps chosen among them
+    as `music transform --steps` chooses them (`genmedia.melody.concepts.attribute_steps`)."""
     z = np.concatenate([model.encode(windows[i:i + 256], refine=True) for i in range(0, len(windows), 256)])
+    dense = np.linspace(amounts[0], amounts[-1], (len(amounts) - 1) * oversample + 1)
     out = np.empty((len(vectors), len(windows), len(amounts), len(ATTRIBUTES)))
     for i, vector in enumerate(vectors):
-        latents = (z[:, None, :] + amounts[None, :, None] * vector[None, None, :]).reshape(-1, z.shape[1])
+        latents = (z[:, None, :] + dense[None, :, None] * vector[None, None, :]).reshape(-1, z.shape[1])
         decoded = np.concatenate([model.decode(latents[j:j + 512].astype(np.float32))
-                                  for j in range(0, len(latents), 512)]).reshape(len(z), len(amounts), -1)
+                                  for j in range(0, len(latents), 512)]).reshape(len(z), len(dense), -1)
         for t, length in enumerate(lengths):
-            out[i, t] = attribute_table(decoded[t, :, :length])
+            table = attribute_table(decoded[t, :, :length])
+            out[i, t] = table if oversample == 1 else table[attribute_steps(table[:, i], len(amounts))]
     return out
 
 
@@ -157,6 +163,9 @@ def main() -> None:
     parser.add_argument("--split", default="test", choices=["train", "valid", "test"])
     parser.add_argument("--amount", type=float, default=1.5)
     parser.add_argument("--steps", type=int, default=7)
+    parser.add_argument("--oversample", type=int, default=1,
+                        help="Choose the steps among this many times as many points, as `music transform --steps` "
+                             "does (its default: 8); 1 measures the vectors at evenly spaced amounts.")
     parser.add_argument("--repeats", type=int, default=3, help="Timing repeats (0: no timing).")
     args = parser.parse_args()
     model = MelodyModel.load(args.model)
@@ -164,13 +173,14 @@ def main() -> None:
     vectors = np.stack([concepts.vector(a) for a in ATTRIBUTES])
     spread = np.array([concepts.corpus_std[a] for a in ATTRIBUTES])
     amounts = np.linspace(-args.amount, args.amount, args.steps)
+    print(f"steps: {'evenly spaced amounts' if args.oversample == 1 else f'chosen among {args.oversample}x as many'}")
     print(f"model {model.info.name} ({model.info.metadata_path}); concept vectors from "
           f"{model.info.metadata['concepts'].get('fitted_on', '?')}")
     print("corpus std: " + ", ".join(f"{a} {s:.4g}" for a, s in zip(ATTRIBUTES, spread)))
     tables = []
     for folder in args.data:
         windows, lengths = first_windows(model, folder, args.split)
-        tables.append(sweeps(model, windows, lengths, vectors, amounts))
+        tables.append(sweeps(model, windows, lengths, vectors, amounts, args.oversample))
         report(f"{folder} ({args.split})", tables[-1], spread, amounts, len(windows))
     if len(tables) > 1:
         pooled = np.concatenate(tables, axis=1)

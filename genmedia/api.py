@@ -433,23 +433,28 @@ def transform_melody(melody: MelodyLike, *, attribute: MelodyAttribute, amount: 
 
 
 def sweep_melody(melody: MelodyLike, *, attribute: MelodyAttribute, amount: float = 1.0, steps: int = 5,
-                 model: MelodyModelLike = None) -> list[MelodyTransform]:
-    """`transform_melody` at `steps` (at least 2) amounts evenly from -`amount` to +`amount`, in that
-    order: a list of `steps` `MelodyTransform`, decoded together."""
-    return _shifted(melody, attribute, amount, _integer("steps", steps, 2), model)
+                 oversample: int = 8, model: MelodyModelLike = None) -> list[MelodyTransform]:
+    """`transform_melody` at `steps` (at least 2) amounts from -`amount` to +`amount`, in that order:
+    a list of `steps` `MelodyTransform`, decoded together, each with the amount it was decoded at.
+
+    As a morph's steps are, the amounts are chosen among `oversample` times as many evenly spaced
+    ones so that the attribute moves one way, step by step, wherever that line allows
+    (`genmedia.melody.concepts.sweep_points`); `oversample=1` gives the evenly spaced amounts."""
+    return _shifted(melody, attribute, amount, _integer("steps", steps, 2), model,
+                    oversample=_integer("oversample", oversample, 1, 32))
 
 
 def _shifted(melody: MelodyLike, attribute: str, amount: float, steps: int | None,
-             model: MelodyModelLike) -> list[MelodyTransform]:
+             model: MelodyModelLike, oversample: int = 1) -> list[MelodyTransform]:
     """One transform (`steps` None) or a sweep of them, through `genmedia.melody.concepts`."""
     attribute = _melody_attribute(attribute)
     amount = _number("amount", amount, -concepts.MAX_AMOUNT, concepts.MAX_AMOUNT)
     vae = _model(MelodyModel, model)
     vectors = concepts.load_concepts(vae)  # before reading the input: a model without vectors says so first
     mel, source = _melody_of(melody, "melody")
-    amounts = concepts.sweep_amounts(amount, 1 if steps is None else steps)
-    tokens = concepts.sweep(vae, mel, attribute=attribute, amount=amount, steps=len(amounts), concepts=vectors,
-                            source=source)
+    amounts, tokens = concepts.sweep_points(vae, mel, attribute=attribute, amount=amount,
+                                            steps=1 if steps is None else steps, concepts=vectors, source=source,
+                                            oversample=oversample)
     before = melody_attributes(vae.window(mel, source=source)[: tokens.shape[1]])[attribute]
     written, signature = concepts.in_meter(vae, mel, tokens)
     return [MelodyTransform(Melody(w, mel.tempo, signature), attribute, float(a), before,

@@ -388,19 +388,26 @@ def test_transform_melody_moves_the_attribute_it_names():
 
 
 def test_sweep_melody_runs_from_minus_to_plus_amount():
-    sweep = genmedia.sweep_melody(MELODIES[0], attribute="density", amount=1.0, steps=3)
+    sweep = genmedia.sweep_melody(MELODIES[0], attribute="density", amount=1.0, steps=3, oversample=1)
     assert [s.amount for s in sweep] == [-1.0, 0.0, 1.0]
     densities = [s.after for s in sweep]
     assert densities == sorted(densities) and densities[0] < densities[-1]
     assert len({s.before for s in sweep}) == 1
     middle = genmedia.transform_melody(MELODIES[0], attribute="density", amount=0.0)
     np.testing.assert_array_equal(sweep[1].melody.tokens, middle.melody.tokens)
+    chosen = genmedia.sweep_melody(MELODIES[0], attribute="density", amount=1.0, steps=3)  # oversample=8
+    assert chosen[0].amount == -1.0 and chosen[-1].amount == 1.0 and -1.0 < chosen[1].amount < 1.0
+    assert chosen[1].amount in np.linspace(-1.0, 1.0, 17)  # one of the 8x denser line's points
+    at = genmedia.transform_melody(MELODIES[0], attribute="density", amount=chosen[1].amount)
+    np.testing.assert_array_equal(chosen[1].melody.tokens, at.melody.tokens)
+    assert [s.after for s in chosen] == sorted(s.after for s in chosen)
 
 
 @pytest.mark.parametrize("call, error, words", [
     (lambda: genmedia.transform_melody(MELODIES[0], attribute="loudness"), ValueError, "unknown melody attribute"),
     (lambda: genmedia.transform_melody(MELODIES[0], attribute="pitch", amount=float("inf")), ValueError, "finite"),
     (lambda: genmedia.sweep_melody(MELODIES[0], attribute="pitch", steps=1), ValueError, "steps"),
+    (lambda: genmedia.sweep_melody(MELODIES[0], attribute="pitch", oversample=0), ValueError, "oversample"),
     (lambda: genmedia.transform_melody(MELODIES[0], attribute="pitch", model="melody-16bar"), genmedia.ModelError,
      "has no concept vectors"),
     (lambda: genmedia.transform_melody(3, attribute="pitch"), TypeError, "Melody or a path"),

@@ -268,10 +268,55 @@ def test_music_transform_steps_writes_a_sweep(with_concepts, corpus, tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [f"step-{k:02d}.{x}" for k in range(5) for x in ("mid", "wav")]
     model = MelodyModel.load(with_concepts)
-    row = sweep(model, read_melody(corpus / "tune04.mid"), attribute="pitch", amount=1.5, steps=5)
+    melody = read_melody(corpus / "tune04.mid")
+    row = sweep(model, melody, attribute="pitch", amount=1.5, steps=5, oversample=8)  # the command's default
     for k in range(5):
         tokens = read_melody(out / f"step-{k:02d}.mid").tokens
         assert (tokens == row[k][: len(tokens)]).all()
+    even = tmp_path / "even"
+    result = invoke("music", "transform", corpus / "tune04.mid", "--attribute", "pitch", "--amount", "1.5",
+                    "--steps", "5", "--oversample", "1", "--model", with_concepts, "-o", even)
+    assert result.exit_code == 0, result.output
+    assert "-1.50: " in result.stderr and "-0.75: " in result.stderr and "+0.75: " in result.stderr
+    plain = sweep(model, melody, attribute="pitch", amount=1.5, steps=5)
+    for k in range(5):
+        tokens = read_melody(even / f"step-{k:02d}.mid").tokens
+        assert (tokens == plain[k][: len(tokens)]).all()
+
+
+def test_attribute_steps_choose_a_rising_row_with_both_ends():
+    from genmedia.melody.concepts import attribute_steps
+
+    wobbly = np.array([1.0, 3.0, 2.0, 2.5, 4.0, 3.5, 5.0, 4.5, 6.0])  # 9 points, 5 steps
+    chosen = attribute_steps(wobbly, 5)
+    assert chosen[0] == 0 and chosen[-1] == 8 and len(chosen) == 5
+    assert np.all(np.diff(chosen) > 0) and np.all(np.diff(wobbly[chosen]) >= 0)
+    assert list(attribute_steps(np.full(9, 2.0), 5)) == [0, 2, 4, 6, 8]  # nothing to choose by: even
+    assert list(attribute_steps(np.full(9, np.nan), 5)) == [0, 2, 4, 6, 8]
+    gaps = np.array([1.0, np.nan, 2.0, np.nan, 3.0, 4.0, np.nan, 5.0, 6.0])  # undefined values take their neighbours'
+    assert np.all(np.diff(np.interp(attribute_steps(gaps, 5), [0, 2, 4, 5, 7, 8], [1, 2, 3, 4, 5, 6])) >= 0)
+    with pytest.raises(ValueError, match="cannot hold"):
+        attribute_steps(wobbly, 4)  # 9 points do not split into 3 even gaps
+
+
+def test_an_oversampled_sweep_moves_its_attribute_one_way_where_the_line_allows(with_concepts, corpus):
+    from genmedia.melody.concepts import sweep_points
+
+    model = MelodyModel.load(with_concepts)
+    melody = read_melody(corpus / "tune01.mid")
+    for amount in (1.5, -1.5):
+        dense = sweep(model, melody, attribute="density", amount=amount, steps=25)  # the line, evenly, 4x as fine
+        amounts, row = sweep_points(model, melody, attribute="density", amount=amount, steps=7, oversample=4)
+        assert amounts[0] == -amount and amounts[-1] == amount and len(row) == 7
+        assert all(np.isclose(a, np.linspace(-amount, amount, 25)).any() for a in amounts)  # points of the line
+        for a, tokens in zip(amounts, row):
+            assert (tokens == dense[int(np.argmin(np.abs(np.linspace(-amount, amount, 25) - a)))]).all()
+        values = attribute_table(row)[:, 0] * (1 if amount > 0 else -1)
+        line = attribute_table(dense)[:, 0] * (1 if amount > 0 else -1)
+        if line[-1] >= line[0]:  # a rising row from the first point to the last exists: it is chosen
+            assert np.all(np.diff(values) >= 0)
+    with pytest.raises(ValueError, match="oversample"):
+        sweep_points(model, melody, attribute="density", amount=1.0, steps=3, oversample=0)
 
 
 def test_a_three_four_tune_is_transformed_in_three_four(with_concepts, tmp_path):

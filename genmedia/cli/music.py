@@ -224,6 +224,9 @@ def evaluate(folders: tuple[Path, ...], model: str | None, samples: int, seed: i
 @click.option("--steps", type=click.IntRange(2, 100), default=None,
               help="Write a sweep of this many steps from -AMOUNT to +AMOUNT into the folder -o names "
                    "(step-00.mid, ...), instead of one file.")
+@click.option("--oversample", type=click.IntRange(1, 32), default=8, show_default=True,
+              help="With --steps: decode the line at this many times as many amounts and choose the steps among "
+                   "them so that the attribute moves one way step by step, as morphs do (1: evenly spaced).")
 @click.option("--model", default=None, help=MODEL_HELP)
 @tempo_option
 @program_option
@@ -231,8 +234,8 @@ def evaluate(folders: tuple[Path, ...], model: str | None, samples: int, seed: i
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="MIDI file to write (.mid); with --steps, the folder to write the sweep into.")
 @overwrite_option
-def transform(midi_file: Path, attribute: MelodyAttribute, amount: float, steps: int | None, model: str | None,
-              tempo: float | None, program: int, wav: bool, output: Path, overwrite: bool) -> None:
+def transform(midi_file: Path, attribute: MelodyAttribute, amount: float, steps: int | None, oversample: int,
+              model: str | None, tempo: float | None, program: int, wav: bool, output: Path, overwrite: bool) -> None:
     """Move a melody along a concept vector: decode z + AMOUNT x the attribute's vector.
 
     Encodes the first bars of the melody (as many as the model covers), adds the attribute's
@@ -258,11 +261,12 @@ def transform(midi_file: Path, attribute: MelodyAttribute, amount: float, steps:
         click.echo(f"wrote {output}{' and ' + output.with_suffix('.wav').name if wav else ''} "
                    f"({attribute} {done.before:.3g} -> {done.after:.3g})", err=True)
         return
-    sweep = api.sweep_melody(midi_file, attribute=attribute, amount=amount, steps=steps, model=vae)
+    sweep = api.sweep_melody(midi_file, attribute=attribute, amount=amount, steps=steps, oversample=oversample,
+                             model=vae)
     first = sweep[0].melody
     with output_set(output, overwrite=overwrite, inputs=(midi_file,)) as batch:
         add_melodies(batch, [(f"step-{k:02d}", step.melody.tokens) for k, step in enumerate(sweep)],
                      tempo=tempo or first.tempo, program=program, wav=wav, time_signature=first.time_signature)
-    values = " ".join(f"{step.after:.3g}" for step in sweep)
-    click.echo(f"wrote {steps} steps ({attribute} at amounts {-amount:+g} to {amount:+g}: {values}) to {output}",
+    values = " ".join(f"{step.amount:+.2f}: {step.after:.3g}" for step in sweep)
+    click.echo(f"wrote {steps} steps to {output} ({attribute} by amount, {-amount:+g} to {amount:+g}: {values})",
                err=True)

@@ -3,7 +3,8 @@
 An attribute's vector is the mean latent code (the encoder's posterior mean) of the training
 windows in the top quartile of the attribute minus the mean of those in its bottom quartile
 (attributes: `genmedia.melody.attributes`). `transform_melody` decodes z + amount x vector
-greedily, `sweep` a row of such amounts, and `sample_shifted` adds amount x vector to sampled
+greedily, `sweep` a row of such amounts (`sweep_points`: chosen among a denser row so that the
+attribute moves one way), and `sample_shifted` adds amount x vector to sampled
 latents. Amounts are in units of the vector: 1.0 moves a latent by the whole top-minus-bottom gap.
 
 The vectors are computed without torch from any trained model (`attach_concepts`, the command
@@ -216,12 +217,65 @@ def _window(model: MelodyModel, melody_or_window: Melody | np.ndarray,
 
 
 def sweep(model: MelodyModel, melody_or_window: Melody | np.ndarray, *, attribute: str, amount: float,
-          steps: int, concepts: Concepts | None = None, source: str | Path = "input") -> np.ndarray:
-    """Greedy decodes (steps, length) of z + a x vector for `steps` amounts a evenly from -amount to
+          steps: int, concepts: Concepts | None = None, source: str | Path = "input",
+          oversample: int = 1) -> np.ndarray:
+    """Greedy decodes (steps, length) of z + a x vector for `steps` amounts a from -amount to
     +amount, z the refined latent of the melody's window (a melody's decodes are cut to
-    `MelodyModel.covered`; a window's are whole). Tokens on the model's grid (see `in_meter`)."""
-    return decode_shifted(model, melody_or_window, attribute=attribute, amounts=sweep_amounts(amount, steps),
-                          concepts=concepts, source=source)
+    `MelodyModel.covered`; a window's are whole). Tokens on the model's grid (see `in_meter`).
+    The amounts are evenly spaced, or with `oversample` > 1 chosen as `sweep_points` chooses them."""
+    return sweep_points(model, melody_or_window, attribute=attribute, amount=amount, steps=steps,
+                        concepts=concepts, source=source, oversample=oversample)[1]
+
+
+def sweep_points(model: MelodyModel, melody_or_window: Melody | np.ndarray, *, attribute: str, amount: float,
+                 steps: int, concepts: Concepts | None = None, source: str | Path = "input",
+                 oversample: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The amounts (steps,) and greedy decodes (steps, length) of a sweep along the attribute's vector.
+
+    With `oversample` 1 the amounts are evenly spaced from -amount to +amount. Greedy decodes of
+    evenly spaced points wobble (a small move can flip one note the other way), so with
+    `oversample` k the line is decoded at (steps - 1) x k + 1 evenly spaced amounts and the steps
+    are chosen among them as a morph's are (`attribute_steps`): both ends always, and between them
+    the decodes whose attribute rises step by step (falls, for a negative `amount`) wherever the
+    line holds such decodes, as evenly spread over the attribute's range as they can be."""
+    if isinstance(oversample, bool) or not isinstance(oversample, int) or oversample < 1:
+        raise ValueError(f"oversample must be a positive integer, not {oversample!r}")
+    if attribute not in ATTRIBUTES:
+        raise ModelError(f"unknown attribute {attribute!r} (attributes: {', '.join(ATTRIBUTES)})")
+    amounts = sweep_amounts(amount, steps)
+    if oversample == 1 or steps < 3:
+        return amounts, decode_shifted(model, melody_or_window, attribute=attribute, amounts=amounts,
+                                       concepts=concepts, source=source)
+    dense = sweep_amounts(amount, (steps - 1) * oversample + 1)
+    decoded = decode_shifted(model, melody_or_window, attribute=attribute, amounts=dense, concepts=concepts,
+                             source=source)
+    values = attribute_table(decoded)[:, ATTRIBUTES.index(attribute)]
+    chosen = attribute_steps(values if amount >= 0 else -values, steps)
+    return dense[chosen], decoded[chosen]
+
+
+def attribute_steps(values: np.ndarray, steps: int) -> np.ndarray:
+    """Indices of `steps` of the points of a line, the first and the last among them, whose `values`
+    never fall from one step to the next where the points allow (`genmedia.melody.model.monotone_steps`
+    on the values as distances from their lowest and to their highest), as evenly spread over the
+    values' range as they can be. Undefined values (NaN: the pitch of a decode without notes) take
+    their neighbours' (interpolated); a line whose values are all alike (or undefined) gives
+    evenly spaced points."""
+    from genmedia.melody.model import monotone_steps
+
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    if steps < 2 or (n - 1) % (steps - 1):
+        raise ValueError(f"{n} points cannot hold {steps} evenly spaced steps with both ends")
+    even = np.arange(0, n, (n - 1) // (steps - 1))
+    finite = np.nonzero(np.isfinite(values))[0]
+    if len(finite) == 0:
+        return even
+    values = np.interp(np.arange(n), finite, values[finite])
+    low, high = float(values.min()), float(values.max())
+    if high - low <= 1e-12:
+        return even
+    return monotone_steps(values - low, high - values, steps, np.linspace(0.0, 1.0, n))
 
 
 def sweep_amounts(amount: float, steps: int) -> np.ndarray:
