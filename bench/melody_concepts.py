@@ -88,7 +88,8 @@ def sweeps(model: MelodyModel, windows: np.ndarray, lengths: list[int], vectors:
                                   for j in range(0, len(latents), 512)]).reshape(len(z), len(dense), -1)
         for t, length in enumerate(lengths):
             table = attribute_table(decoded[t, :, :length])
-            out[i, t] = table if oversample == 1 else table[attribute_steps(table[:, i], len(amounts))]
+            rising = table[:, i] if amounts[-1] >= amounts[0] else -table[:, i]  # a negative --amount sweeps down
+            out[i, t] = table if oversample == 1 else table[attribute_steps(rising, len(amounts))]
     return out
 
 

@@ -6,7 +6,8 @@
 For each kernel width (a fraction of the spread of the prior's posterior means per latent dimension,
 as `genmedia train melody-prior --bandwidth` and `train melody-styles --bandwidth` take it), `--samples`
 latents are drawn from the model's fitted prior with that width (or from a style's, with `--style`)
-and decoded at temperature 1, as `music sample` does. Measured:
+and decoded at temperature 1, as `music sample` does (`--style`: as `music sample --style` does,
+drawing again for samples that do not fit a 6/8 or 3/4 style's bars). Measured:
 - repeats: the share of samples that repeat a training window of the `--data` folders note for note,
   beside the share of the `--split` windows (of the style's tunes, with `--style`) that do: samples
   as novel as unseen tunes repeat about as often;
@@ -25,8 +26,8 @@ from genmedia.melody.data import read_folder
 from genmedia.melody.metrics import in_key_share
 from genmedia.melody.midi import note_spans
 from genmedia.melody.model import MelodyModel
-from genmedia.melody.prior import KernelPrior, load_prior
-from genmedia.melody.styles import load_style, style_of
+from genmedia.melody.prior import KernelPrior, kernel_samples, load_prior
+from genmedia.melody.styles import load_style, style_of, styled_samples
 
 
 def main() -> None:
@@ -67,9 +68,12 @@ def main() -> None:
     print("|---|---|---|---|---|")
     print(f"| ({len(held)} {args.split} windows) | {repeats:.3f} | {key:.3f} | {notes:.2f} | |")
     for bandwidth in [float(b) for b in args.bandwidths.split(",")]:
-        rng = np.random.default_rng(args.seed)
-        z = KernelPrior(prior.means, bandwidth).sample(rng, args.samples)
-        tokens = list(model.decode(z, temperature=1.0, rng=rng))
+        if args.style:
+            style = load_style(model, args.style)
+            tokens = styled_samples(model, style.name, prior.means, style.time_signature, bandwidth, args.samples,
+                                    args.seed)
+        else:
+            tokens = list(kernel_samples(model, prior.means, bandwidth, args.samples, args.seed))
         repeats, key, notes = measure(tokens)
         distinct = len({t.tobytes() for t in tokens})
         print(f"| {bandwidth:g} | {repeats:.3f} | {key:.3f} | {notes:.2f} | {distinct} |")

@@ -28,7 +28,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from genmedia.melody.data import read_folder
-from genmedia.melody.meter import fill, to_grid
 from genmedia.melody.metrics import in_key_share
 from genmedia.melody.midi import BAR_STEPS, HOLD, REST, note_spans
 from genmedia.melody.model import MelodyModel, sample_melodies
@@ -46,12 +45,6 @@ def features(tokens: np.ndarray) -> np.ndarray:
     pitch = [pitches.mean() / 12, pitches.std() / 12] if len(pitches) else [0.0, 0.0]
     held = (tokens == HOLD).mean()
     return np.concatenate([onset, rest, [len(spans) / 16, *pitch, steps.mean() / 12, (steps == 0).mean(), held]])
-
-
-def fits_meter(tokens: np.ndarray, signature: tuple[int, int]) -> bool:
-    num, den = signature
-    width = fill(max(1, num * 16 // den))
-    return bool((tokens.reshape(-1, BAR_STEPS)[:, width:] == REST).all())
 
 
 class Classifier:
@@ -122,13 +115,12 @@ def main() -> None:
         found = sample_style(model, chosen, count=args.samples, seed=args.seed)
         in_meter = np.mean([signature == meter for _, signature in found])
         # back on the grid (padding restored) to be measured as the data's windows are
-        tokens = np.stack([to_grid(t, max(1, meter[0] * 16 // meter[1]))[0] if signature == meter else t
-                           for t, signature in found])
+        tokens = np.stack([chosen.on_grid(t, signature) for t, signature in found])
         data = held[style]
         reference = shares(data)[i]
         mine = shares(tokens)[i]
-        data_meter = np.mean([fits_meter(t, meter) for t in data])
-        plain_meter = np.mean([fits_meter(t, meter) for t in plain])
+        data_meter = np.mean([chosen.in_meter(t)[1] == meter for t in data])
+        plain_meter = np.mean([chosen.in_meter(t)[1] == meter for t in plain])
         notes = np.mean([len(note_spans(t)) for t in tokens])
         data_notes = np.mean([len(note_spans(t)) for t in data])
         key = np.nanmean([in_key_share(t) for t in tokens])

@@ -344,7 +344,7 @@ def sample_melodies(*, count: int = 1, seed: int | None = None, temperature: flo
 
     `style` ("jig", "reel", "hornpipe", "waltz"; `melody_styles` lists a model's) draws the latents
     from that style's prior instead: the fitted density over the latents of its training tunes
-    (`genmedia.melody.styles`; it needs the fitted prior, and `genmedia train melody-styles`).
+    (`genmedia.melody.styles`; the model needs `genmedia train melody-styles`).
     Styled samples come back in the style's meter (a jig in 6/8): samples that do not fit its bars
     are drawn again (`genmedia.melody.styles.sample_style`).
     """

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 from numpy.lib import format as npy_format
 
 from genmedia.errors import ModelError
+
+if TYPE_CHECKING:
+    from genmedia.registry import ModelInfo
 
 MAX_ROWS = 10_000_000
 """Rows any model matrix may have (a prior holds one per training window; real ones have thousands)."""
@@ -63,3 +66,21 @@ def read_matrix(path: Path, *, columns: int, rows: int | None = None, kind: str 
     if not np.isfinite(data).all():
         raise ModelError(f"{path}: holds values that are not finite numbers")
     return data
+
+
+def attach_matrix(info: ModelInfo, key: str, matrix: np.ndarray, entry: dict[str, Any]) -> dict[str, Any]:
+    """Store `matrix` (float32) as `NAME.KEY.npy` beside a model and record it: the file (path, sha256,
+    bytes) under `files.KEY` and `entry` under `KEY` of its metadata, rewritten atomically. Returns
+    the new metadata. How the fitted priors, concept vectors and styles are kept with a model."""
+    from genmedia.fileio import write_atomic
+    from genmedia.registry import sha256_file, write_metadata
+
+    path = info.metadata_path.with_name(f"{info.name}.{key}.npy")
+    data = np.ascontiguousarray(matrix, dtype=np.float32)
+    write_atomic(path, lambda tmp: np.save(tmp, data, allow_pickle=False), overwrite=True)
+    meta = dict(info.metadata)
+    meta["files"] = {**meta["files"], key: {"path": path.name, "sha256": sha256_file(path),
+                                            "bytes": path.stat().st_size}}
+    meta[key] = entry
+    write_metadata(info.metadata_path, meta, overwrite=True)
+    return meta

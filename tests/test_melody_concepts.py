@@ -277,7 +277,7 @@ def test_music_transform_steps_writes_a_sweep(with_concepts, corpus, tmp_path):
     result = invoke("music", "transform", corpus / "tune04.mid", "--attribute", "pitch", "--amount", "1.5",
                     "--steps", "5", "--oversample", "1", "--model", with_concepts, "-o", even)
     assert result.exit_code == 0, result.output
-    assert "-1.50: " in result.stderr and "-0.75: " in result.stderr and "+0.75: " in result.stderr
+    assert "-1.5: " in result.stderr and "-0.75: " in result.stderr and "+0.75: " in result.stderr
     plain = sweep(model, melody, attribute="pitch", amount=1.5, steps=5)
     for k in range(5):
         tokens = read_melody(even / f"step-{k:02d}.mid").tokens
@@ -287,14 +287,17 @@ def test_music_transform_steps_writes_a_sweep(with_concepts, corpus, tmp_path):
 def test_attribute_steps_choose_a_rising_row_with_both_ends():
     from genmedia.melody.concepts import attribute_steps
 
-    wobbly = np.array([1.0, 3.0, 2.0, 2.5, 4.0, 3.5, 5.0, 4.5, 6.0])  # 9 points, 5 steps
+    wobbly = np.array([1.0, 3.0, 0.5, 2.5, 4.0, 3.5, 3.0, 4.5, 6.0])  # 9 points, 5 steps
+    assert np.any(np.diff(wobbly[[0, 2, 4, 6, 8]]) < 0)  # the evenly spaced steps fall twice
     chosen = attribute_steps(wobbly, 5)
     assert chosen[0] == 0 and chosen[-1] == 8 and len(chosen) == 5
     assert np.all(np.diff(chosen) > 0) and np.all(np.diff(wobbly[chosen]) >= 0)
     assert list(attribute_steps(np.full(9, 2.0), 5)) == [0, 2, 4, 6, 8]  # nothing to choose by: even
     assert list(attribute_steps(np.full(9, np.nan), 5)) == [0, 2, 4, 6, 8]
-    gaps = np.array([1.0, np.nan, 2.0, np.nan, 3.0, 4.0, np.nan, 5.0, 6.0])  # undefined values take their neighbours'
-    assert np.all(np.diff(np.interp(attribute_steps(gaps, 5), [0, 2, 4, 5, 7, 8], [1, 2, 3, 4, 5, 6])) >= 0)
+    gaps = np.array([1.0, np.nan, 0.5, np.nan, 3.0, 4.0, np.nan, 3.5, 6.0])  # undefined values take their neighbours'
+    chosen = attribute_steps(gaps, 5)
+    filled = np.interp(np.arange(9), [0, 2, 4, 5, 7, 8], [1.0, 0.5, 3.0, 4.0, 3.5, 6.0])
+    assert 2 not in chosen and np.all(np.diff(filled[chosen]) >= 0)  # 0.5 (step 2 of the even row) is left out
     with pytest.raises(ValueError, match="cannot hold"):
         attribute_steps(wobbly, 4)  # 9 points do not split into 3 even gaps
 
@@ -313,8 +316,8 @@ def test_an_oversampled_sweep_moves_its_attribute_one_way_where_the_line_allows(
             assert (tokens == dense[int(np.argmin(np.abs(np.linspace(-amount, amount, 25) - a)))]).all()
         values = attribute_table(row)[:, 0] * (1 if amount > 0 else -1)
         line = attribute_table(dense)[:, 0] * (1 if amount > 0 else -1)
-        if line[-1] >= line[0]:  # a rising row from the first point to the last exists: it is chosen
-            assert np.all(np.diff(values) >= 0)
+        assert line[-1] > line[0]  # the density vector's line ends denser than it starts (either way round) ...
+        assert np.all(np.diff(values) >= 0)  # ... so a rising row of steps exists, and is chosen
     with pytest.raises(ValueError, match="oversample"):
         sweep_points(model, melody, attribute="density", amount=1.0, steps=3, oversample=0)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -151,24 +152,37 @@ def test_a_jig_is_drawn_again_until_it_fits_jig_bars(styled):
 
 
 class Spiller:
-    """A fake decoder whose every window has a note in the padding steps of bar 1."""
+    """A fake decoder whose windows have a note in a padding step of bar 1, except in call `fits_on`
+    (None: never), where they fit 6/8 bars."""
 
-    calls = 0
+    def __init__(self, fits_on: int | None):
+        self.calls, self.fits_on = 0, fits_on
 
     def decode(self, z: np.ndarray, *, temperature: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
-        Spiller.calls += 1
+        self.calls += 1
         out = np.full((len(z), 32), REST, dtype=np.int64)
-        out[:, 13] = t(60)
+        out[:, 0] = t(62)
+        if self.calls != self.fits_on:
+            out[:, 13] = t(60)
         return out
 
 
-def test_samples_that_never_fit_are_kept_in_four_four_after_the_last_round():
+def test_a_padded_style_draws_again_until_its_samples_fit_and_keeps_the_rest_last():
     from genmedia.melody.styles import MAX_ROUNDS
 
     jig = Style("jig", KernelPrior(np.zeros((3, 4), np.float32), 0.5), (6, 8))
-    found = sample_style(Spiller(), jig, count=3, seed=0)  # type: ignore[arg-type]
-    assert Spiller.calls == MAX_ROUNDS
+    second = Spiller(fits_on=2)
+    found = sample_style(second, jig, count=3, seed=0)  # type: ignore[arg-type]
+    assert second.calls == 2  # the second batch fitted: no third
+    assert [sig for _, sig in found] == [(6, 8)] * 3 and all(len(tok) == 24 and tok[0] == t(62) for tok, _ in found)
+    never = Spiller(fits_on=None)
+    found = sample_style(never, jig, count=3, seed=0)  # type: ignore[arg-type]
+    assert never.calls == MAX_ROUNDS
     assert [sig for _, sig in found] == [(4, 4)] * 3 and all(tok[13] == t(60) and len(tok) == 32 for tok, _ in found)
+    reel = Style("reel", jig.prior, (4, 4))
+    once = Spiller(fits_on=None)
+    assert [sig for _, sig in sample_style(once, reel, count=3, seed=0)] == [(4, 4)] * 3  # type: ignore[arg-type]
+    assert once.calls == 1  # 4/4 styles: every sample fits
 
 
 def test_music_sample_style_is_reproducible_and_writes_each_samples_meter(styled, tmp_path):
@@ -207,6 +221,21 @@ def test_style_errors_are_one_line_and_write_nothing(styled, bare, tmp_path):
         genmedia.sample_melodies(count=1, seed=0, prior="normal", style="jig", model=styled)
 
 
+def test_a_style_is_written_in_the_meter_the_grid_keeps_of_its_tunes(bare, tmp_path):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    for i in range(8):
+        write_midi(folder / f"jigs{i}.mid", [eighths(36, 60 + i % 5)], meter=(9, 8))  # slip jigs: not kept
+        write_midi(folder / f"waltzes{i}.mid", [eighths(48, 60 + i % 5)], meter=(6, 4))  # two 3/4 bars a bar
+    path = copy_model(bare, tmp_path / "m")
+    result = invoke("train", "melody-styles", "--model", path, "--data", folder, "--bandwidth", "0.5")
+    assert result.exit_code == 0, result.output
+    styles = json.loads(path.read_text())["styles"]["styles"]
+    assert styles["jig"]["time_signature"] == "4/4" and styles["waltz"]["time_signature"] == "3/4"
+    assert styles["jig"]["bandwidth"] == styles["waltz"]["bandwidth"] == 0.5
+    assert load_style(MelodyModel.load(path), "waltz").time_signature == (3, 4)
+
+
 def test_a_folder_without_styled_tunes_is_refused(bare, tmp_path):
     folder = tmp_path / "plain"
     folder.mkdir()
@@ -222,6 +251,9 @@ def test_a_folder_without_styled_tunes_is_refused(bare, tmp_path):
 @pytest.mark.parametrize("field, value, needle", [("rows", [0, 10**6], "rows must be"),
                                                    ("rows", [5, 5], "rows must be"),
                                                    ("time_signature", "six-eight", "time_signature"),
+                                                   ("time_signature", "9/8", "time_signature"),
+                                                   ("time_signature", "3/12", "time_signature"),
+                                                   ("time_signature", "12/8", "time_signature"),
                                                    ("bandwidth", -1, "bandwidth")])
 def test_malformed_style_entries_are_refused_in_one_line(styled, tmp_path, field, value, needle):
     path = copy_model(styled, tmp_path / "m")
@@ -261,22 +293,23 @@ class Copier:
 
 
 def test_the_kernel_width_is_the_narrowest_whose_samples_repeat_about_as_often_as_unseen_windows():
-    from genmedia.melody.prior import choose_bandwidth
+    from genmedia.melody.prior import choose_bandwidth, kernel_samples
 
     means = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32) * 10
     model = Copier(means, reach=10.0)  # the means spread 10 per dimension: kernel noise of about 28 w in all
     seen = {np.array([i, 0, 0, 0], dtype=np.int64).tobytes() for i in range(50)}
     held = [np.array([i, 0, 0, 0]) for i in range(5)] + [np.array([100 + i, 2, 2, 2]) for i in range(95)]  # 5% seen
-    width, choice = choose_bandwidth(model, means, seen=seen, held_out=held, samples=400)
+    width, choice = choose_bandwidth(partial(kernel_samples, model, means), seen=seen, held_out=held, samples=400)
     shares = choice["sample_repeat_share_by_width"]
     assert choice["validation_repeat_share"] == 0.05
     assert shares[f"{width:g}"] <= 0.05 + 0.02
     assert all(share > 0.07 for key, share in shares.items() if float(key) < width)  # every narrower width copied
     assert 0.3 < width < 1.0 and list(shares)[-1] == f"{width:g}"  # stopped at the first that passes
-    wide, _ = choose_bandwidth(Copier(means, reach=1e9), means, seen=seen, held_out=held, samples=50)
-    assert wide == 1.0  # none passes: the widest tried
+    wide, choice = choose_bandwidth(partial(kernel_samples, Copier(means, reach=1e9), means), seen=seen,
+                                    held_out=held, samples=50)
+    assert wide == 1.5 and choice["rule"].endswith("none did, so the widest")  # none passes: the widest tried
     with pytest.raises(ValueError, match="held-out"):
-        choose_bandwidth(model, means, seen=seen, held_out=[])
+        choose_bandwidth(partial(kernel_samples, model, means), seen=seen, held_out=[])
 
 
 def test_train_melody_prior_auto_records_how_it_chose_the_width(bare, corpus, tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 from genmedia.cli.common import (
     FiniteFloatRange,
@@ -249,6 +250,8 @@ def transform(midi_file: Path, attribute: MelodyAttribute, amount: float, steps:
     from genmedia.melody.model import MelodyModel
     from genmedia.melody.output import add_melodies
 
+    if steps is None and click.get_current_context().get_parameter_source("oversample") is ParameterSource.COMMANDLINE:
+        raise click.UsageError("--oversample chooses the steps of a sweep; give --steps with it")
     if steps is None and output.suffix != ".mid":
         raise click.BadParameter(f"{output} must end in .mid (or give --steps to write a sweep into a folder)",
                                  param_hint="'-o' / '--output'")
@@ -267,6 +270,6 @@ def transform(midi_file: Path, attribute: MelodyAttribute, amount: float, steps:
     with output_set(output, overwrite=overwrite, inputs=(midi_file,)) as batch:
         add_melodies(batch, [(f"step-{k:02d}", step.melody.tokens) for k, step in enumerate(sweep)],
                      tempo=tempo or first.tempo, program=program, wav=wav, time_signature=first.time_signature)
-    values = " ".join(f"{step.amount:+.2f}: {step.after:.3g}" for step in sweep)
+    values = " ".join(f"{step.amount:+.3g}: {step.after:.3g}" for step in sweep)
     click.echo(f"wrote {steps} steps to {output} ({attribute} by amount, {-amount:+g} to {amount:+g}: {values})",
                err=True)

@@ -146,21 +146,16 @@ def attach_concepts(metadata_path: Path, data_dirs: Path | list[Path], *, comman
     """Compute a model's concept vectors on the training split of `data_dirs` with its own (ONNX)
     encoder, write them to `NAME.concepts.npy` beside the model and record them (file, sha256,
     attributes, corpus spread, command) in its metadata, rewritten atomically. Return the entry."""
-    from genmedia.fileio import write_atomic
     from genmedia.melody.model import MelodyModel
-    from genmedia.registry import load_info, sha256_file, write_metadata
+    from genmedia.npyfile import attach_matrix
+    from genmedia.registry import load_info
 
     info = load_info(Path(metadata_path))
     model = MelodyModel(info)
     folders = [Path(data_dirs)] if isinstance(data_dirs, (str, Path)) else [Path(d) for d in data_dirs]
     windows = training_windows(model, folders, max_windows=max_windows, seed=seed)
     vectors, details, table = concept_vectors(model, windows, seed=seed)
-    path = info.metadata_path.with_name(f"{info.name}.concepts.npy")
-    write_atomic(path, lambda tmp: np.save(tmp, vectors.astype(np.float32), allow_pickle=False), overwrite=True)
-    meta = dict(info.metadata)
-    meta["files"] = {**meta["files"], "concepts": {"path": path.name, "sha256": sha256_file(path),
-                                                   "bytes": path.stat().st_size}}
-    meta["concepts"] = {
+    meta = attach_matrix(info, "concepts", vectors, {
         "type": "attribute-vectors",
         "attributes": list(ATTRIBUTES),
         "unit": "one vector: mean posterior mean of the training windows in the attribute's top quartile "
@@ -172,8 +167,7 @@ def attach_concepts(metadata_path: Path, data_dirs: Path | list[Path], *, comman
         "fitted_on": f"posterior means of {len(windows)} training windows of {', '.join(map(str, folders))} "
                      f"(at most {max_windows}, a seeded choice with seed {seed} beyond that)",
         "command": command,
-    }
-    write_metadata(info.metadata_path, meta, overwrite=True)
+    })
     entry: dict[str, Any] = meta["concepts"]
     return entry
 

@@ -26,11 +26,17 @@ def fill(steps_per_bar: int) -> int:
     return BAR_STEPS
 
 
+def bar_steps(time_signature: tuple[int, int]) -> int:
+    """Sixteenths in a bar of `time_signature` (at least 1)."""
+    num, den = time_signature
+    return max(1, num * 16 // den)
+
+
 def grid_signature(time_signature: tuple[int, int]) -> tuple[int, int]:
     """The time signature that output on the grid is written in: the tune's own where its bars are
     kept (12/8 and 6/4 as 6/8 and 3/4, their halves), else 4/4."""
     num, den = time_signature
-    steps = max(1, num * 16 // den)
+    steps = bar_steps(time_signature)
     if fill(steps) == 12:
         return (6, 8) if den == 8 else (3, 4)
     return (num, den) if BAR_STEPS % steps == 0 or steps % BAR_STEPS == 0 else (4, 4)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from genmedia.melody.data import windows
 from genmedia.melody.meter import fill, from_grid, grid_signature, to_grid
 from genmedia.melody.metrics import token_distance
 from genmedia.melody.midi import BAR_STEPS, REST, Melody
-from genmedia.melody.prior import KernelPrior, choose_bandwidth, load_prior
+from genmedia.melody.prior import KernelPrior, choose_bandwidth, kernel_samples, load_prior
 from genmedia.melody.refine import Differentiable, FlatDecoder, HierarchicalDecoder, refine as refine_latents
 from genmedia.registry import ModelInfo
 from genmedia.runtime import Model
@@ -279,9 +279,9 @@ def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth:
     `bandwidth` None chooses the kernel width on the folders' validation split
     (`genmedia.melody.prior.choose_bandwidth`) and records how.
     `train`: those training windows, if the caller has them already (training just read them)."""
-    from genmedia.fileio import write_atomic
     from genmedia.melody.data import read_folder
-    from genmedia.registry import load_info, sha256_file, write_metadata
+    from genmedia.npyfile import attach_matrix
+    from genmedia.registry import load_info
 
     info = load_info(Path(metadata_path))
     model = MelodyModel(info)
@@ -297,20 +297,14 @@ def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth:
         held = [w for folder in folders for _, melody in read_folder(folder)[0]["valid"]
                 for w in model.windows_of(melody)]
         if not held:
-            raise InputError(folders[0], "has no validation melodies to choose the prior's kernel width on; "
-                                         "give --bandwidth")
+            raise InputError(folders[0], "has no validation melodies to choose the prior's kernel width on "
+                                         "(give a fixed width)")
         seen = {np.ascontiguousarray(w, dtype=np.int64).tobytes() for w in train}
-        width, choice = choose_bandwidth(model, prior.means, seen=seen, held_out=held)
+        width, choice = choose_bandwidth(partial(kernel_samples, model, prior.means), seen=seen, held_out=held)
         prior = KernelPrior(prior.means, width)
-    path = info.metadata_path.with_name(f"{info.name}.prior.npy")
-    write_atomic(path, lambda tmp: np.save(tmp, prior.means.astype(np.float32), allow_pickle=False), overwrite=True)
-    meta = dict(info.metadata)
-    meta["files"] = {**meta["files"], "prior": {"path": path.name, "sha256": sha256_file(path),
-                                                "bytes": path.stat().st_size}}
-    meta["prior"] = {"type": "kernel-density", "bandwidth": prior.bandwidth,
-                     **({"bandwidth_choice": choice} if choice else {}),
-                     "fitted_on": f"posterior means of {len(prior.means)} of the {len(train)} training windows "
-                                  f"of {', '.join(map(str, folders))}", "command": command}
-    write_metadata(info.metadata_path, meta, overwrite=True)
+    meta = attach_matrix(info, "prior", prior.means, {
+        "type": "kernel-density", "bandwidth": prior.bandwidth, **({"bandwidth_choice": choice} if choice else {}),
+        "fitted_on": f"posterior means of {len(prior.means)} of the {len(train)} training windows "
+                     f"of {', '.join(map(str, folders))}", "command": command})
     entry: dict[str, Any] = meta["prior"]
     return entry

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from genmedia.errors import InputError, ModelError
 from genmedia.latent import check_finite
-from genmedia.melody.meter import fill, from_grid
+from genmedia.melody.meter import bar_steps, fill, from_grid, grid_signature, to_grid
 from genmedia.melody.midi import BAR_STEPS, REST
 from genmedia.melody.prior import KernelPrior, choose_bandwidth
 from genmedia.npyfile import read_matrix
@@ -52,7 +53,8 @@ def style_of(name: str | Path) -> str | None:
 
 @dataclass(frozen=True)
 class Style:
-    """One style's prior and the time signature its samples are written in when they fit it."""
+    """One style's prior and the time signature its samples are written in when they fit it (one
+    the grid keeps bars of: `genmedia.melody.meter.grid_signature` gives it back unchanged)."""
 
     name: str
     prior: KernelPrior
@@ -61,21 +63,22 @@ class Style:
     @property
     def padded(self) -> bool:
         """Whether the style's bars fill 12 of the grid's 16 steps (so a sample may not fit them)."""
-        num, den = self.time_signature
-        return fill(max(1, num * 16 // den)) != BAR_STEPS
+        return fill(bar_steps(self.time_signature)) != BAR_STEPS
 
     def in_meter(self, tokens: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
         """Grid tokens (steps,) in the style's meter if they fit it (nothing in the padding steps of
-        a 12-step meter), else as they are, in 4/4."""
-        num, den = self.time_signature
-        bar = max(1, num * 16 // den)
-        width = fill(bar)
-        if width == BAR_STEPS:
+        a 12-step bar), else as they are, in 4/4."""
+        if not self.padded:
             return tokens, self.time_signature
+        width = fill(bar_steps(self.time_signature))
         bars = np.asarray(tokens).reshape(-1, BAR_STEPS) if len(tokens) % BAR_STEPS == 0 else None
         if bars is None or not (bars[:, width:] == REST).all():
             return tokens, (4, 4)
-        return from_grid(tokens, bar), self.time_signature
+        return from_grid(tokens, bar_steps(self.time_signature)), self.time_signature
+
+    def on_grid(self, tokens: np.ndarray, signature: tuple[int, int]) -> np.ndarray:
+        """A sample as `in_meter` wrote it, back on the model's grid (its padding restored)."""
+        return to_grid(tokens, bar_steps(signature))[0]
 
 
 MAX_ROUNDS = 16  # batches of `count` latents drawn at most for a style whose samples must fit its bars
@@ -116,11 +119,11 @@ def attach_styles(metadata_path: Path, data_dirs: Path | list[Path], *, command:
     (`genmedia.melody.prior.choose_bandwidth`: the narrowest whose samples repeat training windows
     about as rarely as unseen tunes of the style do; a style without validation tunes takes the
     model's own prior's width). `InputError` if no training tune has a style."""
-    from genmedia.fileio import write_atomic
     from genmedia.melody.concepts import encode_all
     from genmedia.melody.data import read_folder
     from genmedia.melody.model import MelodyModel
-    from genmedia.registry import load_info, sha256_file, write_metadata
+    from genmedia.npyfile import attach_matrix
+    from genmedia.registry import load_info
 
     info = load_info(Path(metadata_path))
     model = MelodyModel(info)
@@ -163,11 +166,12 @@ def attach_styles(metadata_path: Path, data_dirs: Path | list[Path], *, command:
         if len(stacked) > exemplars:
             stacked = stacked[np.sort(rng.choice(len(stacked), exemplars, replace=False))]
         rows.append(encode_all(model, stacked))
-        num, den = meters[style].most_common(1)[0][0]
+        num, den = grid_signature(meters[style].most_common(1)[0][0])  # 12/8 as 6/8, 9/8 as the grid's 4/4
         entries[style] = {"rows": [start, start + len(stacked)], "tunes": tunes[style],
                           "windows": len(windows[style]), "time_signature": f"{num}/{den}"}
         if bandwidth is None and held[style]:
-            width, choice = choose_bandwidth(model, rows[-1], seen=seen, held_out=held[style], seed=seed)
+            width, choice = choose_bandwidth(partial(styled_samples, model, style, rows[-1], (num, den)), seen=seen,
+                                             held_out=held[style], seed=seed)
             entries[style].update(bandwidth=width, bandwidth_choice=choice)
         elif bandwidth is None:
             entries[style].update(bandwidth=fallback, bandwidth_choice={
@@ -175,23 +179,23 @@ def attach_styles(metadata_path: Path, data_dirs: Path | list[Path], *, command:
         else:
             entries[style]["bandwidth"] = bandwidth
         start += len(stacked)
-    means = np.concatenate(rows).astype(np.float32)
-    path = info.metadata_path.with_name(f"{info.name}.styles.npy")
-    write_atomic(path, lambda tmp: np.save(tmp, means, allow_pickle=False), overwrite=True)
-    meta = dict(info.metadata)
-    meta["files"] = {**meta["files"], "styles": {"path": path.name, "sha256": sha256_file(path),
-                                               "bytes": path.stat().st_size}}
-    meta["styles"] = {
+    meta = attach_matrix(info, "styles", np.concatenate(rows), {
         "type": "kernel-density",
         "styles": entries,
         "labels": "file-name prefixes: " + ", ".join(f"{p}* {s}" for s, p in STYLES.items()),
         "fitted_on": f"posterior means of the training windows of the styled tunes of {', '.join(map(str, folders))} "
                      f"(at most {exemplars} per style, a seeded choice with seed {seed})",
         "command": command,
-    }
-    write_metadata(info.metadata_path, meta, overwrite=True)
+    })
     entry: dict[str, Any] = meta["styles"]
     return entry
+
+
+def styled_samples(model: MelodyModel, name: str, means: np.ndarray, signature: tuple[int, int], width: float,
+                    count: int, seed: int) -> list[np.ndarray]:
+    """Samples of a style's prior at `width` as `sample_style` gives them, back on the grid (a `Draw`)."""
+    style = Style(name, KernelPrior(means, width), signature)
+    return [style.on_grid(tokens, sig) for tokens, sig in sample_style(model, style, count=count, seed=seed)]
 
 
 def style_names(model: MelodyModel) -> tuple[str, ...]:
@@ -226,8 +230,10 @@ def load_style(model: MelodyModel, name: str) -> Style:
     bandwidth = style.get("bandwidth")
     if not (isinstance(bandwidth, (int, float)) and not isinstance(bandwidth, bool) and 0 < bandwidth <= 10):
         raise ModelError(f"{where}.styles.{name}.bandwidth must be a number in (0, 10]")
-    signature = str(style.get("time_signature", "4/4")).split("/")
-    if not (len(signature) == 2 and all(p.isdigit() and 0 < int(p) <= 64 for p in signature)):
-        raise ModelError(f"{where}.styles.{name}.time_signature must look like 6/8")
-    return Style(name, KernelPrior(means[rows[0]:rows[1]], float(bandwidth)),
-                 (int(signature[0]), int(signature[1])))
+    parts = str(style.get("time_signature", "4/4")).split("/")
+    signature = (int(parts[0]), int(parts[1])) if len(parts) == 2 and all(
+        p.isdigit() and 0 < int(p) <= 64 for p in parts) else None
+    if signature is None or signature[1] & (signature[1] - 1) or grid_signature(signature) != signature:
+        raise ModelError(f"{where}.styles.{name}.time_signature must be one the model writes bars of "
+                         f"(such as 4/4, 2/4, 3/4 or 6/8)")
+    return Style(name, KernelPrior(means[rows[0]:rows[1]], float(bandwidth)), signature)
