@@ -46,3 +46,22 @@ def scale_tune(bars: int = 2, start_bar: int = 0, base: int = 60) -> list[tuple[
     eighth = TPB // 2
     offset = start_bar * 4 * TPB
     return [(offset + i * eighth, offset + (i + 1) * eighth, base + p) for i, p in enumerate(pitches[: 8 * bars])]
+
+
+def copy_model(src: Path, dest: Path, *, without: tuple[str, ...] = (), extra: dict | None = None) -> Path:
+    """A copy of a model's metadata and files in `dest`, leaving out the metadata entries and files
+    named in `without` (e.g. "concepts", "styles") and adding the entries of `extra`."""
+    import json
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    meta = json.loads(src.read_text())
+    for key in without:
+        meta.pop(key, None)
+        meta["files"].pop(key, None)
+    meta.update(extra or {})
+    for entry in meta["files"].values():
+        shutil.copy(src.parent / entry["path"], dest / entry["path"])
+    out = dest / src.name
+    out.write_text(json.dumps(meta, indent=2) + "\n")
+    return out

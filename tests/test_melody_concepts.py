@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import mido
@@ -45,7 +44,7 @@ from genmedia.melody.midi import HOLD, REST, note_spans, pitch_token as t, read_
 from genmedia.melody.model import MelodyModel, sample_melodies
 from genmedia.resources import resource_dir
 
-from midi_fixtures import TPB, scale_tune, write_midi
+from midi_fixtures import TPB, copy_model as copy_files, scale_tune, write_midi
 
 # --- attributes -------------------------------------------------------------------------------
 
@@ -161,18 +160,9 @@ def test_a_shift_adds_amounts_times_vectors():
 
 def copy_model(src: Path, dest: Path, *, keep_concepts: bool = False, meter: bool = False) -> Path:
     """A copy of a model (its metadata and files) in `dest`, without concept vectors unless kept."""
-    dest.mkdir(parents=True, exist_ok=True)
-    meta = json.loads(src.read_text())
-    if not keep_concepts:
-        meta.pop("concepts", None)
-        meta["files"].pop("concepts", None)
-    if meter and "meter" not in meta:
-        meta["meter"] = {"grid": "bars of 16 sixteenths", "bar_steps": 16}
-    for entry in meta["files"].values():
-        shutil.copy(src.parent / entry["path"], dest / entry["path"])
-    out = dest / src.name
-    out.write_text(json.dumps(meta, indent=2) + "\n")
-    return out
+    grid = {"meter": {"grid": "bars of 16 sixteenths", "bar_steps": 16}}
+    needs_meter = meter and "meter" not in json.loads(src.read_text())
+    return copy_files(src, dest, without=() if keep_concepts else ("concepts",), extra=grid if needs_meter else None)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from genmedia.melody.model import MelodyModel, sample_melodies
 from genmedia.melody.prior import KernelPrior
 from genmedia.melody.styles import Style, load_style, sample_style, style_names, style_of
 
-from midi_fixtures import TPB, write_midi
+from midi_fixtures import TPB, copy_model as copy_files, write_midi
 
 
 @pytest.mark.parametrize("name, style", [("jigs12.mid", "jig"), ("reelsa-c5.mid", "reel"), ("hpps3.mid", "hornpipe"),
@@ -69,15 +69,7 @@ def corpus(tmp_path_factory) -> Path:
 
 def copy_model(src: Path, dest: Path) -> Path:
     """A copy of a model without styles."""
-    dest.mkdir(parents=True, exist_ok=True)
-    meta = json.loads(src.read_text())
-    meta.pop("styles", None)
-    meta["files"].pop("styles", None)
-    for entry in meta["files"].values():
-        shutil.copy(src.parent / entry["path"], dest / entry["path"])
-    out = dest / src.name
-    out.write_text(json.dumps(meta, indent=2) + "\n")
-    return out
+    return copy_files(src, dest, without=("styles",))
 
 
 @pytest.fixture(scope="module")
