@@ -121,8 +121,8 @@ def main() -> None:
         mine = shares(tokens)[i]
         data_meter = np.mean([chosen.in_meter(t)[1] == meter for t in data])
         plain_meter = np.mean([chosen.in_meter(t)[1] == meter for t in plain])
-        notes = np.mean([len(note_spans(t)) for t in tokens])
-        data_notes = np.mean([len(note_spans(t)) for t in data])
+        notes = np.mean([len(note_spans(t)) * 32 / len(t) for t in tokens])
+        data_notes = np.mean([len(note_spans(t)) * 32 / len(t) for t in data])
         key = np.nanmean([in_key_share(t) for t in tokens])
         data_key = np.nanmean([in_key_share(t) for t in data])
         distinct = len({t.tobytes() for t in tokens})

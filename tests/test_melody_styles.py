@@ -260,8 +260,9 @@ def test_malformed_style_entries_are_refused_in_one_line(styled, tmp_path, field
     assert "\n" not in str(error.value)
 
 
-def test_the_shipped_model_has_the_four_nottingham_styles():
-    model = MelodyModel.load(None)
+@pytest.mark.parametrize("name", ["melody-2bar", "melody-16bar"])
+def test_the_shipped_models_have_the_four_nottingham_styles(name):
+    model = MelodyModel.load(name)
     assert style_names(model) == ("jig", "reel", "hornpipe", "waltz")
     assert load_style(model, "jig").time_signature == (6, 8) and load_style(model, "waltz").time_signature == (3, 4)
 
