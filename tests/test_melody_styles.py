@@ -228,6 +228,14 @@ def test_a_style_is_written_in_the_meter_the_grid_keeps_of_its_tunes(bare, tmp_p
     assert load_style(MelodyModel.load(path), "waltz").time_signature == (3, 4)
 
 
+def test_a_model_without_the_meter_grid_writes_its_styles_in_four_four(bare, corpus, tmp_path):
+    path = copy_files(bare, tmp_path / "m", without=("styles", "meter"))  # 6/8 tunes read straight onto 16 steps
+    assert not MelodyModel.load(path).grid
+    result = invoke("train", "melody-styles", "--model", path, "--data", corpus, "--bandwidth", "0.5")
+    assert result.exit_code == 0, result.output
+    assert json.loads(path.read_text())["styles"]["styles"]["jig"]["time_signature"] == "4/4"
+
+
 def test_a_folder_without_styled_tunes_is_refused(bare, tmp_path):
     folder = tmp_path / "plain"
     folder.mkdir()

@@ -166,7 +166,8 @@ def attach_styles(metadata_path: Path, data_dirs: Path | list[Path], *, command:
         if len(stacked) > exemplars:
             stacked = stacked[np.sort(rng.choice(len(stacked), exemplars, replace=False))]
         rows.append(encode_all(model, stacked))
-        num, den = grid_signature(meters[style].most_common(1)[0][0])  # 12/8 as 6/8, 9/8 as the grid's 4/4
+        # as the grid keeps it (12/8 as 6/8, 9/8 as 4/4); a model without the meter grid writes 4/4 bars
+        num, den = grid_signature(meters[style].most_common(1)[0][0]) if model.grid else (4, 4)
         entries[style] = {"rows": [start, start + len(stacked)], "tunes": tunes[style],
                           "windows": len(windows[style]), "time_signature": f"{num}/{den}"}
         if bandwidth is None and held[style]:
