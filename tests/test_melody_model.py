@@ -286,7 +286,11 @@ def test_train_melody_cli(corpus, tmp_path):
     meta = json.loads((out / "melody-2bar.json").read_text())
     assert meta["task"] == "melody"
     assert set(meta["files"]) == {"encoder", "decoder_init", "decoder_step", "prior"}
-    assert meta["prior"]["type"] == "kernel-density" and meta["prior"]["bandwidth"] == 0.3
+    assert meta["prior"]["type"] == "kernel-density"
+    from genmedia.melody.prior import WIDTHS
+
+    shares = meta["prior"]["bandwidth_choice"]["sample_repeat_share_by_width"]  # chosen on the validation split
+    assert meta["prior"]["bandwidth"] in WIDTHS and list(shares)[-1] == f"{meta['prior']['bandwidth']:g}"
     assert meta["prior"]["command"] == meta["training"]["command"]
     assert meta["regularisation"] == {"beta": 0.2, "free_bits_nats": 128.0, "kl_warmup_steps": 1,
                                       "scheduled_sampling": 0.5, "bag_of_notes_weight": 0.0,
@@ -343,7 +347,8 @@ def test_fitted_prior_samples_around_the_training_latents(corpus, tmp_path):
     z = prior.sample(np.random.default_rng(0), 4000)
     assert np.allclose(z.mean(0), prior.means.mean(0), atol=0.1)
     # KDE variance = spread of the means plus the kernel's (bandwidth * std)^2
-    assert np.allclose(z.std(0), prior.means.std(0) * np.sqrt(1 + 0.3**2), rtol=0.1, atol=0.02)
+    assert np.allclose(z.std(0), prior.means.std(0) * np.sqrt(1 + prior.bandwidth**2), rtol=0.1, atol=0.02)
+    assert "bandwidth_choice" in vae.info.metadata["prior"]  # the width was chosen on export (prior_bandwidth None)
     fitted = sample_melodies(vae, count=6, seed=3)
     assert np.array_equal(fitted, sample_melodies(vae, count=6, seed=3))
     assert not np.array_equal(fitted, sample_melodies(vae, count=6, seed=3, prior="normal"))

@@ -277,7 +277,7 @@ def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth:
     encoder; write its means to `NAME.prior.npy` beside the model and record it (file, sha256,
     bandwidth, command) in the model's metadata, rewritten atomically. Return the prior's entry.
     `bandwidth` None chooses the kernel width on the folders' validation split
-    (`genmedia.melody.prior.choose_bandwidth`) and records how.
+    (`genmedia.melody.prior.choose_bandwidth`; 0.3 if they have none) and records how.
     `train`: those training windows, if the caller has them already (training just read them)."""
     from genmedia.melody.data import read_folder
     from genmedia.npyfile import attach_matrix
@@ -296,12 +296,12 @@ def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth:
     if bandwidth is None:
         held = [w for folder in folders for _, melody in read_folder(folder)[0]["valid"]
                 for w in model.windows_of(melody)]
-        if not held:
-            raise InputError(folders[0], "has no validation melodies to choose the prior's kernel width on "
-                                         "(give a fixed width)")
-        seen = {np.ascontiguousarray(w, dtype=np.int64).tobytes() for w in train}
-        width, choice = choose_bandwidth(partial(kernel_samples, model, prior.means), seen=seen, held_out=held)
-        prior = KernelPrior(prior.means, width)
+        if held:
+            seen = {np.ascontiguousarray(w, dtype=np.int64).tobytes() for w in train}
+            width, choice = choose_bandwidth(partial(kernel_samples, model, prior.means), seen=seen, held_out=held)
+            prior = KernelPrior(prior.means, width)
+        else:
+            choice = {"rule": f"no validation melodies to choose on: {prior.bandwidth:g}"}
     meta = attach_matrix(info, "prior", prior.means, {
         "type": "kernel-density", "bandwidth": prior.bandwidth, **({"bandwidth_choice": choice} if choice else {}),
         "fitted_on": f"posterior means of {len(prior.means)} of the {len(train)} training windows "

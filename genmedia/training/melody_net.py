@@ -46,7 +46,8 @@ class MelodyVAEConfig:
     conductor_hidden: int = 0  # 0: flat decoder; else the conductor LSTM's size (hierarchical decoder)
     bar_embed: int = 0  # size of the conductor's per-bar embedding (hierarchical only)
     bar_steps: int = BAR_STEPS  # tokens per bar for the hierarchical decoder (4/4 in 16ths)
-    prior_bandwidth: float = 0.3  # of the fitted sampling prior (see genmedia.melody.prior)
+    # of the fitted sampling prior (see genmedia.melody.prior); None chooses it on the validation split
+    prior_bandwidth: float | None = None
     # Scheduled sampling (parallel form, Duckworth et al. 2019): this share of the decoder's inputs
     # are its own sampled predictions from a first teacher-forced pass, ramped up from 0 over the
     # first half of training, so that greedy decoding learns to recover from its own mistakes.
