@@ -472,7 +472,8 @@ def test_the_api_writers_say_overwrite_as_python_does(tmp_path):
     (["music", "transform", MELODIES[0], "--attribute", "pitch", "-o", "OUT/t.mid"], {"transform_melody"}),
     (["music", "transform", MELODIES[0], "--attribute", "pitch", "--steps", "2", "-o", "OUT/sweep"],
      {"sweep_melody"}),
-    (["demo", "OUT/demo"], {"sample_levels", "morph_levels", "morph_melodies", "estimate_noise_level", "denoise"}),
+    (["demo", "OUT/demo"], {"sample_levels", "morph_levels", "morph_melodies", "sample_melodies",
+                            "estimate_noise_level", "denoise"}),
 ])
 def test_the_cli_calls_the_api(tmp_path, monkeypatch, args, called):
     from click.testing import CliRunner

@@ -85,6 +85,12 @@ def test_demo_writes_levels(tmp_path):
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (tmp_path / "levels").iterdir())
     assert "morph.png" in names and "level-003.txt" in names and "morph-04.png" in names
+    melodies = sorted(p.name for p in (tmp_path / "melodies").iterdir())
+    assert {"morph.mid", "morph.wav", "jig-000.mid", "jig-000.wav", "jig-001.mid"} <= set(melodies)
+    import pretty_midi
+
+    jig = pretty_midi.PrettyMIDI(str(tmp_path / "melodies" / "jig-000.mid"))
+    assert [(t.numerator, t.denominator) for t in jig.time_signature_changes] == [(6, 8)]  # a jig, in jig bars
     assert sorted(p.name for p in (tmp_path / "images").iterdir()) == [
         "before-after-camera.png", "before-after.png", "landscape-camera-denoised.jpg", "landscape-denoised.png"]
     line = next(x for x in result.output.splitlines() if x.startswith("images:"))

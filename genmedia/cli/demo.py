@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True)
 @overwrite_option
 def demo(outdir: Path, seed: int, overwrite: bool) -> None:
-    """Write sample levels, a level morph, a melody morph and a denoised photo into OUTDIR.
+    """Write sample levels, a level morph, a melody morph, two jigs and a denoised photo into OUTDIR.
 
     All or nothing: if any part fails or the run is stopped, OUTDIR is left as it was.
     """
@@ -27,7 +27,7 @@ def demo(outdir: Path, seed: int, overwrite: bool) -> None:
     with output_set(outdir, overwrite=overwrite) as batch:
         # One file of each part first, so a finished demo stops before any model runs.
         batch.check(["levels/morph.png", "melodies/morph.wav", "images/before-after.png"])
-        lines = [_levels(batch, seed=seed), _melodies(batch), _images(batch)]
+        lines = [_levels(batch, seed=seed), _melodies(batch, seed=seed), _images(batch)]
     for line in lines:  # after publishing: only now are the files there
         click.echo(line)
 
@@ -46,19 +46,22 @@ def _levels(batch: OutputBatch, *, seed: int) -> str:
             f"example-b: {len(written)} files in {batch.folder / 'levels'}")
 
 
-def _melodies(batch: OutputBatch) -> str:
+def _melodies(batch: OutputBatch, *, seed: int) -> str:
     import numpy as np
 
     from genmedia import api
-    from genmedia.melody.output import add_melody_morph
+    from genmedia.melody.output import add_melodies, add_melody_morph
     from genmedia.resources import resource_dir
 
     examples = resource_dir("assets") / "melodies"
     morph = api.morph_melodies(examples / "example-a.mid", examples / "example-b.mid", steps=5)
     written = add_melody_morph(batch, np.stack([m.tokens for m in morph]), tempo=morph[0].tempo, program=0, wav=True,
                                stem="morph", folder="melodies", time_signature=morph[0].time_signature)
-    return (f"melodies: a 5-step morph between example-a and example-b (MIDI and WAV): {len(written)} files "
-            f"in {batch.folder / 'melodies'}")
+    jigs = api.sample_melodies(count=2, seed=seed, style="jig")
+    written += add_melodies(batch, [(f"jig-{i:03d}", m.tokens) for i, m in enumerate(jigs)], tempo=120.0, program=0,
+                            wav=True, folder="melodies", time_signatures=[m.time_signature for m in jigs])
+    return (f"melodies: a 5-step morph between example-a and example-b, and 2 sampled jigs (seed {seed}; MIDI "
+            f"and WAV): {len(written)} files in {batch.folder / 'melodies'}")
 
 
 def _images(batch: OutputBatch) -> str:
