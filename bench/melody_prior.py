@@ -26,7 +26,7 @@ from genmedia.melody.data import read_folder
 from genmedia.melody.metrics import in_key_share
 from genmedia.melody.midi import note_spans
 from genmedia.melody.model import MelodyModel
-from genmedia.melody.prior import KernelPrior, kernel_samples, load_prior
+from genmedia.melody.prior import KernelPrior, kernel_samples, load_prior, repeat_share, window_keys
 from genmedia.melody.styles import load_style, style_of, styled_samples
 
 
@@ -49,14 +49,14 @@ def main() -> None:
     held: list[np.ndarray] = []
     for folder in args.data:
         splits = read_folder(folder)[0]
-        seen |= {w.tobytes() for _, melody in splits["train"] for w in model.windows_of(melody)}
+        seen |= window_keys(w for _, melody in splits["train"] for w in model.windows_of(melody))
         held += [w for name, melody in splits[args.split]
                  if args.style is None or style_of(name) == args.style for w in model.windows_of(melody)]
     if not held:
         parser.error(f"no {args.split} windows" + (f" of style {args.style}" if args.style else ""))
 
     def measure(tokens: list[np.ndarray]) -> tuple[float, float, float]:
-        return (float(np.mean([t.tobytes() in seen for t in tokens])),
+        return (repeat_share(tokens, seen),
                 float(np.nanmean([in_key_share(t) for t in tokens])),
                 float(np.mean([len(note_spans(t)) for t in tokens])))
 

@@ -31,6 +31,7 @@ from genmedia.melody.data import read_folder
 from genmedia.melody.metrics import in_key_share
 from genmedia.melody.midi import BAR_STEPS, HOLD, REST, note_spans
 from genmedia.melody.model import MelodyModel, sample_melodies
+from genmedia.melody.prior import repeat_share, window_keys
 from genmedia.melody.styles import STYLES, load_style, sample_style, style_of
 
 
@@ -100,7 +101,7 @@ def main() -> None:
         counts: np.ndarray = np.bincount(predicted, minlength=len(names)) / len(tokens)
         return counts
 
-    seen = {w.tobytes() for name, melody in splits["train"] for w in model.windows_of(melody)}
+    seen = window_keys(w for _, melody in splits["train"] for w in model.windows_of(melody))
     plain = sample_melodies(model, count=args.samples, seed=args.seed)
     plain_shares = shares(plain)
     print(f"model {model.info.name}; classifier on {len(y)} training windows of {args.data}; "
@@ -126,7 +127,7 @@ def main() -> None:
         key = np.nanmean([in_key_share(t) for t in tokens])
         data_key = np.nanmean([in_key_share(t) for t in data])
         distinct = len({t.tobytes() for t in tokens})
-        copies = np.mean([t.tobytes() in seen for t in tokens])
+        copies = repeat_share(tokens, seen)
         print(f"| {style} ({meter[0]}/{meter[1]}) | {len(data)} | {reference:.3f} | **{mine:.3f}** "
               f"({plain_shares[i]:.3f}) | {in_meter:.3f} / {data_meter:.3f} ({plain_meter:.3f}) "
               f"| {notes:.2f} / {data_notes:.2f} | {key:.3f} / {data_key:.3f} | {distinct} | {copies:.3f} |")

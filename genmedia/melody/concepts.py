@@ -234,8 +234,6 @@ def sweep_points(model: MelodyModel, melody_or_window: Melody | np.ndarray, *, a
     line holds such decodes, as evenly spread over the attribute's range as they can be."""
     if isinstance(oversample, bool) or not isinstance(oversample, int) or oversample < 1:
         raise ValueError(f"oversample must be a positive integer, not {oversample!r}")
-    if attribute not in ATTRIBUTES:
-        raise ModelError(f"unknown attribute {attribute!r} (attributes: {', '.join(ATTRIBUTES)})")
     amounts = sweep_amounts(amount, steps)
     if oversample == 1 or steps < 3:
         return amounts, decode_shifted(model, melody_or_window, attribute=attribute, amounts=amounts,

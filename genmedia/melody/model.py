@@ -14,7 +14,7 @@ from genmedia.melody.data import windows
 from genmedia.melody.meter import fill, from_grid, grid_signature, to_grid
 from genmedia.melody.metrics import token_distance
 from genmedia.melody.midi import BAR_STEPS, REST, Melody
-from genmedia.melody.prior import KernelPrior, choose_bandwidth, kernel_samples, load_prior
+from genmedia.melody.prior import KernelPrior, choose_bandwidth, kernel_samples, load_prior, window_keys
 from genmedia.melody.refine import Differentiable, FlatDecoder, HierarchicalDecoder, refine as refine_latents
 from genmedia.registry import ModelInfo
 from genmedia.runtime import Model
@@ -296,12 +296,9 @@ def attach_prior(metadata_path: Path, data_dir: Path | list[Path], *, bandwidth:
     if bandwidth is None:
         held = [w for folder in folders for _, melody in read_folder(folder)[0]["valid"]
                 for w in model.windows_of(melody)]
-        if held:
-            seen = {np.ascontiguousarray(w, dtype=np.int64).tobytes() for w in train}
-            width, choice = choose_bandwidth(partial(kernel_samples, model, prior.means), seen=seen, held_out=held)
-            prior = KernelPrior(prior.means, width)
-        else:
-            choice = {"rule": f"no validation melodies to choose on: {prior.bandwidth:g}"}
+        width, choice = choose_bandwidth(partial(kernel_samples, model, prior.means), seen=window_keys(train),
+                                         held_out=held, fallback=prior.bandwidth)
+        prior = KernelPrior(prior.means, width)
     meta = attach_matrix(info, "prior", prior.means, {
         "type": "kernel-density", "bandwidth": prior.bandwidth, **({"bandwidth_choice": choice} if choice else {}),
         "fitted_on": f"posterior means of {len(prior.means)} of the {len(train)} training windows "

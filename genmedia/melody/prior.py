@@ -65,15 +65,21 @@ def kernel_samples(model: Decoder, means: np.ndarray, width: float, count: int, 
     return model.decode(KernelPrior(means, width).sample(rng, count), temperature=1.0, rng=rng)
 
 
+def window_keys(windows: Iterable[np.ndarray]) -> set[bytes]:
+    """The windows (token rows) as keys that are equal exactly when two windows are note for note."""
+    return {np.ascontiguousarray(w, dtype=np.int64).tobytes() for w in windows}
+
+
 def repeat_share(windows: Iterable[np.ndarray], seen: set[bytes]) -> float:
-    """The share of `windows` (int64 token rows) that repeat one of `seen` (their bytes) note for note."""
+    """The share of `windows` (token rows) that repeat one of `seen` (`window_keys`) note for note."""
     found = [np.ascontiguousarray(w, dtype=np.int64).tobytes() in seen for w in windows]
     return float(np.mean(found)) if found else float("nan")
 
 
 def choose_bandwidth(draw: Draw, *, seen: set[bytes], held_out: list[np.ndarray],
                      widths: tuple[float, ...] = WIDTHS, samples: int = 500, seed: int = 0,
-                     tolerance: float = REPEAT_TOLERANCE) -> tuple[float, dict[str, Any]]:
+                     tolerance: float = REPEAT_TOLERANCE,
+                     fallback: float | None = None) -> tuple[float, dict[str, Any]]:
     """The narrowest kernel width whose samples are about as novel as unseen tunes.
 
     For each width (narrowest first), `draw(width, samples, seed)` gives the samples users would
@@ -83,9 +89,12 @@ def choose_bandwidth(draw: Draw, *, seen: set[bytes], held_out: list[np.ndarray]
     `tolerance` of it is chosen, or the widest tried if none is (recorded as such). A narrow kernel
     keeps samples close to the data (in key, in style) but, too narrow, hands back training windows;
     this picks the point where samples stop copying more than new tunes do. Returns the width and
-    what was measured (for the metadata)."""
+    what was measured (for the metadata). Without `held_out` windows there is nothing to choose on:
+    `fallback` is returned (and recorded as such), or with no fallback `ValueError`."""
     if not held_out:
-        raise ValueError("choosing a kernel width needs held-out (validation) windows")
+        if fallback is None:
+            raise ValueError("choosing a kernel width needs held-out (validation) windows")
+        return fallback, {"rule": f"no validation tunes to choose on: {fallback:g}"}
     target = repeat_share(held_out, seen)
     measured = {}
     passed = False

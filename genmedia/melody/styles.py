@@ -30,7 +30,7 @@ from genmedia.errors import InputError, ModelError
 from genmedia.latent import check_finite
 from genmedia.melody.meter import bar_steps, fill, from_grid, grid_signature, to_grid
 from genmedia.melody.midi import BAR_STEPS, REST
-from genmedia.melody.prior import KernelPrior, choose_bandwidth
+from genmedia.melody.prior import KernelPrior, choose_bandwidth, window_keys
 from genmedia.npyfile import read_matrix
 
 if TYPE_CHECKING:
@@ -131,16 +131,15 @@ def attach_styles(metadata_path: Path, data_dirs: Path | list[Path], *, command:
     windows: dict[str, list[np.ndarray]] = {s: [] for s in STYLES}
     meters: dict[str, Counter[tuple[int, int]]] = {s: Counter() for s in STYLES}
     held: dict[str, list[np.ndarray]] = {s: [] for s in STYLES}
-    unstyled: list[np.ndarray] = []
+    seen: set[bytes] = set()  # every training window, styled or not: what a sample must not copy
     tunes: Counter[str] = Counter()
     for folder in folders:
         splits = read_folder(folder)[0]
         for name, melody in splits["train"]:
             style = style_of(name)
             cut = [np.asarray(w, dtype=np.int64) for w in model.windows_of(melody)]
-            if style is None:
-                unstyled += cut
-            elif cut:
+            seen |= window_keys(cut)
+            if style is not None and cut:
                 windows[style] += cut
                 meters[style][melody.time_signature] += 1
                 tunes[style] += 1
@@ -158,7 +157,6 @@ def attach_styles(metadata_path: Path, data_dirs: Path | list[Path], *, command:
             raise ValueError(f"bandwidth must be in (0, 10], not {bandwidth}")
     prior = info.metadata.get("prior")
     fallback = float(prior["bandwidth"]) if isinstance(prior, dict) and "bandwidth" in prior else 0.3
-    seen = {w.tobytes() for s in found for w in windows[s]} | {w.tobytes() for w in unstyled}
     rng = np.random.default_rng(seed)
     rows, entries, start = [], {}, 0
     for style in found:
@@ -170,13 +168,10 @@ def attach_styles(metadata_path: Path, data_dirs: Path | list[Path], *, command:
         num, den = grid_signature(meters[style].most_common(1)[0][0]) if model.grid else (4, 4)
         entries[style] = {"rows": [start, start + len(stacked)], "tunes": tunes[style],
                           "windows": len(windows[style]), "time_signature": f"{num}/{den}"}
-        if bandwidth is None and held[style]:
+        if bandwidth is None:  # without validation tunes of the style, the model's own prior's width
             width, choice = choose_bandwidth(partial(styled_samples, model, style, rows[-1], (num, den)), seen=seen,
-                                             held_out=held[style], seed=seed)
+                                             held_out=held[style], seed=seed, fallback=fallback)
             entries[style].update(bandwidth=width, bandwidth_choice=choice)
-        elif bandwidth is None:
-            entries[style].update(bandwidth=fallback, bandwidth_choice={
-                "rule": "no validation tunes of this style to choose on: the model's own prior's width"})
         else:
             entries[style]["bandwidth"] = bandwidth
         start += len(stacked)
