@@ -2,7 +2,7 @@
 at its best fixed h, and the `bm3d` package on a subset, side by side (PSNR dB / SSIM).
 
     pip install -r bench/requirements.txt   # opencv-python-headless and bm3d: the bench only
-    python bench/image_real.py [--sets polyu,cbsd68,bsd68] [--limit N] [--bm3d-count 6] [--skip-bm3d]
+    python bench/image_real.py [--sets polyu,cbsd68,bsd68] [--limit N] [--bm3d-count 6] [--skip-bm3d] [--skip-nlm]
 
 The sets:
 - polyu: ../shared/data/images/polyu-val, 62 real noisy camera JPEGs (`real/`) with clean references
@@ -36,6 +36,7 @@ from PIL import Image
 
 from genmedia.image.denoise import Denoiser
 from genmedia.image.evaluate import psnr, ssim
+from genmedia.image.noise import estimate_sigma
 from genmedia.training.degrade import camera_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +117,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="Only the first N images of each set.")
     parser.add_argument("--bm3d-count", type=int, default=6)
     parser.add_argument("--skip-bm3d", action="store_true")
+    parser.add_argument("--skip-nlm", action="store_true")
     parser.add_argument("--model", default=None, help="A denoising model name or .json path (default: shipped).")
     args = parser.parse_args()
 
@@ -131,11 +133,14 @@ def main() -> None:
 
         row("noisy input", score(cases, lambda x: x))
         row("genmedia, blind", score(cases, lambda x: denoiser.denoise(x)))
+        patch_only = score(cases, lambda x: denoiser.denoise(x, sigma=estimate_sigma(x)))
+        row("genmedia, blind without the second look", patch_only)
         level, result = best_fixed(cases, lambda s: (lambda x: denoiser.denoise(x, sigma=s)), LEVELS)
         row(f"genmedia, best fixed --noise-level ({level:g})", result)
         try:
-            h, result = best_fixed(cases, nlm, NLM_H)
-            row(f"OpenCV fastNlMeans, best fixed h ({h:g})", result)
+            if not args.skip_nlm:
+                h, result = best_fixed(cases, nlm, NLM_H)
+                row(f"OpenCV fastNlMeans, best fixed h ({h:g})", result)
         except ImportError:
             print("opencv-python-headless is not installed: pip install -r bench/requirements.txt")
         if args.skip_bm3d:

@@ -13,7 +13,7 @@ from PIL import Image
 from genmedia.cli import cli
 from genmedia.image.denoise import Denoiser
 from genmedia.image.evaluate import add_noise, match_pairs, psnr
-from genmedia.training.degrade import CameraSettings, camera, camera_image, camera_patch, jpeg_only
+from genmedia.training.degrade import CameraSettings, camera, camera_image, camera_patch, coarse_noise, jpeg_only
 
 from test_image_cli import scene
 
@@ -151,3 +151,50 @@ def test_rms_change_sums_blocks_of_rows_as_one_image(monkeypatch):
     assert abs(batch.rms_change(before, after) - whole) < 1e-9
     wide = before.astype(np.uint16) * 257, after.astype(np.uint16) * 257  # on the 0-255 scale whatever the dtype
     assert abs(batch.rms_change(*wide) - whole) < 1e-9
+
+
+def coarse_camera_noise(clean: np.ndarray, rms: float, seed: int = 0) -> np.ndarray:
+    """`clean` with noise as real photos have it: blurred (no finest grain left) and per channel."""
+    rng = np.random.default_rng(seed)
+    noise = np.stack([coarse_noise(rng.standard_normal(clean.shape[:2]).astype(np.float32), 1.5)
+                      for _ in range(clean.shape[2])], axis=2)
+    return np.clip(np.rint(clean + rms * noise), 0, 255).astype(np.uint8)
+
+
+def test_second_look_reads_coarse_noise_that_the_patch_estimate_misses(denoiser: Denoiser) -> None:
+    clean = scene(160, 192, seed=4)
+    noisy = coarse_camera_noise(clean, 5.0)
+    reading = denoiser.read_noise(noisy)
+    assert reading.patch < 2.0  # white-noise statistics see almost nothing
+    assert reading.second_look is not None and reading.level == reading.second_look > reading.patch + 2
+    assert reading.method == "second look" and denoiser.estimate(noisy) == reading.level
+    assert np.array_equal(denoiser.denoise(noisy), denoiser.denoise(noisy, sigma=reading.level))
+
+
+def test_second_look_is_not_taken_for_white_noise_and_stays_low_on_clean_pictures(denoiser: Denoiser) -> None:
+    noisy = add_noise(scene(seed=5), 25, seed=1, quantise=True)
+    reading = denoiser.read_noise(noisy)
+    assert reading.second_look is None and reading.level == reading.patch and 20 < reading.level < 30
+    assert reading.method == "patch statistics"
+    clean = denoiser.read_noise(smooth())
+    assert clean.second_look is not None and clean.level < 3.0
+    assert denoiser.read_noise(smooth(1, 1)).second_look is None  # too small to read: the patch estimate stands
+    gray = coarse_camera_noise(scene(160, 192, seed=4)[..., :1], 5.0)
+    assert denoiser.read_noise(gray).second_look is None  # gray images take no second look
+
+
+def test_report_says_when_the_second_look_set_the_level(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    Image.fromarray(coarse_camera_noise(scene(160, 192, seed=4), 5.0)).save(tmp_path / "in" / "camera.png")
+    report = tmp_path / "report.json"
+    result = run("image", "denoise", tmp_path / "in", "-o", tmp_path / "out", "--report", report)
+    assert result.exit_code == 0, result.output
+    entry = json.loads(report.read_text())["files"][0]
+    estimate = entry["noise_estimate"]
+    assert estimate["from"] == "second look" and estimate["patch"] < 2 < estimate["second_look"]
+    assert entry["noise_level"] == estimate["second_look"]
+    assert "(second look; patch estimate" in result.stderr
+    given = run("image", "denoise", tmp_path / "in", "-o", tmp_path / "out2", "--report", tmp_path / "r2.json",
+                "--noise-level", "3")
+    assert "noise_estimate" not in json.loads((tmp_path / "r2.json").read_text())["files"][0]
+    assert given.exit_code == 0

@@ -18,7 +18,7 @@ from PIL import Image
 
 from genmedia.errors import GenmediaError, InputError, ModelError
 from genmedia.fileio import input_identities
-from genmedia.image.denoise import DEFAULT_TILE, Denoiser, peak_of
+from genmedia.image.denoise import DEFAULT_TILE, Denoiser, NoiseReading, peak_of
 from genmedia.image.io import SUFFIXES, read_photo, write_photo
 from genmedia.inputs import open_input
 
@@ -47,7 +47,7 @@ class Result:
     """What happened to one file: 'done', 'skipped' (output exists) or 'failed' (with the reason).
 
     For a done file: `sigma` is the noise level the denoiser was given (0-255 scale), `estimated`
-    whether it was estimated (else the user's), `change` the RMS difference between output and
+    whether it was estimated (else the user's; `reading` then says how), `change` the RMS difference between output and
     input on the 0-255 scale, and `clean` whether the image was judged already clean (the
     denoiser changed it by under `CLEAN_CHANGE`; it is still written).
     """
@@ -60,6 +60,7 @@ class Result:
     seconds: float = 0.0
     estimated: bool = False
     change: float | None = None
+    reading: NoiseReading | None = None
 
     @property
     def clean(self) -> bool:
@@ -75,6 +76,11 @@ class Result:
                           "noise_level_from": "estimated" if self.estimated else "--noise-level",
                           "rms_change": round(float(self.change or 0), 3), "already_clean": self.clean,
                           "seconds": round(self.seconds, 3)})
+            if self.reading is not None:
+                look = self.reading.second_look
+                entry["noise_estimate"] = {"patch": round(self.reading.patch, 2),
+                                           "second_look": None if look is None else round(look, 2),
+                                           "from": self.reading.method}
         return entry
 
 
@@ -190,7 +196,8 @@ def denoise_file(denoiser: Denoiser, job: Job, *, noise_level: float | None = No
         return Result(job, "failed", f"output {job.target} already exists (use --overwrite or --skip-existing)")
     try:
         photo = read_photo(job.source, max_pixels=max_pixels)
-        sigma = noise_level if noise_level is not None else denoiser.estimate(photo.pixels)
+        reading = denoiser.read_noise(photo.pixels) if noise_level is None else None
+        sigma = noise_level if reading is None else reading.level
         clean = denoiser.denoise(photo.pixels, sigma=sigma, tile=tile, progress=progress)
         change = rms_change(photo.pixels, clean)
         write_photo(job.target, photo, clean, overwrite=overwrite)
@@ -204,8 +211,8 @@ def denoise_file(denoiser: Denoiser, job: Job, *, noise_level: float | None = No
         return Result(job, "failed", "out of memory (try a smaller --tile)")
     except OSError as exc:  # writing: disk full, permissions
         return Result(job, "failed", f"cannot write {job.target}: {exc.strerror or exc}")
-    return Result(job, "done", megapixels=photo.megapixels, sigma=float(sigma), seconds=time.monotonic() - started,
-                  estimated=noise_level is None, change=change)
+    return Result(job, "done", megapixels=photo.megapixels, sigma=sigma, seconds=time.monotonic() - started,
+                  estimated=noise_level is None, change=change, reading=reading)
 
 
 RMS_BLOCK = 1 << 20  # values per block of `rms_change`: its float copies stay a few MB for any image size
