@@ -570,9 +570,11 @@ def _checked_pixels(pixels: np.ndarray) -> np.ndarray:
 
 
 def estimate_noise_level(image: np.ndarray | Image.Image, *, model: DenoiserLike = None) -> float:
-    """The noise level `denoise` estimates for `image` when it is given none: the noise's standard
-    deviation on the 0-255 scale whatever the dtype, estimated from the image alone. `image` is
-    an array or a PIL image as `denoise` takes it (an alpha channel is left out)."""
+    """The noise level `denoise` estimates for `image` when it is given none, on the 0-255 scale
+    whatever the dtype, from the image alone: the white noise's standard deviation, or, for a color
+    image that estimate reads under 2 (camera noise reads so), the level the denoiser's second look
+    finds (`genmedia.image.denoise.Denoiser.read_noise`). `image` is an array or a PIL image as
+    `denoise` takes it (an alpha channel is left out)."""
     if isinstance(image, Image.Image):
         pixels = image_io.image_to_photo(image).pixels  # ValueError for a mode `denoise` cannot give back
     elif isinstance(image, np.ndarray):
