@@ -169,6 +169,10 @@ def test_second_look_reads_coarse_noise_that_the_patch_estimate_misses(denoiser:
     assert reading.second_look is not None and reading.level == reading.second_look > reading.patch + 2
     assert reading.method == "second look" and denoiser.estimate(noisy) == reading.level
     assert np.array_equal(denoiser.denoise(noisy), denoiser.denoise(noisy, sigma=reading.level))
+    for value in (255, 0, 128):  # blown-out, crushed or flat-painted areas carry no noise to read
+        band = noisy.copy()
+        band[:40] = value
+        assert abs(denoiser.read_noise(band).level - reading.level) < 0.2 * reading.level
 
 
 def test_second_look_is_not_taken_for_white_noise_and_stays_low_on_clean_pictures(denoiser: Denoiser) -> None:
@@ -176,6 +180,8 @@ def test_second_look_is_not_taken_for_white_noise_and_stays_low_on_clean_picture
     reading = denoiser.read_noise(noisy)
     assert reading.second_look is None and reading.level == reading.patch and 20 < reading.level < 30
     assert reading.method == "patch statistics"
+    strong = add_noise(scene(seed=5), 70, seed=1, quantise=False)
+    assert denoiser.read_noise(strong).level > 60  # the estimate is not cut to the model's range (55)
     clean = denoiser.read_noise(smooth())
     assert clean.second_look is not None and clean.level < 3.0
     assert denoiser.read_noise(smooth(1, 1)).second_look is None  # too small to read: the patch estimate stands

@@ -20,8 +20,9 @@ MARGIN = 32  # context on each side of a tile; its output there is dropped, so t
 # photos it reads 0.1-0.4 where the noise is 2-5 RMS, and the image would pass through nearly as it
 # came. So an image whose patch estimate is under LOOK_BELOW gets a second look: the network is run
 # at LOOK_LEVEL on a central crop of at most LOOK_SIDE pixels a side (a bounded cost: about 0.3 s),
-# and the robust spread (1.4826 x MAD) of what it removed, averaged over the channels, in the
-# LOOK_FLAT flattest share of the crop, times LOOK_GAIN, becomes the level, if that is higher.
+# and the robust spread (1.4826 x MAD) of what it removed (the channels' mean), in the LOOK_FLAT
+# flattest share of the crop's readable pixels (not clipped, not exactly flat), times LOOK_GAIN,
+# becomes the level, if that is higher.
 # The gain was chosen on two color validation sets, PolyU's real pairs and camera-pipeline copies
 # of the held-out cbsd432 images, as the largest summed gain over the patch estimate alone; the gray
 # copies lost at every gain, so gray images take no second look (see the README).
@@ -82,13 +83,13 @@ class Denoiser(Model):
 
     def read_noise(self, pixels: np.ndarray) -> NoiseReading:
         """The patch estimate of an image's noise and, where it reads under `LOOK_BELOW`, the
-        second look (see `LOOK_BELOW`); the level is the higher of the two, at most the model's."""
+        second look (see `LOOK_BELOW`); the level is the higher of the two (`denoise` clips it to the
+        model's range)."""
         patch = float(estimate_sigma(pixels, peak=peak_of(pixels.dtype)))
         if patch >= LOOK_BELOW or pixels.shape[2] not in LOOK_GAIN:
-            return NoiseReading(patch, None, min(patch, self.sigma_max))
+            return NoiseReading(patch, None, patch)
         look = self.second_look(pixels)
-        level = patch if look is None else max(patch, look)
-        return NoiseReading(patch, look, min(level, self.sigma_max))
+        return NoiseReading(patch, look, patch if look is None else max(patch, look))
 
     def second_look(self, pixels: np.ndarray) -> float | None:
         """The level the second look reads (0-255 scale; see `LOOK_BELOW`), or None for an
@@ -104,6 +105,15 @@ class Denoiser(Model):
         removed = (crop - smooth).mean(axis=2)[:-1, :-1] * np.float32(255.0)
         luma = smooth.mean(axis=2) * np.float32(255.0)
         gradient = np.abs(np.diff(luma, axis=0))[:, :-1] + np.abs(np.diff(luma, axis=1))[:-1, :]
+        # Pixels that carry no noise to read are left out: clipped ones (blown-out white, crushed
+        # black) and those exactly equal to both neighbours in every channel (borders, flat graphics,
+        # transparent areas); otherwise they tie for the flattest and pull the spread to 0.
+        same = (np.diff(crop, axis=0)[:, :-1] == 0) & (np.diff(crop, axis=1)[:-1, :] == 0)
+        body = crop[:-1, :-1]
+        readable = ~(same.all(axis=2) | ((body <= 0) | (body >= 1)).any(axis=2))
+        if np.count_nonzero(readable) < LOOK_MIN_PIXELS:
+            return None
+        gradient, removed = gradient[readable], removed[readable]
         flat = removed[gradient <= np.quantile(gradient, LOOK_FLAT)]
         if flat.size < LOOK_MIN_PIXELS:
             return None
