@@ -86,7 +86,7 @@ class Denoiser(Model):
         second look (see `LOOK_BELOW`); the level is the higher of the two (`denoise` clips it to the
         model's range)."""
         patch = float(estimate_sigma(pixels, peak=peak_of(pixels.dtype)))
-        if patch >= LOOK_BELOW or pixels.shape[2] not in LOOK_GAIN:
+        if patch >= LOOK_BELOW:
             return NoiseReading(patch, None, patch)
         look = self.second_look(pixels)
         return NoiseReading(patch, look, patch if look is None else max(patch, look))

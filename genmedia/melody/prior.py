@@ -65,14 +65,18 @@ def kernel_samples(model: Decoder, means: np.ndarray, width: float, count: int, 
     return model.decode(KernelPrior(means, width).sample(rng, count), temperature=1.0, rng=rng)
 
 
+def _key(window: np.ndarray) -> bytes:
+    return np.ascontiguousarray(window, dtype=np.int64).tobytes()
+
+
 def window_keys(windows: Iterable[np.ndarray]) -> set[bytes]:
     """The windows (token rows) as keys that are equal exactly when two windows are note for note."""
-    return {np.ascontiguousarray(w, dtype=np.int64).tobytes() for w in windows}
+    return {_key(w) for w in windows}
 
 
 def repeat_share(windows: Iterable[np.ndarray], seen: set[bytes]) -> float:
     """The share of `windows` (token rows) that repeat one of `seen` (`window_keys`) note for note."""
-    found = [np.ascontiguousarray(w, dtype=np.int64).tobytes() in seen for w in windows]
+    found = [_key(w) in seen for w in windows]
     return float(np.mean(found)) if found else float("nan")
 
 
