@@ -117,6 +117,23 @@ def test_batches_hold_gray_and_color_with_the_right_noise(tmp_path):
     assert 0.8 < float(ratio[sigma[:, 0] > 0.05].mean()) < 1.2
 
 
+def test_camera_patches_take_the_rms_of_their_degradation_as_level_when_asked(tmp_path):
+    from genmedia.training.denoiser import DenoiserConfig, load_denoiser_data, make_batch
+
+    data = load_denoiser_data(*image_folders(tmp_path), None)
+    levels = {}
+    for rule in ("estimate", "rms"):
+        cfg = DenoiserConfig(batch=24, patch=32, camera=1.0, camera_level=rule)
+        clean, noisy, sigma = make_batch(data, cfg, np.random.default_rng(5))
+        rms = (noisy - clean).pow(2).mean(dim=(1, 2, 3)).sqrt()
+        levels[rule] = (sigma[:, 0], rms)
+    sigma, rms = levels["rms"]
+    assert torch.allclose(sigma, rms, rtol=1e-4, atol=1e-6) and float(rms.mean()) > 1 / 255
+    estimate, same_rms = levels["estimate"]
+    assert torch.equal(rms, same_rms)  # the same draws; only the level differs
+    assert not torch.allclose(estimate, rms, rtol=0.1)
+
+
 def test_cli_sizes_the_network_and_records_it_replayably(tmp_path):
     gray, color = image_folders(tmp_path)
     out = tmp_path / "models"

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from genmedia.cli.common import F, FiniteFloatRange, GenmediaGroup, overwrite_option
-from genmedia.training import PRECISIONS
+from genmedia.training import CAMERA_LEVELS, PRECISIONS
 
 UNRECORDED = {"max_minutes"}  # options that do not change the trained model
 
@@ -358,6 +358,9 @@ def train_melody_styles(model_name: str, data: tuple[Path, ...], bandwidth: floa
 @click.option("--camera", type=FiniteFloatRange(0, 1), default=None,
               help="Share of patches degraded by the camera pipeline (sensor noise, demosaicing, tone curve, "
                    "sharpening, resizing, JPEG) instead of white noise [default: 0].")
+@click.option("--camera-level", type=click.Choice(CAMERA_LEVELS), default=None,
+              help="Noise-level input of camera patches: the patch estimator's reading, or the RMS of the "
+                   "degradation (what the second look reads at run time) [default: estimate].")
 @click.option("--jpeg", type=FiniteFloatRange(0, 1), default=None,
               help="Share of patches given white noise and then saved as JPEG [default: 0].")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
@@ -368,8 +371,8 @@ def train_melody_styles(model_name: str, data: tuple[Path, ...], bandwidth: floa
 def train_denoiser(gray_dir: Path, color_dir: Path, valid_gray: Path | None, name: str, out: Path, preset: str,
                    train_steps: int | None, batch: int | None, widths: tuple[int, ...] | None, fold: int | None,
                    top_convs: int | None, lr: float | None, init: Path | None, precision: str | None,
-                   camera: float | None, jpeg: float | None, seed: int, checkpoint: Path | None,
-                   max_minutes: float | None, device: str, overwrite: bool) -> None:
+                   camera: float | None, camera_level: str | None, jpeg: float | None, seed: int,
+                   checkpoint: Path | None, max_minutes: float | None, device: str, overwrite: bool) -> None:
     """Train the U-Net denoiser (blind: white noise of sigma 0-55 and, with --camera/--jpeg, camera
     noise and JPEG artefacts; gray and color) and export it."""
     from genmedia.training import require_torch
@@ -384,7 +387,7 @@ def train_denoiser(gray_dir: Path, color_dir: Path, valid_gray: Path | None, nam
     config = DenoiserConfig.preset(preset)
     config.seed = seed
     override(config, train_steps=train_steps, batch=batch, widths=widths, fold=fold, top_convs=top_convs, lr=lr,
-             precision=precision, camera=camera, jpeg=jpeg)
+             precision=precision, camera=camera, camera_level=camera_level, jpeg=jpeg)
     if config.camera + config.jpeg > 1:
         raise click.UsageError("--camera and --jpeg add up to more than 1")
     meta = train_denoiser_model(gray_dir, color_dir, valid_gray, config, name=name, out_dir=out,

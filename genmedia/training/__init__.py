@@ -7,6 +7,7 @@ import importlib.util
 from genmedia.errors import MissingExtraError
 
 PRECISIONS = ("fp32", "bf16")  # DenoiserConfig.precision; here, not in the torch module, so the CLI can list them
+CAMERA_LEVELS = ("estimate", "rms")  # DenoiserConfig.camera_level, likewise
 TRAIN_INSTALL_HINT = "pip install 'genmedia[train]'  (CPU-only torch: pip install torch==2.13.0 onnx first)"
 
 

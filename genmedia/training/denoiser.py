@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from genmedia.errors import InputError
 from genmedia.image.io import SUFFIXES
 from genmedia.image.noise import estimate_sigma
-from genmedia.training import PRECISIONS
+from genmedia.training import CAMERA_LEVELS, PRECISIONS
 from genmedia.training.degrade import GRID, camera, camera_patch, jpeg_patch
 from genmedia.training.export import Graph, WeightsMismatch, export_model, onnx_initializers
 from genmedia.training.loop import batch_device, fit
@@ -52,6 +52,10 @@ class DenoiserConfig:
     # the estimator reads on the degraded patch, as at run time, so the network learns to read
     # correlated, brightness-dependent noise itself (the white-noise estimator reads it as 0.3-5).
     camera: float = 0.0
+    # The level input of camera patches: "estimate" (the patch estimator's reading, as above) or "rms"
+    # (the RMS of what the pipeline added, noisy - target; levels are on the 0-1 scale), which is what the run
+    # time's second look reads (`genmedia.image.denoise.LOOK_BELOW`) and what --noise-level means.
+    camera_level: str = "estimate"
     jpeg: float = 0.0
     jpeg_sigma_max: float = 35.0
     seed: int = 0
@@ -253,7 +257,8 @@ def make_batch(data: DenoiserData, cfg: DenoiserConfig, rng: np.random.Generator
     """Clean and noisy patches (B, 3, P, P) in [0, 1] and their noise levels (B, 1) on the 0-1 scale.
 
     A `cfg.camera` share of the patches goes through the camera pipeline and a `cfg.jpeg` share
-    through noise-then-JPEG; their levels are the estimator's reading. The rest get white Gaussian
+    through noise-then-JPEG; their levels are the estimator's reading (camera patches: the RMS of
+    the degradation with `cfg.camera_level` "rms"). The rest get white Gaussian
     noise (clipped and rounded to 8 bits in `cfg.quantised` of them), with its true sigma as level.
     """
     kinds = np.zeros(cfg.batch, dtype=int)
@@ -286,7 +291,10 @@ def make_batch(data: DenoiserData, cfg: DenoiserConfig, rng: np.random.Generator
     noisy[quantise] = np.clip(np.rint(noisy[quantise] * 255.0), 0, 255) / 255.0
     for i, patch in real.items():
         noisy[i] = patch.transpose(2, 0, 1).astype(np.float32) / 255.0
-        sigma[i] = estimate_sigma(patch[..., :1] if gray[i] else patch) / 255.0
+        if kinds[i] == 1 and cfg.camera_level == "rms":
+            sigma[i] = np.sqrt(np.mean((noisy[i] - x[i]) ** 2))
+        else:
+            sigma[i] = estimate_sigma(patch[..., :1] if gray[i] else patch) / 255.0
     return torch.from_numpy(x), torch.from_numpy(noisy), torch.from_numpy(sigma.reshape(-1, 1))
 
 
@@ -315,7 +323,8 @@ def validation_psnr(model: UNetDenoiser, images: list[np.ndarray], sigma: float,
 def validation_camera_psnr(model: UNetDenoiser, images: list[np.ndarray], *, seed: int = 0, limit: int = 8,
                            side: int = 256) -> float:
     """Mean PSNR (dB) denoising centre crops of the first `limit` images put through the seeded camera
-    pipeline (no downscaling), blind: the level is the estimator's reading, as at run time."""
+    pipeline (no downscaling), at the level the model was trained to take for them (`camera_level`:
+    the estimator's reading, blind, or the degradation's RMS, which the run time's second look estimates)."""
     was = model.training
     model.eval()
     device = batch_device(model)
@@ -327,7 +336,9 @@ def validation_camera_psnr(model: UNetDenoiser, images: list[np.ndarray], *, see
         n -= n % model.cfg.multiple
         y, x = (h - n - GRID) // 2, (w - n - GRID) // 2
         noisy, target = camera(image[y:y + n + GRID, x:x + n + GRID], rng, size=n)
-        level = torch.full((1, 1), estimate_sigma(noisy) / 255.0, device=device)
+        reading = (np.sqrt(np.mean((noisy.astype(np.float32) - target) ** 2)) if model.cfg.camera_level == "rms"
+                   else estimate_sigma(noisy))
+        level = torch.full((1, 1), reading / 255.0, device=device)
         inp = torch.from_numpy(noisy.transpose(2, 0, 1).astype(np.float32)[None] / 255.0).to(device)
         out = model(inp, level).clamp(0, 1).cpu().numpy()[0].transpose(1, 2, 0)
         scores.append(10 * np.log10(1.0 / np.mean((out - target / 255.0) ** 2)))
@@ -347,6 +358,8 @@ def train(data: DenoiserData, cfg: DenoiserConfig, *, checkpoint: Path | None = 
     (see `widen_from`) when given; the trained model comes back on the CPU."""
     if cfg.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {cfg.precision!r}")
+    if cfg.camera_level not in CAMERA_LEVELS:
+        raise ValueError(f"camera_level must be one of {', '.join(CAMERA_LEVELS)}, not {cfg.camera_level!r}")
     torch.manual_seed(cfg.seed)
     model = UNetDenoiser(cfg)
     if init is not None:
@@ -399,8 +412,11 @@ def export(model: UNetDenoiser, *, name: str, out_dir: Path, command: str, data:
                   "additive white Gaussian; camera pipeline (genmedia.training.degrade); white noise then JPEG",
                   "sigma_range": [0.0, cfg.sigma_max], "quantised_share": cfg.quantised,
                   "camera_share": cfg.camera, "jpeg_share": cfg.jpeg,
-                  "level_input": "true sigma for white noise; the estimator's reading for camera and JPEG "
-                                 "patches, as at run time"},
+                  "level_input": ("true sigma for white noise; the estimator's reading for camera and JPEG "
+                                  "patches, as at run time" if cfg.camera_level == "estimate" else
+                                  "true sigma for white noise; the RMS of the degradation for camera patches "
+                                  "(the second look's reading at run time); the estimator's reading for JPEG "
+                                  "patches")},
         "training": {**data, "command": command, "config": asdict(cfg)},
         "metrics": metrics,
     }
