@@ -334,6 +334,40 @@ def test_train_melody_attribute_reg_ties_latent_dimensions_to_attributes(corpus,
     assert meta["training"]["config"]["attribute_reg"] == 2.0 and meta["latent"]["size"] == 6
 
 
+def test_chromatic_alteration_moves_a_few_notes_of_a_share_of_windows_a_semitone():
+    from genmedia.melody.attributes import ATTRIBUTES, attribute_table
+    from genmedia.melody.midi import HOLD, MAX_PITCH, MIN_PITCH, REST, pitch_token as t
+    from genmedia.training.melody_data import alter_batch
+
+    top = 2 + MAX_PITCH - MIN_PITCH
+    row = np.array([t(60), HOLD, t(62), REST, t(64), HOLD, t(65), t(67)] * 4)
+    batch = np.stack([row] * 400 + [np.where(row >= 2, top, row)] * 100 + [np.full(32, REST)] * 10)
+    out = alter_batch(batch, np.random.default_rng(1), 0.3)
+    assert np.array_equal(alter_batch(batch, np.random.default_rng(1), 0.0), batch)
+    moved = out != batch
+    assert np.array_equal(out < 2, batch < 2)  # holds and rests stay where they were
+    assert set(np.unique(out[moved] - batch[moved])) <= {-1, 1} and out.max() <= top  # a semitone, in range
+    assert (out[400:500][moved[400:500]] == top - 1).all()  # at the top of the range a note can only go down
+    per_row = moved.sum(1)
+    assert set(np.unique(per_row[per_row > 0])) == {1, 2, 3} and not moved[500:].any()
+    assert 0.25 < (per_row[:500] > 0).mean() < 0.35
+    key = ATTRIBUTES.index("key")
+    before, after = attribute_table(batch[:400])[:, key], attribute_table(out[:400])[:, key]
+    assert (before == 1.0).all() and (after[per_row[:400] > 0] < 1.0).mean() > 0.5  # out-of-key notes
+
+
+def test_train_melody_records_its_chromatic_share(corpus, tmp_path):
+    out = tmp_path / "models"
+    result = CliRunner().invoke(cli, ["train", "melody", "--data", str(corpus), "--preset", "tiny", "--out", str(out),
+                                      "--steps", "4", "--chromatic", "0.25"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "melody-2bar.json").read_text())
+    assert meta["training"]["config"]["chromatic"] == 0.25 and "--chromatic 0.25" in meta["training"]["command"]
+    bad = CliRunner().invoke(cli, ["train", "melody", "--data", str(corpus), "--preset", "tiny", "--out", str(out),
+                                   "--chromatic", "1.5"])
+    assert bad.exit_code == 2 and "--chromatic" in bad.output
+
+
 def test_fitted_prior_samples_around_the_training_latents(corpus, tmp_path):
     from genmedia.melody.model import MelodyModel, sample_melodies
     from genmedia.melody.prior import KernelPrior, NormalPrior, load_prior

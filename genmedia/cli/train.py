@@ -221,6 +221,9 @@ def train_melody_data(out: Path, jsb: Path | None, collections: tuple[str, ...],
               help="Weight of the attribute regularisation (AR-VAE): latent dimensions 0-4 learn to order "
                    "windows by density, pitch, interval, syncopation and key, so that concept vectors "
                    "change one quality at a time (0: off, the default).")
+@click.option("--chromatic", type=FiniteFloatRange(0.0, 1.0), default=None, metavar="SHARE",
+              help="Share of training windows with 1-3 notes moved a semitone (out of key), so that the "
+                   "key's concept vector has out-of-key notes to reach for (0: off, the default).")
 @click.option("--init", default=None, metavar="MODEL",
               help="Start from a trained melody model of the same preset (its .json or name): only the "
                    "end-to-end stage runs, e.g. to train a shipped model further on more sources.")
@@ -232,8 +235,8 @@ def train_melody_data(out: Path, jsb: Path | None, collections: tuple[str, ...],
 def train_melody(data: tuple[Path, ...], name: str, out: Path, preset: str, train_steps: int | None,
                  latent: int | None, beta: float | None, free_bits: float | None, scheduled_sampling: float | None,
                  batch: int | None, bar_pretrain: int | None, conductor_pretrain: int | None, lr: float | None,
-                 attribute_reg: float | None, init: str | None, seed: int, checkpoint: Path | None,
-                 max_minutes: float | None, device: str, overwrite: bool) -> None:
+                 attribute_reg: float | None, chromatic: float | None, init: str | None, seed: int,
+                 checkpoint: Path | None, max_minutes: float | None, device: str, overwrite: bool) -> None:
     """Train a melody VAE (2-bar flat, or 16-bar hierarchical) on a folder of MIDI files and export it."""
     from genmedia.training import require_torch
 
@@ -249,7 +252,8 @@ def train_melody(data: tuple[Path, ...], name: str, out: Path, preset: str, trai
     config.seed = seed
     override(config, train_steps=train_steps, latent=latent, beta=beta, free_bits=free_bits,
              scheduled_sampling=scheduled_sampling, batch=batch, bar_pretrain=bar_pretrain,
-             conductor_pretrain=conductor_pretrain, lr=lr, attribute_reg=attribute_reg)
+             conductor_pretrain=conductor_pretrain, lr=lr, attribute_reg=attribute_reg,
+             chromatic=chromatic)
     if config.bar_pretrain and not config.hierarchical:
         raise click.UsageError("--bar-pretrain needs a hierarchical model (--preset 16bar or tiny16)")
     if config.attribute_reg and config.latent < len(ATTRIBUTES):

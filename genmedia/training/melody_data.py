@@ -1,4 +1,5 @@
-"""Melody training data: windows per split from folders of MIDI files, and random transposition."""
+"""Melody training data: windows per split from folders of MIDI files, random transposition and
+chromatic alteration."""
 
 from __future__ import annotations
 
@@ -21,6 +22,25 @@ def transpose_batch(batch: np.ndarray, rng: np.random.Generator, limit: int) -> 
         lo = max(-limit, 2 - int(notes.min()))
         hi = min(limit, 2 + MAX_PITCH - MIN_PITCH - int(notes.max()))
         row[row >= 2] += rng.integers(lo, hi + 1)
+    return out
+
+
+def alter_batch(batch: np.ndarray, rng: np.random.Generator, share: float, most: int = 3) -> np.ndarray:
+    """Move 1 to `most` note-ons of a `share` of the examples a semitone up or down (where that stays
+    in range): out-of-key notes the corpora rarely have (`MelodyVAEConfig.chromatic`)."""
+    out = batch.copy()
+    if share <= 0:
+        return out
+    for i in np.flatnonzero(rng.random(len(out)) < share):
+        row = out[i]  # a view: edits land in `out`
+        notes = np.flatnonzero(row >= 2)
+        if not len(notes):
+            continue
+        for at in rng.choice(notes, size=min(len(notes), int(rng.integers(1, most + 1))), replace=False):
+            step = int(rng.choice([-1, 1]))
+            if not 2 <= row[at] + step <= 2 + MAX_PITCH - MIN_PITCH:
+                step = -step
+            row[at] += step
     return out
 
 

@@ -91,6 +91,11 @@ class MelodyVAEConfig:
     # attribute off its own dimension (the README's concept table says how cleanly it did).
     attribute_reg: float = 0.0
     attribute_sharpness: float = 10.0
+    # Chromatic alterations: this share of the training windows has 1-3 of its notes moved a semitone
+    # up or down (`genmedia.training.melody_data.alter_batch`). The corpora are 0.98 in key, so without
+    # them the decoder has hardly seen a note outside the key and a latent direction cannot lower the
+    # key attribute; with the attribute regularisation, dimension 4 then orders windows by it.
+    chromatic: float = 0.0
     seed: int = 0
 
     PRESETS = {

@@ -14,7 +14,7 @@ from torch import nn
 
 from genmedia.melody.attributes import ATTRIBUTES, attribute_table
 from genmedia.training.loop import BatchLoss, batch_device, fit
-from genmedia.training.melody_data import transpose_batch
+from genmedia.training.melody_data import alter_batch, transpose_batch
 from genmedia.training.melody_losses import bar_vae_loss, conductor_loss, vae_loss
 from genmedia.training.melody_net import MelodyVAE, MelodyVAEConfig, greedy_accuracy
 
@@ -66,6 +66,8 @@ def train(data: dict[str, np.ndarray], cfg: MelodyVAEConfig, *, checkpoint: Path
         picked = (rng.integers(0, len(train_windows), size) if chance is None
                   else rng.choice(len(train_windows), size, p=chance))
         tokens = transpose_batch(train_windows[picked], rng, cfg.transpose)
+        if cfg.chromatic > 0:  # before the attributes are measured, so the key attribute sees the alterations
+            tokens = alter_batch(tokens, rng, cfg.chromatic)
         return torch.from_numpy(tokens).to(batch_device(model))
 
     monitor = monitor_windows(data)
