@@ -79,3 +79,28 @@ def test_unclipped_float_noise_is_left_to_the_plain_estimate() -> None:
     clean = black_to_white()
     noisy = (clean + np.random.default_rng(0).normal(0, 50, clean.shape)) / 255.0
     assert abs(estimate_sigma(noisy, peak=1.0) - plain_estimate(noisy * 255.0)) < 0.5
+
+
+def test_a_gray_picture_saved_as_color_is_estimated_as_gray() -> None:
+    """Three equal channels hold one noise field: their color patches are rank-deficient, and the
+    plain color estimate read 0 at any sigma. They are read as the gray picture they are, also with
+    channels a level apart (a color conversion's rounding) and in 16 bits."""
+    clean = textured_gray(128)
+    for sigma in (5, 25):
+        gray = np.clip(np.rint(clean + np.random.default_rng(sigma).normal(0, sigma, clean.shape)), 0, 255)
+        as_color = gray.repeat(3, axis=2)
+        assert noise._covariance_sigma(sliding_window_view(as_color, (7, 7), axis=(0, 1))[::9, ::9]
+                                       .reshape(-1, 147), 1.0) < 0.5  # what the color path alone reads
+        expected = estimate_sigma(gray.astype(np.uint8))
+        assert abs(expected - sigma) < 1.0
+        assert estimate_sigma(as_color.astype(np.uint8)) == expected
+        rounded = as_color.copy()
+        rounded[..., 0] = np.clip(rounded[..., 0] + np.random.default_rng(1).integers(-1, 2, clean.shape[:2]), 0, 255)
+        assert abs(estimate_sigma(rounded.astype(np.uint8)) - expected) < 0.5
+        assert abs(estimate_sigma((as_color * 257).astype(np.uint16), peak=65535.0) - expected) < 0.01
+    assert noise.gray_content(as_color.astype(np.uint8)) and not noise.gray_content(
+        np.concatenate([as_color[..., :2], as_color[..., 2:] + 2], axis=2).astype(np.uint8))
+    true_color = as_color + np.random.default_rng(2).normal(0, 5, as_color.shape)
+    # Channels apart by more than a level take the color path, which reads the independent part of
+    # the noise (5); one channel alone would read the shared 25 as well.
+    assert 4 < estimate_sigma(np.clip(true_color, 0, 255).astype(np.uint8)) < 6

@@ -187,6 +187,12 @@ def test_second_look_is_not_taken_for_white_noise_and_stays_low_on_clean_picture
     assert denoiser.read_noise(smooth(1, 1)).second_look is None  # too small to read: the patch estimate stands
     gray = coarse_camera_noise(scene(160, 192, seed=4)[..., :1], 5.0)
     assert denoiser.read_noise(gray).second_look is None  # gray images take no second look
+    as_color = gray.repeat(3, axis=2)  # nor do gray pictures saved as color
+    assert denoiser.read_noise(as_color).second_look is None
+    assert denoiser.read_noise(as_color).level == denoiser.read_noise(gray).level
+    noisy = add_noise(scene(seed=5)[..., :1], 25, seed=1, quantise=True).repeat(3, axis=2)
+    out = denoiser.denoise(noisy)  # comes back gray: it gains no color
+    assert (out[..., :1] == out).all() and np.array_equal(out[..., :1], denoiser.denoise(noisy[..., :1]))
 
 
 def test_report_says_when_the_second_look_set_the_level(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genmedia.errors import ModelError
-from genmedia.image.noise import estimate_sigma
+from genmedia.image.noise import estimate_sigma, gray_content
 from genmedia.registry import ModelInfo
 from genmedia.runtime import Model
 
@@ -93,13 +93,14 @@ class Denoiser(Model):
 
     def second_look(self, pixels: np.ndarray) -> float | None:
         """The level the second look reads (0-255 scale; see `LOOK_BELOW`), or None for an
-        image too small or too flat to read, or one of a kind (gray) that takes none."""
+        image too small or too flat to read, or one of a kind that takes none: gray, including a gray
+        picture saved as color (`gray_content`, judged on the crop it reads)."""
         if pixels.shape[2] not in LOOK_GAIN:
             return None
         height, width = pixels.shape[:2]
         y0, x0 = max(0, (height - LOOK_SIDE) // 2), max(0, (width - LOOK_SIDE) // 2)
         crop = pixels[y0:y0 + LOOK_SIDE, x0:x0 + LOOK_SIDE].astype(np.float32) * np.float32(1.0 / peak_of(pixels.dtype))
-        if min(crop.shape[:2]) < 2:
+        if min(crop.shape[:2]) < 2 or gray_content(crop, peak=1.0):  # a gray picture saved as color
             return None
         smooth = self.denoise(crop, sigma=LOOK_LEVEL)
         removed = (crop - smooth).mean(axis=2)[:-1, :-1] * np.float32(255.0)
@@ -139,6 +140,9 @@ class Denoiser(Model):
             raise ValueError(f"tile size must be at least {self.multiple}")
         tile -= tile % self.multiple
         height, width, channels = pixels.shape
+        # A gray picture (one channel, or three that hold the same one) comes back gray: the
+        # network's three output channels are averaged, so it gains no color.
+        gray = gray_content(pixels, peak=peak)
         out = np.empty_like(pixels)
         level = np.full((1, 1), sigma / 255.0, dtype=np.float32)
         for t in tiles(height, width, tile):
@@ -157,7 +161,8 @@ class Denoiser(Model):
             except Exception as exc:  # onnxruntime raises its own untyped errors
                 why = " ".join(str(exc).split())
                 raise ModelError(f"{self.net.path}: denoiser failed on a {x.shape} tile ({why})") from None
-            y = y.mean(axis=0, keepdims=True) if channels == 1 else y
+            if gray:
+                y = np.repeat(y.mean(axis=0, keepdims=True), channels, axis=0)
             y = y.transpose(1, 2, 0)[t.y0 - y0:t.y1 - y0, t.x0 - x0:t.x1 - x0]
             out[t.y0:t.y1, t.x0:t.x1] = _store(y, pixels.dtype, peak)
             if progress is not None:
