@@ -276,3 +276,17 @@ def test_pixel_limit_refuses_decompression_bombs(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="10,000 pixels is over the limit of 9,999"):
         read_photo(tmp_path / "small.png", max_pixels=9_999)
     assert read_photo(tmp_path / "small.png", max_pixels=10_000).pixels.shape == (100, 100, 1)
+
+
+def test_cmyk_jpeg_comes_back_cmyk_with_its_tables_and_profile(tmp_path: Path) -> None:
+    src = tmp_path / "in.jpg"
+    Image.fromarray(photo_like()).convert("CMYK").save(src, quality=81, icc_profile=srgb_icc())
+    photo = read_photo(src)
+    assert photo.pixels.shape == (48, 64, 3)  # the network sees RGB
+    write_photo(tmp_path / "out.jpg", photo, photo.pixels)
+    with Image.open(src) as a, Image.open(tmp_path / "out.jpg") as b:
+        assert a.mode == b.mode == "CMYK" and b.format == "JPEG"
+        assert a.quantization == b.quantization and b.info["icc_profile"] == a.info["icc_profile"]
+        # The unchanged pixels come back as they were, up to one more round of JPEG.
+        diff = np.abs(np.asarray(a, dtype=np.float32) - np.asarray(b, dtype=np.float32))
+        assert diff.mean() < 3.0
