@@ -133,6 +133,8 @@ def main() -> None:
 
         row("noisy input", score(cases, lambda x: x))
         row("genmedia, blind", score(cases, lambda x: denoiser.denoise(x)))
+        direct = score(cases, lambda x: denoiser.denoise(x, sigma=denoiser.estimate(x)))
+        row("genmedia, blind without the pixel-shuffle pass", direct)
         patch_only = score(cases, lambda x: denoiser.denoise(x, sigma=estimate_sigma(x)))
         row("genmedia, blind without the second look", patch_only)
         level, result = best_fixed(cases, lambda s: (lambda x: denoiser.denoise(x, sigma=s)), LEVELS)

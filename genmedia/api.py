@@ -540,9 +540,12 @@ def denoise(image: ImageT, *, noise_level: float | None = None, tile: int = DEFA
 
     `noise_level` is the noise's standard deviation on the 0-255 scale whatever the dtype (for
     a float image, sigma x 255), from 0 to 255; higher removes more, and the model's strength
-    tops out at the highest it was trained on (55). None estimates it from the image. The image
-    is worked on in tiles of `tile` pixels (at least 16) with context margins, so memory beyond
-    the input and output does not grow with its size.
+    tops out at the highest it was trained on (55); a given level is one pass at that level. None
+    denoises blind: the level is estimated from the image (`estimate_noise_level`), and a color
+    image whose noise is coarse-grained, as real camera noise is, also takes a pixel-shuffle pass
+    (`genmedia.image.denoise.GRAIN_COARSE`). The image is worked on in tiles of `tile` pixels (at
+    least 16) with context margins, so memory beyond the input and output does not grow with its
+    size.
     """
     if noise_level is not None:
         noise_level = _number("noise_level", noise_level, 0.0, 255.0)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from genmedia.cli import cli
-from genmedia.image.denoise import Denoiser
+from genmedia.image.denoise import GRAIN_COARSE, SHUFFLE_LEVEL, SHUFFLE_SHARE, Denoiser
 from genmedia.image.evaluate import add_noise, match_pairs, psnr
 from genmedia.training.degrade import CameraSettings, camera, camera_image, camera_patch, coarse_noise, jpeg_only
 
@@ -168,11 +168,47 @@ def test_second_look_reads_coarse_noise_that_the_patch_estimate_misses(denoiser:
     assert reading.patch < 2.0  # white-noise statistics see almost nothing
     assert reading.second_look is not None and reading.level == reading.second_look > reading.patch + 2
     assert reading.method == "second look" and denoiser.estimate(noisy) == reading.level
-    assert np.array_equal(denoiser.denoise(noisy), denoiser.denoise(noisy, sigma=reading.level))
+    assert reading.grain is not None and reading.grain > GRAIN_COARSE and reading.coarse  # blurred: coarse grain
+    assert np.array_equal(denoiser.denoise(noisy), denoiser.denoise(noisy, reading=reading))
     for value in (255, 0, 128):  # blown-out, crushed or flat-painted areas carry no noise to read
         band = noisy.copy()
         band[:40] = value
         assert abs(denoiser.read_noise(band).level - reading.level) < 0.2 * reading.level
+
+
+def test_coarse_grain_takes_the_pixel_shuffle_pass_and_fine_grain_does_not(denoiser: Denoiser) -> None:
+    clean = scene(160, 192, seed=4)
+    noisy = coarse_camera_noise(clean, 5.0)
+    reading = denoiser.read_noise(noisy)
+    assert reading.coarse
+    direct = denoiser.denoise(noisy, sigma=reading.level)
+    values = noisy.astype(np.float32) / 255  # the passes unrounded: float in, float out
+    shuffled = np.empty_like(values)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            part = np.ascontiguousarray(values[dy::2, dx::2])
+            shuffled[dy::2, dx::2] = denoiser.denoise(part, sigma=reading.level * SHUFFLE_LEVEL)
+    mixed = (1 - SHUFFLE_SHARE) * denoiser.denoise(values, sigma=reading.level) + SHUFFLE_SHARE * shuffled
+    blind = denoiser.denoise(noisy)
+    assert not np.array_equal(blind, direct)
+    off = np.abs(blind.astype(np.float32) - mixed * 255)
+    assert off.max() < 0.6 and off.mean() < 0.3  # rounded once (the shuffle pass kept as float16: +-0.03)
+    assert psnr(clean, blind) > psnr(clean, direct) > psnr(clean, noisy)
+    floats = denoiser.denoise(noisy.astype(np.float32) / 255)  # float input: same passes, unrounded
+    assert floats.dtype == np.float32 and np.abs(floats * 255 - blind).max() < 1.0
+    calls: list[int] = []
+    denoiser.denoise(noisy, tile=64, progress=calls.append)  # two passes, each counted as half
+    assert sum(calls) == noisy.shape[0] * noisy.shape[1]
+    with pytest.raises(ValueError, match="not both"):
+        denoiser.denoise(noisy, sigma=3.0, reading=reading)
+    rng = np.random.default_rng(0)  # fine grain that the patch estimate half reads: second look, no shuffle
+    fine = np.clip(np.rint(clean + 1.5 * rng.standard_normal(clean.shape)), 0, 255).astype(np.uint8)
+    fine_reading = denoiser.read_noise(fine)
+    assert fine_reading.method == "second look" and fine_reading.grain is not None
+    assert fine_reading.grain < GRAIN_COARSE and not fine_reading.coarse
+    assert np.array_equal(denoiser.denoise(fine), denoiser.denoise(fine, sigma=fine_reading.level))
+    given = denoiser.denoise(noisy, sigma=reading.level)  # a given level is one direct pass
+    assert np.array_equal(given, direct)
 
 
 def test_second_look_is_not_taken_for_white_noise_and_stays_low_on_clean_pictures(denoiser: Denoiser) -> None:
@@ -205,6 +241,8 @@ def test_report_says_when_the_second_look_set_the_level(tmp_path: Path) -> None:
     estimate = entry["noise_estimate"]
     assert estimate["from"] == "second look" and estimate["patch"] < 2 < estimate["second_look"]
     assert entry["noise_level"] == estimate["second_look"]
+    assert estimate["grain"] > 0.35 and estimate["pixel_shuffle_pass"] is True
+    assert "coarse grain: pixel-shuffle pass" in result.stderr
     assert "(second look; patch estimate" in result.stderr
     given = run("image", "denoise", tmp_path / "in", "-o", tmp_path / "out2", "--report", tmp_path / "r2.json",
                 "--noise-level", "3")

@@ -185,7 +185,8 @@ def _describe(result: Result) -> str:
     """One line for a denoised file: the noise level it was given and how much it changed."""
     level = f"{'estimated' if result.estimated else 'given'} noise level {result.sigma:.1f}"
     if result.reading is not None and result.reading.method == "second look":
-        level += f" (second look; patch estimate {result.reading.patch:.1f})"
+        shuffle = "; coarse grain: pixel-shuffle pass" if result.reading.coarse else ""
+        level += f" (second look; patch estimate {result.reading.patch:.1f}{shuffle})"
     if result.clean:
         return f"{result.job.source}: already clean ({level}; changed by {result.change:.2f} RMS)"
     return f"{result.job.source}: {level}; changed by {result.change:.2f} RMS -> {result.job.target}"

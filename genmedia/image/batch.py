@@ -78,9 +78,12 @@ class Result:
                           "seconds": round(self.seconds, 3)})
             if self.reading is not None:
                 look = self.reading.second_look
+                grain = self.reading.grain
                 entry["noise_estimate"] = {"patch": round(self.reading.patch, 2),
                                            "second_look": None if look is None else round(look, 2),
-                                           "from": self.reading.method}
+                                           "from": self.reading.method,
+                                           "grain": None if grain is None else round(grain, 3),
+                                           "pixel_shuffle_pass": self.reading.coarse}
         return entry
 
 
@@ -198,7 +201,7 @@ def denoise_file(denoiser: Denoiser, job: Job, *, noise_level: float | None = No
         photo = read_photo(job.source, max_pixels=max_pixels)
         reading = denoiser.read_noise(photo.pixels) if noise_level is None else None
         sigma = noise_level if reading is None else reading.level
-        clean = denoiser.denoise(photo.pixels, sigma=sigma, tile=tile, progress=progress)
+        clean = denoiser.denoise(photo.pixels, sigma=noise_level, reading=reading, tile=tile, progress=progress)
         change = rms_change(photo.pixels, clean)
         write_photo(job.target, photo, clean, overwrite=overwrite)
     except InputError as exc:

@@ -108,8 +108,9 @@ def evaluate(denoiser: Denoiser, files: Iterable[Path], sigmas: Iterable[float],
         clean = photo.pixels
         for sigma in sigmas:
             noisy = add_noise(clean, sigma, seed=noise_seed(Path(path).name, sigma, seed), quantise=quantise)
-            estimated = denoiser.estimate(noisy)
-            out = denoiser.denoise(noisy, sigma=noise_level if noise_level is not None else estimated)
+            reading = denoiser.read_noise(noisy)
+            estimated = reading.level
+            out = denoiser.denoise(noisy, sigma=noise_level, reading=None if noise_level is not None else reading)
             scale = 1.0 if quantise else 255.0
             score = Score(Path(path).name, float(sigma), round(estimated, 3),
                           psnr(clean, out * scale), ssim(clean, out * scale),
@@ -190,8 +191,9 @@ def evaluate_pairs(denoiser: Denoiser, pairs: Iterable[tuple[Path, Path]], *, no
                 raise
             failed(Path(noisy_path), Path(clean_path), str(exc))
             continue
-        estimated = denoiser.estimate(noisy.pixels)
-        out = denoiser.denoise(noisy.pixels, sigma=noise_level if noise_level is not None else estimated)
+        reading = denoiser.read_noise(noisy.pixels)
+        estimated = reading.level
+        out = denoiser.denoise(noisy.pixels, sigma=noise_level, reading=None if noise_level is not None else reading)
         score = PairScore(Path(noisy_path).name, round(estimated, 3), psnr(clean.pixels, out), ssim(clean.pixels, out),
                           psnr(clean.pixels, noisy.pixels), ssim(clean.pixels, noisy.pixels))
         scores.append(score)
