@@ -169,7 +169,6 @@ def test_second_look_reads_coarse_noise_that_the_patch_estimate_misses(denoiser:
     assert reading.second_look is not None and reading.level == reading.second_look > reading.patch + 2
     assert reading.method == "second look" and denoiser.estimate(noisy) == reading.level
     assert reading.grain is not None and reading.grain > GRAIN_COARSE and reading.coarse  # blurred: coarse grain
-    assert np.array_equal(denoiser.denoise(noisy), denoiser.denoise(noisy, reading=reading))
     for value in (255, 0, 128):  # blown-out, crushed or flat-painted areas carry no noise to read
         band = noisy.copy()
         band[:40] = value
@@ -196,9 +195,13 @@ def test_coarse_grain_takes_the_pixel_shuffle_pass_and_fine_grain_does_not(denoi
     assert psnr(clean, blind) > psnr(clean, direct) > psnr(clean, noisy)
     floats = denoiser.denoise(noisy.astype(np.float32) / 255)  # float input: same passes, unrounded
     assert floats.dtype == np.float32 and np.abs(floats * 255 - blind).max() < 1.0
+    assert np.array_equal(denoiser.denoise(noisy, reading=reading), blind)  # a reading given is used as read
+    odd = coarse_camera_noise(scene(161, 193, seed=4), 5.0)  # odd sizes: sub-images of unequal sizes
+    assert denoiser.read_noise(odd).coarse
     calls: list[int] = []
-    denoiser.denoise(noisy, tile=64, progress=calls.append)  # two passes, each counted as half
-    assert sum(calls) == noisy.shape[0] * noisy.shape[1]
+    tiled = denoiser.denoise(odd, tile=48, progress=calls.append)  # two passes, each counted as half
+    assert sum(calls) == 161 * 193
+    assert tiled.shape == odd.shape and np.array_equal(tiled, denoiser.denoise(odd))  # tiles meet exactly
     with pytest.raises(ValueError, match="not both"):
         denoiser.denoise(noisy, sigma=3.0, reading=reading)
     rng = np.random.default_rng(0)  # fine grain that the patch estimate half reads: second look, no shuffle

@@ -182,14 +182,15 @@ class Denoiser(Model):
         for dy in (0, 1):
             for dx in (0, 1):
                 part = np.ascontiguousarray(pixels[dy::2, dx::2])
-                shuffled[dy::2, dx::2] = self._direct(part, reading.level * SHUFFLE_LEVEL, tile, half, raw=True)
+                self._direct(part, reading.level * SHUFFLE_LEVEL, tile, half, into=shuffled[dy::2, dx::2])
         return self._direct(pixels, reading.level, tile, half, mix=(shuffled, SHUFFLE_SHARE))
 
     def _direct(self, pixels: np.ndarray, sigma: float, tile: int, progress: Callable[[int], None] | None, *,
-                raw: bool = False, mix: tuple[np.ndarray, float] | None = None) -> np.ndarray:
-        """One pass of the network over the image at level `sigma`, tile by tile: in the input's
-        dtype, or with `raw` as float32 in [0, 1]. With `mix` = (other, share), each tile's output
-        is (1 - share) x itself + share x `other` (float in [0, 1], the image's shape) there."""
+                into: np.ndarray | None = None, mix: tuple[np.ndarray, float] | None = None) -> np.ndarray:
+        """One pass of the network over the image at level `sigma`, tile by tile, in the input's
+        dtype; or, with `into` (a float array of the image's shape, a strided view included), as
+        float in [0, 1] written there. With `mix` = (other, share), each tile's output is
+        (1 - share) x itself + share x `other` (float in [0, 1], the image's shape) there."""
         peak = peak_of(pixels.dtype)
         sigma = float(np.clip(sigma, 0.0, self.sigma_max))
         tile -= tile % self.multiple
@@ -197,8 +198,7 @@ class Denoiser(Model):
         # A gray picture (one channel, or three that hold the same one) comes back gray: the
         # network's three output channels are averaged, so it gains no color.
         gray = gray_content(pixels, peak=peak)
-        dtype = np.dtype(np.float32) if raw else pixels.dtype
-        out = np.empty(pixels.shape, dtype=dtype)
+        out = np.empty_like(pixels) if into is None else into
         level = np.full((1, 1), sigma / 255.0, dtype=np.float32)
         for t in tiles(height, width, tile):
             # Context from the image itself where there is some, mirrored at the borders.
@@ -223,7 +223,7 @@ class Denoiser(Model):
                 other, share = mix
                 y = np.clip(y, 0.0, 1.0) * np.float32(1.0 - share)
                 y += other[t.y0:t.y1, t.x0:t.x1].astype(np.float32) * np.float32(share)
-            out[t.y0:t.y1, t.x0:t.x1] = _store(y, dtype, peak)
+            out[t.y0:t.y1, t.x0:t.x1] = _store(y, pixels.dtype, peak) if into is None else np.clip(y, 0.0, 1.0)
             if progress is not None:
                 progress((t.y1 - t.y0) * (t.x1 - t.x0))
         return out
