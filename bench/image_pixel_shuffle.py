@@ -9,12 +9,12 @@ The sets (validation only; nothing here touches a test set):
   seeded camera pipeline (`genmedia.training.degrade.camera_image`, seed crc32(file name)).
 
 Every image is read blind (`Denoiser.read_noise`); images whose level the second look did not set
-never take the pass and count as 0 gain. For the others the direct pass at the reading's level and
-the stride-2 pass at LEVEL x that level are mixed, (1 - SHARE) x direct + SHARE x shuffled, in
-float before one rounding, as `Denoiser.denoise` does; an image takes the pass where its grain is at
-least THRESHOLD. The gain is the PSNR over the direct pass alone, averaged over all images of a set;
-the choice is the largest sum of the two sets' gains (`genmedia.image.denoise.GRAIN_COARSE`,
-`SHUFFLE_LEVEL`, `SHUFFLE_SHARE`). Takes about 5 minutes on 2 cores.
+(or set under `SHUFFLE_MIN_LEVEL`) never take the pass and count as 0 gain. For the others the
+direct pass at the reading's level and the stride-2 pass at LEVEL x that level are mixed,
+(1 - SHARE) x direct + SHARE x shuffled, in float before one rounding, as `Denoiser.denoise` does;
+an image takes the pass where its grain is at least THRESHOLD. The gain is the PSNR over the direct
+pass alone, averaged over all images of a set; the choice is the largest sum of the two sets' gains
+(`genmedia.image.denoise.GRAIN_COARSE`, `SHUFFLE_LEVEL`, `SHUFFLE_SHARE`). About 5 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from image_real import IMAGES, Case, polyu_cases
 
-from genmedia.image.denoise import Denoiser
+from genmedia.image.denoise import SHUFFLE_MIN_LEVEL, Denoiser
 from genmedia.image.evaluate import psnr
 from genmedia.training.degrade import camera_image
 
@@ -65,7 +65,7 @@ def gains(denoiser: Denoiser, cases: list[Case]) -> list[tuple[float, dict[tuple
     rows = []
     for _, noisy, clean in cases:
         reading = denoiser.read_noise(noisy)
-        if reading.method != "second look" or reading.grain is None:
+        if reading.method != "second look" or reading.grain is None or reading.level < SHUFFLE_MIN_LEVEL:
             rows.append((-np.inf, {}))
             continue
         image = noisy.astype(np.float32) / 255

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from genmedia.cli import cli
-from genmedia.image.denoise import GRAIN_COARSE, SHUFFLE_LEVEL, SHUFFLE_SHARE, Denoiser
+from genmedia.image.denoise import GRAIN_COARSE, SHUFFLE_LEVEL, SHUFFLE_MIN_LEVEL, SHUFFLE_SHARE, Denoiser
 from genmedia.image.evaluate import add_noise, match_pairs, psnr
 from genmedia.training.degrade import CameraSettings, camera, camera_image, camera_patch, coarse_noise, jpeg_only
 
@@ -223,6 +223,10 @@ def test_second_look_is_not_taken_for_white_noise_and_stays_low_on_clean_picture
     assert denoiser.read_noise(strong).level > 60  # the estimate is not cut to the model's range (55)
     clean = denoiser.read_noise(smooth())
     assert clean.second_look is not None and clean.level < 3.0
+    # its own shading correlates, but under SHUFFLE_MIN_LEVEL there is no pixel-shuffle pass
+    assert clean.grain is not None and clean.grain > GRAIN_COARSE and clean.level < SHUFFLE_MIN_LEVEL
+    assert not clean.coarse
+    assert np.array_equal(denoiser.denoise(smooth()), denoiser.denoise(smooth(), sigma=clean.level))
     assert denoiser.read_noise(smooth(1, 1)).second_look is None  # too small to read: the patch estimate stands
     gray = coarse_camera_noise(scene(160, 192, seed=4)[..., :1], 5.0)
     assert denoiser.read_noise(gray).second_look is None  # gray images take no second look
