@@ -10,11 +10,12 @@ The sets (validation only; nothing here touches a test set):
 
 Every image is read blind (`Denoiser.read_noise`); images whose level the second look did not set
 (or set under `SHUFFLE_MIN_LEVEL`) never take the pass and count as 0 gain. For the others the
-direct pass at the reading's level and the stride-2 pass at LEVEL x that level are mixed,
-(1 - SHARE) x direct + SHARE x shuffled, in float before one rounding, as `Denoiser.denoise` does;
-an image takes the pass where its grain is at least THRESHOLD. The gain is the PSNR over the direct
-pass alone, averaged over all images of a set; the choice is the largest sum of the two sets' gains
-(`genmedia.image.denoise.GRAIN_COARSE`, `SHUFFLE_LEVEL`, `SHUFFLE_SHARE`). About 5 minutes on 2 cores.
+direct pass at the reading's level and the stride-2 pass (`Denoiser.pixel_shuffle_pass`) at LEVEL x
+that level are mixed, (1 - SHARE) x direct + SHARE x shuffled, in float before one rounding, as
+`Denoiser.denoise` does; an image takes the pass where its grain is at least THRESHOLD. The gain is
+the PSNR over the direct pass alone, averaged over all images of a set; the choice is the largest
+sum of the two sets' gains (`genmedia.image.denoise.GRAIN_COARSE`, `SHUFFLE_LEVEL`,
+`SHUFFLE_SHARE`). About 5 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -50,15 +51,6 @@ def held_out_camera_cases(limit: int | None) -> list[Case]:
     return cases
 
 
-def shuffled(denoiser: Denoiser, image: np.ndarray, level: float) -> np.ndarray:
-    """The stride-2 pass alone: each of the four sub-images denoised at `level` (float in [0, 1])."""
-    out = np.empty_like(image)
-    for dy in (0, 1):
-        for dx in (0, 1):
-            out[dy::2, dx::2] = denoiser.denoise(np.ascontiguousarray(image[dy::2, dx::2]), sigma=level)
-    return out
-
-
 def gains(denoiser: Denoiser, cases: list[Case]) -> list[tuple[float, dict[tuple[float, float], float]]]:
     """Per image: its grain (-inf where the second look did not set the level) and the gain of each
     (level, share) over the direct pass."""
@@ -74,7 +66,7 @@ def gains(denoiser: Denoiser, cases: list[Case]) -> list[tuple[float, dict[tuple
         base = psnr(clean, np.rint(direct * 255))
         table = {}
         for scale in LEVELS:
-            other = shuffled(denoiser, image, scale * level)
+            other = denoiser.pixel_shuffle_pass(image, scale * level).astype(np.float32)
             for share in SHARES:
                 mixed = (1 - share) * direct + share * other
                 table[(scale, share)] = psnr(clean, np.rint(np.clip(mixed, 0, 1) * 255)) - base

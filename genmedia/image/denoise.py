@@ -115,9 +115,7 @@ class Denoiser(Model):
         second look (see `LOOK_BELOW`); the level is the higher of the two (`denoise` clips it to the
         model's range)."""
         patch = float(estimate_sigma(pixels, peak=peak_of(pixels.dtype)))
-        if patch >= LOOK_BELOW:
-            return NoiseReading(patch, None, patch)
-        look = self.second_look(pixels)
+        look = self.second_look(pixels) if patch < LOOK_BELOW else None
         if look is None:
             return NoiseReading(patch, None, patch)
         return NoiseReading(patch, look[0], max(patch, look[0]), look[1])
@@ -184,12 +182,19 @@ class Denoiser(Model):
         # rounding is far under one 8-bit level), then the direct pass, mixed in tile by tile:
         # rounding the two passes apart before mixing would cost up to 0.08 dB.
         half = _halved(progress)
+        shuffled = self.pixel_shuffle_pass(pixels, reading.level * SHUFFLE_LEVEL, tile=tile, progress=half)
+        return self._direct(pixels, reading.level, tile, half, mix=(shuffled, SHUFFLE_SHARE))
+
+    def pixel_shuffle_pass(self, pixels: np.ndarray, sigma: float, *, tile: int = DEFAULT_TILE,
+                           progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """The pixel-shuffle pass alone (see `GRAIN_COARSE`): the image's four stride-2 sub-images
+        denoised one by one at level `sigma` and put back together, as float16 in [0, 1]."""
         shuffled = np.empty(pixels.shape, dtype=np.float16)
         for dy in (0, 1):
             for dx in (0, 1):
                 part = np.ascontiguousarray(pixels[dy::2, dx::2])
-                self._direct(part, reading.level * SHUFFLE_LEVEL, tile, half, into=shuffled[dy::2, dx::2])
-        return self._direct(pixels, reading.level, tile, half, mix=(shuffled, SHUFFLE_SHARE))
+                self._direct(part, sigma, tile, progress, into=shuffled[dy::2, dx::2])
+        return shuffled
 
     def _direct(self, pixels: np.ndarray, sigma: float, tile: int, progress: Callable[[int], None] | None, *,
                 into: np.ndarray | None = None, mix: tuple[np.ndarray, float] | None = None) -> np.ndarray:
@@ -229,7 +234,7 @@ class Denoiser(Model):
                 other, share = mix
                 y = np.clip(y, 0.0, 1.0) * np.float32(1.0 - share)
                 y += other[t.y0:t.y1, t.x0:t.x1].astype(np.float32) * np.float32(share)
-            out[t.y0:t.y1, t.x0:t.x1] = _store(y, pixels.dtype, peak) if into is None else np.clip(y, 0.0, 1.0)
+            out[t.y0:t.y1, t.x0:t.x1] = _store(y, out.dtype, peak)
             if progress is not None:
                 progress((t.y1 - t.y0) * (t.x1 - t.x0))
         return out
@@ -269,6 +274,6 @@ def _halved(progress: Callable[[int], None] | None) -> Callable[[int], None] | N
 
 def _store(values: np.ndarray, dtype: np.dtype, peak: float) -> np.ndarray:
     clipped: np.ndarray = np.clip(values, 0.0, 1.0)
-    if dtype == np.float32 or dtype == np.float64:
+    if np.dtype(dtype).kind == "f":  # float images, and the pixel-shuffle pass's float16 buffer
         return clipped
     return np.rint(clipped * peak).astype(dtype)

@@ -108,9 +108,7 @@ def evaluate(denoiser: Denoiser, files: Iterable[Path], sigmas: Iterable[float],
         clean = photo.pixels
         for sigma in sigmas:
             noisy = add_noise(clean, sigma, seed=noise_seed(Path(path).name, sigma, seed), quantise=quantise)
-            reading = denoiser.read_noise(noisy)
-            estimated = reading.level
-            out = denoiser.denoise(noisy, sigma=noise_level, reading=None if noise_level is not None else reading)
+            estimated, out = _denoise(denoiser, noisy, noise_level)
             scale = 1.0 if quantise else 255.0
             score = Score(Path(path).name, float(sigma), round(estimated, 3),
                           psnr(clean, out * scale), ssim(clean, out * scale),
@@ -191,14 +189,21 @@ def evaluate_pairs(denoiser: Denoiser, pairs: Iterable[tuple[Path, Path]], *, no
                 raise
             failed(Path(noisy_path), Path(clean_path), str(exc))
             continue
-        reading = denoiser.read_noise(noisy.pixels)
-        estimated = reading.level
-        out = denoiser.denoise(noisy.pixels, sigma=noise_level, reading=None if noise_level is not None else reading)
+        estimated, out = _denoise(denoiser, noisy.pixels, noise_level)
         score = PairScore(Path(noisy_path).name, round(estimated, 3), psnr(clean.pixels, out), ssim(clean.pixels, out),
                           psnr(clean.pixels, noisy.pixels), ssim(clean.pixels, noisy.pixels))
         scores.append(score)
         progress(score)
     return scores
+
+
+def _denoise(denoiser: Denoiser, noisy: np.ndarray, noise_level: float | None) -> tuple[float, np.ndarray]:
+    """The level the blind path reads on `noisy` (reported even when a level is given), and the
+    output: blind, as the batch denoises, or one pass at `noise_level` where it is given."""
+    reading = denoiser.read_noise(noisy)
+    if noise_level is not None:
+        return reading.level, denoiser.denoise(noisy, sigma=noise_level)
+    return reading.level, denoiser.denoise(noisy, reading=reading)
 
 
 def _read_pair(noisy_path: Path, clean_path: Path) -> tuple[Photo, Photo]:
