@@ -72,6 +72,15 @@ def test_legend_rejections(tmp_path):
     bad.write_text(json.dumps({"tiles": {"XY": ["solid"]}}))
     with pytest.raises(InputError, match="single printable ASCII"):
         load_legend(bad)
+    for text, why in [("[" * 5000 + "]" * 5000, "JSON nested too deeply"),  # not a RecursionError traceback
+                      ("null", "expected"), ("{}", "expected"), ('{"tiles": {"X": "solid"}}', "expected"),
+                      ('{"tiles": {"X": [null]}}', "expected")]:
+        bad.write_text(text)
+        with pytest.raises(InputError, match=f"^{bad}: not a VGLC tile legend \\({why}"):
+            load_legend(bad)
+    bad.write_bytes(b"{" + b" " * (2 << 20) + b"}")  # no legend is megabytes
+    with pytest.raises(InputError, match="over the limit of 1,048,576 bytes for a tile legend"):
+        load_legend(bad)
 
 
 def test_tileset_properties(smb):

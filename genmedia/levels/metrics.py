@@ -65,6 +65,10 @@ def tile_pattern_kl(generated: list[np.ndarray], reference: list[np.ndarray] | R
 
 
 def _windows(levels: list[np.ndarray], stride: int) -> np.ndarray:
+    heights = sorted({lv.shape[0] for lv in levels})
+    if len(heights) > 1:
+        raise ValueError(f"levels of {', '.join(map(str, heights))} rows cannot be scored together: "
+                         "give levels of one height")
     out = [np.lib.stride_tricks.sliding_window_view(lv, WINDOW, axis=1)[:, ::stride].transpose(1, 0, 2)
            for lv in levels if lv.shape[1] >= WINDOW]
     return np.concatenate(out).reshape(sum(len(o) for o in out), -1) if out else np.zeros((0, 0), np.uint8)

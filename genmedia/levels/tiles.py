@@ -71,14 +71,25 @@ class TileSet:
         return cls(tuple(data["chars"]), {c: tuple(p) for c, p in data.get("properties", {}).items()})
 
 
+MAX_LEGEND_BYTES = 1 << 20  # VGLC's legends are under 2 kB
+
+
 def load_legend(path: Path) -> TileSet:
     """Read a VGLC legend (`{"tiles": {char: [properties]}}`) into a `TileSet`."""
+    from genmedia.inputs import read_input_bytes
+
+    data = read_input_bytes(path, limit=MAX_LEGEND_BYTES, what="tile legend")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        tiles = data["tiles"]
-        props = {str(c): tuple(str(p) for p in v) for c, v in tiles.items()}
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(path, f"not a VGLC tile legend ({exc.__class__.__name__}: {exc})") from None
+        legend = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise InputError(path, "not a VGLC tile legend (JSON nested too deeply)") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise InputError(path, f"not a VGLC tile legend (not UTF-8 JSON: {exc})") from None
+    tiles = legend.get("tiles") if isinstance(legend, dict) else None
+    if not isinstance(tiles, dict) or not all(isinstance(v, list) and all(isinstance(p, str) for p in v)
+                                              for v in tiles.values()):
+        raise InputError(path, 'not a VGLC tile legend (expected {"tiles": {"X": ["solid", ...], ...}})')
+    props = {str(c): tuple(v) for c, v in tiles.items()}
     for char in props:
         if len(char) != 1 or not char.isascii() or not char.isprintable():
             raise InputError(path, f"legend key {char!r} is not a single printable ASCII character")
