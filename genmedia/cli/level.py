@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from genmedia.cli.common import (
     FiniteFloatRange,
     GenmediaGroup,
     Report,
+    one_line,
     outdir_option,
     overwrite_option,
     resolve_seed,
@@ -59,8 +61,15 @@ def _labels(ctx: click.Context, param: click.Parameter, value: str | None) -> li
     return labels
 
 
-def control_options(func: F) -> F:
-    """--enemies, --pipes, --gaps, --blocks, --coins, --elevation and --prompt."""
+def control_options(unasked: str) -> Callable[[F], F]:
+    """--enemies, --pipes, --gaps, --blocks, --coins, --elevation and --prompt; `unasked` says what
+    becomes of the attributes not asked for (drawn, for sample; kept, for transform)."""
+    def decorate(func: F) -> F:
+        return _control_options(func, unasked)
+    return decorate
+
+
+def _control_options(func: F, unasked: str) -> F:
     func = click.option("--prompt", default=None, metavar="TEXT",
                         help='MarioGPT-style request, e.g. "many pipes, no enemies, low elevation" (the options '
                              'above win over it); what it does not understand is named on stderr.')(func)
@@ -68,8 +77,7 @@ def control_options(func: F) -> F:
         bins = CONTROLS[name]
         func = click.option(f"--{name}", name, default=None, metavar="|".join(bins), callback=_labels,
                             help=f"Bin of {CONTROL_HELP[name]} per 16-column window; '{bins[0]},{bins[-1]}' asks "
-                                 "for the first half, then the second. Unasked attributes are drawn as in the "
-                                 "corpus.")(func)
+                                 f"for the first half, then the second. {unasked}")(func)
     return func
 
 
@@ -112,7 +120,7 @@ max_attempts_option = click.option("--max-attempts", type=click.IntRange(1, 10_0
 @click.option("--no-check", is_flag=True, help="Keep levels that fail the playability check.")
 @max_attempts_option
 @click.option("--no-png", is_flag=True, help="Write only the .txt maps (and, from a conditional model, the .json).")
-@control_options
+@control_options("Unasked attributes are drawn as in the corpus.")
 @outdir_option
 @overwrite_option
 def sample(model: str | None, count: int, width: int, seed: int | None, temperature: float, prior: PriorKind,
@@ -143,7 +151,8 @@ def sample(model: str | None, count: int, width: int, seed: int | None, temperat
     write_levels(outdir, [(f"level-{i:03d}", lv) for i, lv in enumerate(levels)],
                  png=not no_png, overwrite=overwrite, records=records)
     extra = sum(a - 1 for a in levels.attempts)
-    note = f"; {extra} unplayable stretches were redrawn" if extra else ""
+    note = ("; 1 unplayable stretch was redrawn" if extra == 1 else
+            f"; {extra} unplayable stretches were redrawn" if extra else "")
     what = f" ({_described(asked)})" if asked else ""
     click.echo(f"wrote {count} level{'s' * (count != 1)} of {width} columns{what} to {outdir}{note}", err=True)
 
@@ -152,7 +161,7 @@ def sample(model: str | None, count: int, width: int, seed: int | None, temperat
 @click.argument("level_file", metavar="IN.txt", type=level_path)
 @click.option("--model", default=None, help="Conditional level model: a name or a path to its .json "
                                             "(default: smb-level-cvae).")
-@control_options
+@control_options("Unasked attributes keep the bins measured on IN.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="OUT.txt to write; OUT.json (the bins per window) and OUT.png go beside it.")
 @click.option("--no-check", is_flag=True, help="Keep the result even if it fails the playability check.")
@@ -328,7 +337,7 @@ def evaluate(folder: Path, reference: Path | None, as_json: bool, plot: Path | N
             raise InputError(reference, "contains no .txt level maps")
         refs = Reference.from_levels(maps, source=str(reference))
     for path in bad:
-        click.echo(f"error: {path}", err=True)
+        click.echo(one_line(f"error: {path}"), err=True)
     if not generated or (reference is not None and not maps):
         raise InputError(reference if generated and reference is not None else folder,
                          "contains no readable .txt level maps")
@@ -338,7 +347,9 @@ def evaluate(folder: Path, reference: Path | None, as_json: bool, plot: Path | N
         click.echo(json.dumps({**report.to_dict(), **control, "reference": refs.source, "kl_epsilon": KL_EPSILON,
                                "kl_direction": "KL(generated || reference)", "window_columns": WINDOW}, indent=2))
     else:
-        click.echo(f"levels {report.levels} (reference: {refs.levels} maps, {refs.source})")
+        described = (refs.source if reference is None else
+                     f"{refs.levels} map{'s' * (refs.levels != 1)} in {refs.source}")
+        click.echo(f"levels {report.levels} (reference: {described})")
         for key, value in report.to_dict().items():
             if key != "levels":
                 shown = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else value
@@ -373,6 +384,17 @@ def _read_maps(paths: list[Path], read_level: Callable[[Path], np.ndarray],
             bad.append(str(exc))
             continue
         ok.append(path)
+    # The maps of a folder are scored together (windows are compared across them), so they share one
+    # height: the most common one (the tallest among equals); a map of another height is named, left out.
+    heights = Counter(level.shape[0] for level in levels)
+    if len(heights) > 1:
+        height = max(heights, key=lambda rows: (heights[rows], rows))
+        for path, level in zip(list(ok), list(levels)):
+            if level.shape[0] != height:
+                bad.append(f"{path}: {level.shape[0]} rows, where the folder's other maps have {height} (the maps "
+                           "scored together must have one height)")
+        ok, levels = ([x for x, lv in zip(ok, levels) if lv.shape[0] == height],
+                      [lv for lv in levels if lv.shape[0] == height])
     return ok, levels
 
 
