@@ -601,6 +601,24 @@ def test_level_eval_goes_on_past_bad_maps_and_names_them(tmp_path):
     assert json.loads(result.stdout)["levels"] == 2  # the readable maps were scored
 
 
+def test_level_eval_names_a_map_of_another_height_and_scores_the_rest(tmp_path):
+    import json
+
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    map_file(folder / "a.txt", flat_map(40))
+    map_file(folder / "b.txt", flat_map(48, gaps=(range(20, 23),)))
+    map_file(folder / "short.txt", flat_map(40, rows=5))  # windows of 5 rows cannot be compared with 14
+    for args in ((), ("--reference", folder)):
+        result = run("level", "eval", folder, *args, "--json")
+        assert result.exit_code == 1, result.output
+        lines = result.stderr.splitlines()
+        assert lines[0] == (f"error: {folder / 'short.txt'}: 5 rows, where the folder's other maps have 14 "
+                            "(the maps scored together must have one height)")
+        assert lines[-1].startswith("failed: ") and "Traceback" not in result.output
+        assert json.loads(result.stdout)["levels"] == 2
+
+
 def test_a_model_failing_at_run_time_is_one_line_naming_the_model(tmp_path):
     import json
     import shutil
@@ -632,3 +650,31 @@ def test_ssim_of_images_smaller_than_its_window():
         assert ssim(clean, clean) == pytest.approx(1.0)
         noisy = np.clip(clean.astype(int) + rng.integers(-40, 41, shape), 0, 255).astype(np.uint8)
         assert -1.0 <= ssim(clean, noisy) < 1.0
+
+
+def test_running_out_of_memory_is_one_line_not_a_traceback(tmp_path, monkeypatch):
+    import genmedia.api
+
+    def too_big(**kwargs):  # as numpy does when a raised GENMEDIA_MAX_* limit asks for more than the machine has
+        raise MemoryError("Unable to allocate 9.31 GiB for an array")
+
+    monkeypatch.setattr(genmedia.api, "sample_levels", too_big)
+    result = run("level", "sample", "-n", "1", "--seed", "1", "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["error: out of memory (ask for less: a smaller size, count or tile, or "
+                                          "the default limits)"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_newline_in_a_file_name_stays_on_one_line(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bad\nname.png").write_bytes(b"")
+    result = run("image", "denoise", folder, "-o", tmp_path / "out", "-q")
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"error: {folder}/bad\\nname.png: empty file (0 bytes)", lines
+    assert lines[1] == f"failed: {folder}/bad\\nname.png"
+    (tmp_path / "lv\x1b[2Jx.txt").write_text("")
+    result = run("level", "check", tmp_path / "lv\x1b[2Jx.txt")
+    assert result.exit_code == 1 and "\x1b" not in result.stderr and "lv\\x1b[2Jx.txt" in result.stderr

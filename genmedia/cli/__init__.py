@@ -35,7 +35,8 @@ cli.add_command(train)
 
 
 class Terminated(BaseException):
-    """Raised in the main thread on SIGTERM or SIGINT (Ctrl-C), so that `finally` blocks remove
+    """Raised in the main thread on SIGTERM, SIGINT (Ctrl-C), SIGHUP (the terminal closed, an ssh
+    session dropped) or SIGQUIT, so that `finally` blocks remove
     temporary outputs. A BaseException, like KeyboardInterrupt, so that no `except Exception`
     swallows it; not a KeyboardInterrupt, which Click would turn into "Aborted!" and exit 1."""
 
@@ -50,8 +51,8 @@ def _on_signal(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    """The console entry point. SIGTERM and Ctrl-C clean up, then exit 128 + the signal's number
-    (143, 130) after one line.
+    """The console entry point. SIGTERM, Ctrl-C, SIGHUP and SIGQUIT clean up, then exit 128 + the
+    signal's number (143, 130, 129, 131) after one line.
 
     The handlers are installed here, not on import, so the library leaves signals to its caller;
     a signal the parent chose to ignore stays ignored.
@@ -64,13 +65,16 @@ def main() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     defaults: dict[int, Callable[[int, FrameType | None], object] | int] = {
         signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+    for name in ("SIGHUP", "SIGQUIT"):  # POSIX only
+        if hasattr(signal, name):
+            defaults[getattr(signal, name)] = signal.SIG_DFL
     installed = [signum for signum, default in defaults.items() if signal.getsignal(signum) is default]
     for signum in installed:
         signal.signal(signum, _on_signal)
     try:
         cli(prog_name="genmedia")
     except Terminated as exc:
-        what = "terminated by SIGTERM" if exc.signum == signal.SIGTERM else "interrupted"
+        what = "interrupted" if exc.signum == signal.SIGINT else f"terminated by {signal.Signals(exc.signum).name}"
         click.echo(f"error: {what}; unfinished outputs were removed", err=True)
         sys.exit(128 + exc.signum)
     finally:

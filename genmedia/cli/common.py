@@ -15,6 +15,15 @@ from genmedia.errors import GenmediaError
 
 F = TypeVar("F", bound=Callable[..., Any])  # a command function, as a Click decorator takes and returns it
 
+# Control characters (a newline in a file name, a terminal escape) shown as escapes, so that every
+# message stays one line and cannot drive the terminal.
+_CONTROLS = {code: f"\\x{code:02x}" for code in [*range(32), 127]} | {9: "\\t", 10: "\\n", 13: "\\r"}
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters escaped (a newline in a file name becomes `\\n`)."""
+    return text.translate(_CONTROLS)
+
 
 class GenmediaGroup(click.Group):
     """A group whose commands report library errors as one `error: ...` line and exit with the
@@ -24,11 +33,15 @@ class GenmediaGroup(click.Group):
         try:
             return super().invoke(ctx)
         except GenmediaError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(one_line(f"error: {exc}"), err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:  # disk full, permissions on an output folder, ...
             where = f"{exc.filename}: " if exc.filename else ""
-            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            click.echo(one_line(f"error: {where}{exc.strerror or exc}"), err=True)
+            ctx.exit(1)
+        except MemoryError:  # a limit raised past what the machine holds (GENMEDIA_MAX_*)
+            click.echo("error: out of memory (ask for less: a smaller size, count or tile, or the default "
+                       "limits)", err=True)
             ctx.exit(1)
 
 
@@ -68,7 +81,7 @@ def resolve_seed(seed: int | None) -> int:
 
 
 def _to_stderr(line: str) -> None:
-    click.echo(line, err=True)
+    click.echo(one_line(line), err=True)
 
 
 @dataclass
@@ -94,7 +107,7 @@ class Report:
     def error(self, path: Path | str, message: str) -> None:
         """`path` failed, told by a message that already names it (a library error's text, such as
         `ModelError`'s "PATH: why", or one naming a pair of files): `error: MESSAGE`."""
-        self.echo(f"error: {message}")
+        self.echo(one_line(f"error: {message}"))
         self.failed.append(str(path))
 
     def counts(self, *, skipped: bool = True, done_note: str = "") -> str:
@@ -111,5 +124,5 @@ class Report:
     def finish(self) -> None:
         """End the batch: if any file failed, name them all on one line and exit 1; else return."""
         if self.failed:
-            self.echo("failed: " + ", ".join(self.failed))
+            self.echo(one_line("failed: " + ", ".join(self.failed)))
             raise SystemExit(1)

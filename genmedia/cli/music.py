@@ -13,6 +13,7 @@ from click.core import ParameterSource
 from genmedia.cli.common import (
     FiniteFloatRange,
     GenmediaGroup,
+    one_line,
     outdir_option,
     overwrite_option,
     resolve_seed,
@@ -210,7 +211,7 @@ def evaluate(folders: tuple[Path, ...], model: str | None, samples: int, seed: i
                 if key != "unreadable":
                     click.echo(f"{key:>38}  {value}")
     for why in unreadable:  # scored without them; each named, and the run fails at the end
-        click.echo(f"error: {why}", err=True)
+        click.echo(one_line(f"error: {why}"), err=True)
     if unreadable:
         sys.exit(1)
 
