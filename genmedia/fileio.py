@@ -17,6 +17,9 @@ then published under its real name:
   `overwrite`, the file it replaced is put back) and the temporary folder goes.
 
 Only SIGKILL or a power cut can leave a `.genmedia-tmp-*` folder behind; it is safe to delete.
+Its name carries the host and process that made it, and a later run into the same folder removes
+those of its own host whose process is gone and that have not changed for `STALE_AFTER` seconds
+(the age guards against a live writer in another PID namespace, such as a container).
 
 Errors tell the caller how to allow replacing a file in its own words (`OverwriteWords`): the
 CLI's by default ("use --overwrite"), the Python API's inside `worded(API_WORDS)` ("pass
@@ -28,8 +31,10 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import socket
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
@@ -40,6 +45,7 @@ from genmedia.errors import FileError
 from genmedia.inputs import describe_mode
 
 HIDDEN_PREFIX = ".genmedia-tmp-"
+STALE_AFTER = 3600.0  # seconds unchanged before a dead process's temporary folder is removed
 # link() errors meaning "this file system has no hard links" (FAT, some FUSE and network mounts).
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
 
@@ -157,6 +163,50 @@ def _make_folders(folder: Path) -> list[Path]:
     return created
 
 
+def _own_prefix() -> str:
+    """`HIDDEN_PREFIX` with this host and process: `.genmedia-tmp-HOST-PID-` (mkdtemp adds a random part)."""
+    host = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:64] or "host"
+    return f"{HIDDEN_PREFIX}{host}-{os.getpid()}-"
+
+
+def remove_stale_temporaries(folder: Path, *, now: float | None = None) -> list[Path]:
+    """Remove the temporary folders in `folder` that runs on this host left when they were killed
+    (their process is gone, and they are unchanged for `STALE_AFTER` seconds); return them. Folders
+    of other hosts, of live processes and of other names are left alone, and so is anything that
+    cannot be read or removed."""
+    now = time.time() if now is None else now
+    host_prefix = _own_prefix().rsplit("-", 2)[0] + "-"
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(host_prefix):
+            continue
+        pid_text = entry.name[len(host_prefix):].split("-", 1)[0]
+        with suppress(OSError, ValueError):
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+            if not entry.is_dir(follow_symlinks=False) or age < STALE_AFTER:
+                continue
+            pid = int(pid_text)
+            if pid == os.getpid() or _alive(pid):
+                continue
+            shutil.rmtree(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: someone else's process, alive
+        return True
+    return True
+
+
 class OutputBatch:
     """Files written under temporary names, published together when the `output_set` block ends.
 
@@ -212,7 +262,8 @@ class OutputBatch:
             for _ in range(3):
                 self._created += _make_folders(parent)
                 with suppress(FileNotFoundError):  # a failed run removed the folder it had just made
-                    self._hidden[parent] = Path(tempfile.mkdtemp(prefix=HIDDEN_PREFIX, dir=parent))
+                    remove_stale_temporaries(parent)
+                    self._hidden[parent] = Path(tempfile.mkdtemp(prefix=_own_prefix(), dir=parent))
                     break
             else:
                 raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(parent))

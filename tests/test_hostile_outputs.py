@@ -403,7 +403,7 @@ def test_disk_full_in_level_sample_names_the_file_and_writes_nothing(tmp_path, m
     assert not out.exists()
 
 
-# --- 4. SIGTERM cleans up like Ctrl-C ------------------------------------------------------
+# --- 4. SIGTERM, SIGHUP and SIGQUIT clean up like Ctrl-C ------------------------------------------------------
 
 SLOW_SAMPLE = """
     import signal, sys, time
@@ -413,6 +413,8 @@ SLOW_SAMPLE = """
     # As in a terminal, whatever the test runner's parent set (background jobs ignore SIGINT).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # (nohup, as CI may run under, ignores it)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
     marker, out = Path(sys.argv[1]), sys.argv[2]
     render, calls = output.render_level, []
@@ -435,6 +437,8 @@ SLOW_SAMPLE = """
 @pytest.mark.parametrize("signum, code, message", [
     (signal.SIGTERM, 143, "error: terminated by SIGTERM; unfinished outputs were removed"),
     (signal.SIGINT, 130, "error: interrupted; unfinished outputs were removed"),  # not click's "Aborted!", exit 1
+    (signal.SIGHUP, 129, "error: terminated by SIGHUP; unfinished outputs were removed"),  # the terminal closed
+    (signal.SIGQUIT, 131, "error: terminated by SIGQUIT; unfinished outputs were removed"),
 ])
 def test_a_signal_mid_write_leaves_no_temporary_files(tmp_path, signum, code, message):
     code_path = script(tmp_path, "slow.py", SLOW_SAMPLE)
@@ -485,6 +489,18 @@ def test_denoise_refuses_a_report_that_is_an_input(tmp_path):
     assert result.exit_code == 1 and "input" in result.stderr and src.read_bytes() == before
 
 
+def test_denoise_refuses_a_report_that_is_one_of_its_outputs(tmp_path):
+    _small_png(tmp_path / "in" / "a.png")
+    _small_png(tmp_path / "in" / "b.png")
+    for overwrite in ((), ("--overwrite",)):
+        result = run("image", "denoise", tmp_path / "in", "-o", tmp_path / "out", "--report",
+                     tmp_path / "out" / "b.png", *overwrite)
+        assert result.exit_code == 1
+        assert result.stderr == (f"error: {tmp_path / 'out' / 'b.png'}: is where {tmp_path / 'in' / 'b.png'} is "
+                                 "denoised to; a report never replaces an output (choose another report name)\n")
+        assert not (tmp_path / "out").exists()  # refused before any work
+
+
 def test_denoise_overwrite_never_replaces_an_input_through_a_hard_link(tmp_path):
     a = _small_png(tmp_path / "in" / "a.png")
     _small_png(tmp_path / "in" / "b.png")
@@ -511,3 +527,33 @@ def test_a_glob_names_symlink_loops_as_a_folder_does(tmp_path):
         assert any(line.startswith(f"error: {loop}: ") for line in result.stderr.splitlines()), result.stderr
         assert result.stderr.splitlines()[-1] == f"failed: {loop}"
         assert (out / good.name).exists()
+
+
+def test_a_killed_runs_temporary_folder_is_removed_by_a_later_run(tmp_path):
+    import time
+
+    from genmedia.fileio import STALE_AFTER, _own_prefix, remove_stale_temporaries
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host_prefix = _own_prefix().rsplit("-", 2)[0] + "-"
+    old = time.time() - STALE_AFTER - 60
+
+    def left(name: str, *, age: float = old) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "level-000.txt").write_text("half")
+        os.utime(folder, (age, age))
+        return folder
+
+    killed = left(f"{host_prefix}{dead.stdout.strip()}-abc123")  # a process that is gone: removed
+    fresh = left(f"{host_prefix}{dead.stdout.strip()}-def456", age=time.time())  # too recent: kept
+    alive = left(f"{host_prefix}{os.getppid()}-ghi789")  # a live process: kept
+    other_host = left(f"{HIDDEN_PREFIX}elsewhere_host-{dead.stdout.strip()}-jkl012")  # another host: kept
+    old_style = left(f"{HIDDEN_PREFIX}mno345")  # no host or process in the name: kept
+    assert remove_stale_temporaries(tmp_path) == [killed]
+    assert not killed.exists() and all(p.exists() for p in (fresh, alive, other_host, old_style))
+    # and a run into the folder does it on its own
+    again = left(f"{host_prefix}{dead.stdout.strip()}-pqr678")
+    result = run("level", "sample", "-n", "1", "--width", "32", "--seed", "1", "--no-png", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert not again.exists() and (tmp_path / "level-000.txt").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Iterable
@@ -105,7 +106,7 @@ def denoise(inputs: tuple[str, ...], outdir: Path, recursive: bool, noise_level:
             skip_existing: bool, jobs: int, tile: int, max_pixels: int | None, report_path: Path | None,
             model: str | None, quiet: bool, ray_address: str | None) -> None:
     """Denoise INPUTS (files, folders or globs) into OUTDIR, keeping names, formats and metadata."""
-    from genmedia.fileio import check_writable
+    from genmedia.fileio import OutputError, check_writable
     from genmedia.image.batch import denoise_files, pixels_of, plan
     from genmedia.image.denoise import Denoiser
     from genmedia.registry import get_model
@@ -120,6 +121,11 @@ def denoise(inputs: tuple[str, ...], outdir: Path, recursive: bool, noise_level:
     if report_path is not None:  # before any work; never onto an input (nor a hard link to one)
         check_writable([report_path], overwrite=overwrite,
                        inputs=[*inputs, *(job.source for job in jobs_list), *(p.path for p in problems)])
+        clash = next((job for job in jobs_list if os.path.realpath(job.target) == os.path.realpath(report_path)),
+                     None)
+        if clash is not None:
+            raise OutputError(report_path, f"is where {clash.source} is denoised to; a report never replaces "
+                                           "an output (choose another report name)")
     info = get_model(model, task="denoise")
     show_bar = not quiet and sys.stderr.isatty() and len(jobs_list) > 0
     work = _Work({job: max(1, pixels_of(job.source)) for job in jobs_list} if show_bar else {}, show_bar)
