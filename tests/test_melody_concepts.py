@@ -249,6 +249,17 @@ def test_music_transform_writes_one_file(with_concepts, corpus, tmp_path):
     bad = invoke("music", "transform", corpus / "tune02.mid", "--attribute", "density", "--model", with_concepts,
                  "-o", tmp_path / "out.txt")
     assert bad.exit_code == 2 and "must end in .mid" in bad.output.strip().splitlines()[-1]
+    # NAME=AMOUNT, as `music sample --attribute` takes it, is the same as --amount
+    short = invoke("music", "transform", corpus / "tune02.mid", "--attribute", "density=-0.5", "--model",
+                   with_concepts, "-o", tmp_path / "short.mid")
+    assert short.exit_code == 0, short.output
+    lower = transform_melody(model, read_melody(corpus / "tune02.mid"), attribute="density", amount=-0.5)
+    written = read_melody(tmp_path / "short.mid").tokens
+    assert (written == lower[: len(written)]).all()
+    both = invoke("music", "transform", corpus / "tune02.mid", "--attribute", "density=1", "--amount", "1",
+                  "--model", with_concepts, "-o", tmp_path / "both.mid")
+    assert both.exit_code == 2 and "leave out --amount" in both.output.strip().splitlines()[-1]
+    assert not (tmp_path / "both.mid").exists()
 
 
 def test_music_transform_steps_writes_a_sweep(with_concepts, corpus, tmp_path):

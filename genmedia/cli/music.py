@@ -216,11 +216,26 @@ def evaluate(folders: tuple[Path, ...], model: str | None, samples: int, seed: i
         sys.exit(1)
 
 
+def _transform_attribute(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, float | None]:
+    """--attribute NAME or NAME=AMOUNT -> (name, amount or None)."""
+    if "=" not in value:
+        if value not in ATTRIBUTE_NAMES:
+            raise click.BadParameter(f"{value!r} is not one of {', '.join(map(repr, ATTRIBUTE_NAMES))}")
+        return value, None
+    shift = _attribute_shift(ctx, param, (value,))
+    if len(shift) != 1:
+        raise click.BadParameter(f"give one attribute to move, not {value!r}")
+    (name, amount), = shift.items()
+    return name, amount
+
+
 @music.command()
 @click.argument("midi_file", metavar="IN.mid", type=midi_path)
-@click.option("--attribute", required=True, type=click.Choice(ATTRIBUTE_NAMES),
-              help="The attribute to move: note density, mean pitch, mean interval, 16th-note syncopation, "
-                   "share of notes in key.")
+@click.option("--attribute", "attribute_and_amount", required=True, metavar="NAME[=AMOUNT]",
+              callback=_transform_attribute,
+              help="The attribute to move: density, pitch, interval, syncopation or key (note density, mean "
+                   "pitch, mean interval, 16th-note syncopation, share of notes in key); NAME=AMOUNT, as "
+                   "`music sample --attribute` takes it, also sets --amount.")
 @click.option("--amount", type=FiniteFloatRange(-MAX_AMOUNT, MAX_AMOUNT), default=1.0, show_default=True,
               help="How far to move, in units of the attribute's concept vector (negative: less of it).")
 @click.option("--steps", type=click.IntRange(2, 100), default=None,
@@ -236,8 +251,9 @@ def evaluate(folders: tuple[Path, ...], model: str | None, samples: int, seed: i
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="MIDI file to write (.mid); with --steps, the folder to write the sweep into.")
 @overwrite_option
-def transform(midi_file: Path, attribute: MelodyAttribute, amount: float, steps: int | None, oversample: int,
-              model: str | None, tempo: float | None, program: int, wav: bool, output: Path, overwrite: bool) -> None:
+def transform(midi_file: Path, attribute_and_amount: tuple[MelodyAttribute, float | None], amount: float,
+              steps: int | None, oversample: int, model: str | None, tempo: float | None, program: int, wav: bool,
+              output: Path, overwrite: bool) -> None:
     """Move a melody along a concept vector: decode z + AMOUNT x the attribute's vector.
 
     Encodes the first bars of the melody (as many as the model covers), adds the attribute's
@@ -251,7 +267,13 @@ def transform(midi_file: Path, attribute: MelodyAttribute, amount: float, steps:
     from genmedia.melody.model import MelodyModel
     from genmedia.melody.output import add_melodies
 
-    if steps is None and click.get_current_context().get_parameter_source("oversample") is ParameterSource.COMMANDLINE:
+    ctx = click.get_current_context()
+    attribute, given = attribute_and_amount
+    if given is not None:
+        if ctx.get_parameter_source("amount") is ParameterSource.COMMANDLINE:
+            raise click.UsageError(f"--attribute {attribute}={given:+g} gives the amount already; leave out --amount")
+        amount = given
+    if steps is None and ctx.get_parameter_source("oversample") is ParameterSource.COMMANDLINE:
         raise click.UsageError("--oversample chooses the steps of a sweep; give --steps with it")
     if steps is None and output.suffix != ".mid":
         raise click.BadParameter(f"{output} must end in .mid (or give --steps to write a sweep into a folder)",
@@ -271,6 +293,6 @@ def transform(midi_file: Path, attribute: MelodyAttribute, amount: float, steps:
     with output_set(output, overwrite=overwrite, inputs=(midi_file,)) as batch:
         add_melodies(batch, [(f"step-{k:02d}", step.melody.tokens) for k, step in enumerate(sweep)],
                      tempo=tempo or first.tempo, program=program, wav=wav, time_signature=first.time_signature)
-    values = " ".join(f"{step.amount:+.3g}: {step.after:.3g}" for step in sweep)
-    click.echo(f"wrote {steps} steps to {output} ({attribute} by amount, {-amount:+g} to {amount:+g}: {values})",
-               err=True)
+    values = " ".join(f"{step.amount + 0.0:+.3g}: {step.after:.3g}" for step in sweep)  # (+ 0.0: no "-0")
+    click.echo(f"wrote {steps} steps to {output} ({attribute} by amount, {0.0 - amount:+g} to {amount + 0.0:+g}: "
+               f"{values})", err=True)
