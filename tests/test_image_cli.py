@@ -389,3 +389,19 @@ def test_ray_takes_an_address_not_an_input(tmp_path: Path) -> None:
     src = make_inputs(tmp_path)
     result = run("image", "denoise", "--ray", src, "-o", tmp_path / "out")
     assert result.exit_code == 2 and "is not a Ray address" in result.stderr and "after the inputs" in result.stderr
+
+
+def test_a_folder_with_sub_folders_says_they_are_not_searched(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    (photos / "trip").mkdir(parents=True)
+    (photos / ".thumbs").mkdir()  # hidden: not counted
+    Image.fromarray(scene(32, 32)).save(photos / "a.png")
+    Image.fromarray(scene(32, 32, seed=1)).save(photos / "trip" / "b.png")
+    result = run("image", "denoise", photos, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == (f"note: {photos} has 1 sub-folder, not searched "
+                                             "(--recursive searches them too)")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+    result = run("image", "denoise", photos, "-o", tmp_path / "all", "-r")
+    assert result.exit_code == 0 and "note:" not in result.stderr
+    assert (tmp_path / "all" / "trip" / "b.png").exists()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 from click.core import ParameterSource
 
-from genmedia.cli.common import GenmediaGroup, Report
+from genmedia.cli.common import GenmediaGroup, Report, one_line
 
 if TYPE_CHECKING:  # numpy and PIL come with these; `genmedia --help` does without
     from click._termui_impl import ProgressBar
@@ -118,6 +118,8 @@ def denoise(inputs: tuple[str, ...], outdir: Path, recursive: bool, noise_level:
 
         require_ray()  # before any work: one line with the install command
     jobs_list, problems = plan(inputs, outdir, recursive=recursive)
+    if not recursive and not quiet:
+        _note_subfolders(inputs)
     if report_path is not None:  # before any work; never onto an input (nor a hard link to one)
         check_writable([report_path], overwrite=overwrite,
                        inputs=[*inputs, *(job.source for job in jobs_list), *(p.path for p in problems)])
@@ -162,6 +164,19 @@ def denoise(inputs: tuple[str, ...], outdir: Path, recursive: bool, noise_level:
     if not jobs_list:
         click.echo("error: no image files to denoise", err=True)
         sys.exit(1)
+
+
+def _note_subfolders(inputs: tuple[str, ...]) -> None:
+    """One stderr line for each folder given whose sub-folders a run without --recursive leaves out."""
+    for given in inputs:
+        try:
+            with os.scandir(given) as entries:
+                subfolders = sum(1 for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False))
+        except OSError:  # not a folder (a file or a glob), or unreadable: plan() names what matters
+            continue
+        if subfolders:
+            click.echo(one_line(f"note: {given} has {subfolders} sub-folder{'s' * (subfolders != 1)}, not searched "
+                                "(--recursive searches them too)"), err=True)
 
 
 def _run_batch(results: Iterable[Result], problems: list[Problem], report: Report, work: _Work,
