@@ -560,6 +560,29 @@ def test_music_eval_names_each_bad_midi_scores_the_rest_and_fails(tmp_path):
     assert report["tunes"] == 2 and report["unreadable_files"] == 2  # the good files were scored
 
 
+def test_music_eval_of_a_single_tune_has_no_morphs_and_no_traceback(tmp_path):
+    import json
+    import shutil
+
+    from genmedia.resources import resource_dir
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    shutil.copy(resource_dir("assets") / "melodies" / "example-a.mid", one / "a.mid")
+    for name in ("example-a.mid", "example-b.mid"):
+        shutil.copy(resource_dir("assets") / "melodies" / name, two / name)
+    result = run("music", "eval", one, two, "--samples", "2", "--refine-windows", "2", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["sources"]["one"]["morph_pairs"] == 0 and "morph_monotone_share" not in report["sources"]["one"]
+    assert report["sources"]["two"]["morph_pairs"] == 1
+    assert report["pooled"]["morph_monotone_share"] == report["sources"]["two"]["morph_monotone_share"]
+    text = run("music", "eval", one, "--samples", "2", "--refine-windows", "2")
+    assert text.exit_code == 0 and "morph_pairs  0" in text.stdout
+    assert "{" not in text.stdout and text.stdout.count("folder") == 1  # no dict printed raw, no repeated source
+
+
 def test_image_eval_goes_on_past_bad_files_and_names_them(tmp_path):
     import json
 

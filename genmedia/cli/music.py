@@ -202,14 +202,20 @@ def evaluate(folders: tuple[Path, ...], model: str | None, samples: int, seed: i
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
-        for key, value in report.items():
-            if key not in ("sources", "unreadable"):
-                click.echo(f"{key:>38}  {value}")
-        for name, figures in report["sources"].items():
-            click.echo(f"source {name}:")
-            for key, value in figures.items():
-                if key != "unreadable":
-                    click.echo(f"{key:>38}  {value}")
+        top = {k: v for k, v in report.items() if k not in ("sources", "unreadable") and not isinstance(v, dict)}
+        sections = {k: v for k, v in report.items() if k not in ("sources", "unreadable") and isinstance(v, dict)}
+        sources = {name: {k: v for k, v in figures.items() if k != "unreadable"}
+                   for name, figures in report["sources"].items()}
+        if len(sources) == 1 and all(top.get(k) == v for figures in sources.values() for k, v in figures.items()):
+            sources = {}  # one source: its figures are the ones above
+        tables = [top, *sections.values(), *sources.values()]
+        width = max((len(k) for table in tables for k in table), default=0)
+        for key, value in top.items():
+            click.echo(f"{key:>{width}}  {value}")
+        for title, table in [*sections.items(), *((f"source {name}", t) for name, t in sources.items())]:
+            click.echo(f"{title}:")
+            for key, value in table.items():
+                click.echo(f"{key:>{width}}  {value}")
     for why in unreadable:  # scored without them; each named, and the run fails at the end
         click.echo(one_line(f"error: {why}"), err=True)
     if unreadable:

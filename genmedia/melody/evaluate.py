@@ -54,7 +54,9 @@ def morph_report(model: MelodyModel, firsts: list[np.ndarray]) -> dict[str, Any]
             between_fade.append(min(token_distance(fades[k], a), token_distance(fades[k], b)))
             key_latent.append(in_key_share(morph[k]))
             key_fade.append(in_key_share(fades[k]))
-    n = max(1, len(pairs))
+    if not pairs:  # one tune: nothing to morph between
+        return {"morph_pairs": 0}
+    n = len(pairs)
     return {"morph_pairs": len(pairs),
             "morph_mean_distance_to_a_by_step": [round(float(v), 3) for v in np.mean(curves_a, axis=0)],
             "morph_mean_distance_to_b_by_step": [round(float(v), 3) for v in np.mean(curves_b, axis=0)],
@@ -149,9 +151,13 @@ def evaluate_folder(folder: Path | list[Path], *, model: str | Path | None = Non
     weight = np.array([r["windows"] for r in sources.values()], dtype=float)
     keys = ["reconstruction_accuracy_greedy", "reconstruction_accuracy_greedy_refined",
             "reconstruction_accuracy_first_window_refined", "reconstruction_accuracy_teacher_forced",
-            "reconstruction_accuracy_first_window", "morph_monotone_share", "morph_all_steps_have_notes_share"]
+            "reconstruction_accuracy_first_window"]
     pooled = {key: round(float(np.dot(weight, [r[key] for r in sources.values()]) / weight.sum()), 4)
               for key in keys}
+    pairs = np.array([r["morph_pairs"] for r in sources.values()], dtype=float)
+    if pairs.sum():  # morph figures pooled over the sources' pairs (a source of one tune has none)
+        for key in ("morph_monotone_share", "morph_all_steps_have_notes_share"):
+            pooled[key] = round(float(np.dot(pairs, [r.get(key, 0.0) for r in sources.values()]) / pairs.sum()), 4)
     report: dict[str, Any] = {"model": vae.info.name, "split": split, "samples": samples, **sample_figures(sampled)}
     if len(sources) == 1:
         report.update(next(iter(sources.values())))
