@@ -211,6 +211,8 @@ def test_style_errors_are_one_line_and_write_nothing(styled, bare, tmp_path):
     assert not (tmp_path / "s").exists()
     with pytest.raises(ValueError, match="cannot be combined"):
         genmedia.sample_melodies(count=1, seed=0, prior="normal", style="jig", model=styled)
+    with pytest.raises(ValueError, match="has no style 'polka'"):  # a bad option, as the API's others are
+        genmedia.sample_melodies(count=1, seed=0, style="polka", model=styled)
 
 
 def test_a_style_is_written_in_the_meter_the_grid_keeps_of_its_tunes(bare, tmp_path):

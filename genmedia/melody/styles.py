@@ -42,6 +42,11 @@ STYLES: dict[str, str] = {"jig": "jigs", "reel": "reels", "hornpipe": "hpps", "w
 EXEMPLARS = 2048  # posterior means kept per style (a seeded choice beyond this), as the fitted prior keeps
 
 
+
+class UnknownStyle(ModelError, ValueError):
+    """A style the model does not have: a bad option (a `ValueError`, as the API's bad options are)
+    that the CLI reports in one line like the model's other errors."""
+
 def style_of(name: str | Path) -> str | None:
     """The style of a tune from its file name (`STYLES`), None for a tune of none of them."""
     stem = Path(name).name.lower()
@@ -215,7 +220,7 @@ def load_style(model: MelodyModel, name: str) -> Style:
     if not isinstance(styles, dict) or not styles:
         raise ModelError(f"{where}.styles must be a non-empty object")
     if name not in styles:
-        raise ModelError(f"model {info.name!r} has no style {name!r} (it has {', '.join(styles)})")
+        raise UnknownStyle(f"model {info.name!r} has no style {name!r} (it has {', '.join(styles)})")
     means = read_matrix(info.file("styles"), columns=model.latent, kind="styles'",
                         needs=f"this model's styles need (windows, {model.latent})")
     style = styles[name]
