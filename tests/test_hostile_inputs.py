@@ -701,3 +701,23 @@ def test_a_newline_in_a_file_name_stays_on_one_line(tmp_path):
     (tmp_path / "lv\x1b[2Jx.txt").write_text("")
     result = run("level", "check", tmp_path / "lv\x1b[2Jx.txt")
     assert result.exit_code == 1 and "\x1b" not in result.stderr and "lv\\x1b[2Jx.txt" in result.stderr
+
+
+def test_a_transform_that_stays_unplayable_says_how_many_decodes_it_tried(tmp_path, monkeypatch):
+    from genmedia.levels import model as level_model
+    from genmedia.levels.check import PlayResult
+    from genmedia.resources import resource_dir
+
+    def never(model, level, previous):  # every decode stuck where the search ran out of moves
+        return PlayResult(False, 5, level.shape[1], "stuck at column 6 (gave up after 10 moves)", gave_up=True)
+
+    monkeypatch.setattr(level_model, "_check_again", never)
+    source = resource_dir("assets") / "levels" / "example-a.txt"
+    for attempts, tried in (("1", "1 decode"), ("3", "3 decodes (2 local repairs)")):
+        result = run("level", "transform", source, "--enemies", "many", "--max-attempts", attempts,
+                     "-o", tmp_path / "out.txt")
+        assert result.exit_code == 1
+        assert result.stderr.splitlines() == [f"error: {source}: the transformed level is not playable after {tried} "
+                                              "(stuck at column 6 (gave up after 10 moves))"]
+        assert "--thorough" not in result.stderr  # transform has no such option
+        assert not list(tmp_path.iterdir())

@@ -168,6 +168,17 @@ def test_prompt_is_read_and_what_it_does_not_say_is_named(tiny, tmp_path):
     record = json.loads((tmp_path / "level-000.json").read_text())
     assert record["requested"] == {"enemies": ["few"] * 2, "pipes": ["many"] * 2, "elevation": ["low"] * 2}
     assert record["prompt"] == "many pipes, no enemies, purple clouds, low elevation"
+    # a prompt that asks for nothing: sampled as without it (the default, unconditional model; no .json)
+    plain = run("level", "sample", "--count", "1", "--width", "32", "--seed", "0", "--no-png", "--prompt",
+                "purple clouds", "-o", tmp_path / "plain")
+    assert plain.exit_code == 0, plain.output
+    assert ("prompt: nothing in it asked for an attribute, so the levels are sampled as without --prompt"
+            in plain.output.splitlines())
+    unasked = run("level", "sample", "--count", "1", "--width", "32", "--seed", "0", "--no-png", "-o",
+                  tmp_path / "unasked")
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == ["level-000.txt"]
+    assert (tmp_path / "plain" / "level-000.txt").read_bytes() == (tmp_path / "unasked" / "level-000.txt").read_bytes()
+    assert unasked.exit_code == 0
 
 
 def test_bad_bins_and_unconditional_models_are_refused(tiny, tmp_path):

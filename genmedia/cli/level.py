@@ -138,7 +138,10 @@ def sample(model: str | None, count: int, width: int, seed: int | None, temperat
 
     asked = _request(options, prompt)
     seed = resolve_seed(seed)
-    vae = LevelModel.load(model if model is not None or not (asked or prompt) else CONDITIONAL_MODEL)
+    if prompt is not None and not asked:
+        click.echo("prompt: nothing in it asked for an attribute, so the levels are sampled as without --prompt",
+                   err=True)
+    vae = LevelModel.load(model if model is not None or not asked else CONDITIONAL_MODEL)
     try:
         levels = api.sample_levels(count=count, width=width, seed=seed, temperature=temperature, prior=prior,
                                    check=not no_check, max_attempts=max_attempts, attributes=asked, model=vae)
@@ -295,7 +298,8 @@ def _check_one(path: Path, solid: frozenset[str], known: str, report: Report, *,
     result = check_playable(grid, solid=solid, thorough=thorough)
     for problem in find_structure_errors(grid)[:3]:
         click.echo(f"warning: {path}: {problem}", err=True)
-    click.echo(f"{path}: {result.describe()}")
+    hint = "; try --thorough" if result.gave_up and not thorough else ""
+    click.echo(f"{path}: {result.describe()}{hint}")
     if result.playable:
         report.done += 1
     else:

@@ -48,6 +48,7 @@ class PlayResult:
     reason: str  # empty when playable
     actions: tuple[int, ...] = field(default=(), repr=False)  # per frame: a winning route, or to the furthest floor
     searched: int = 0  # moves the search simulated
+    gave_up: bool = False  # the search hit its move budget (the thorough check searches further)
 
     def describe(self) -> str:
         return "playable" if self.playable else f"not playable: {self.reason}"
@@ -104,8 +105,8 @@ def check_playable(level: np.ndarray, *, solid: frozenset[str] = SMB_SOLID, thor
     furthest = min(width - 1, max(0, int((found.furthest_x - physics.HALF_WIDTH) // physics.TILE)))  # his left edge
     why = _diagnose(mask, furthest)
     if found.exhausted:
-        why += f" (gave up after {found.expanded} moves{'' if thorough else '; try --thorough'})"
-    return PlayResult(False, furthest, width, why, route, found.expanded)
+        why += f" (gave up after {found.expanded} moves)"
+    return PlayResult(False, furthest, width, why, route, found.expanded, found.exhausted)
 
 
 def _fast(world: physics.Level, start: physics.Mario, width: int) -> search.SearchResult:

@@ -508,7 +508,7 @@ def interpolate_levels(model: LevelModel, a: np.ndarray, b: np.ndarray, *, steps
             if result is None or result.playable:
                 break
             if attempt == max_attempts:
-                raise SamplingError(f"step {k} of the morph is not playable after {max_attempts} local repairs "
+                raise SamplingError(f"step {k} of the morph is not playable after {_decodes(max_attempts)} "
                                     f"({result.reason})")
             _redraw_around(z, max(0, result.furthest) // model.step, latent_prior, rng, 1.0)
         if attempt > 1:
@@ -520,6 +520,11 @@ def interpolate_levels(model: LevelModel, a: np.ndarray, b: np.ndarray, *, steps
 def morph_widths(a: int, b: int, steps: int) -> list[int]:
     """The width of each step of a morph from an `a`-column map to a `b`-column one: the linear blend."""
     return [round((1 - k / (steps - 1)) * a + k / (steps - 1) * b) for k in range(steps)]
+
+
+def _decodes(attempts: int) -> str:
+    """'1 decode', or 'N decodes (N - 1 local repairs)'."""
+    return "1 decode" if attempts == 1 else f"{attempts} decodes ({attempts - 1} local repair{'s' * (attempts != 2)})"
 
 
 MORPH_SEED = 0x6D6F7270  # the random stream of a morph's local repairs ("morp")
@@ -619,7 +624,7 @@ def transform_level(model: LevelModel, level: np.ndarray, *, request: Request, s
         if result is None or result.playable:
             return Transformed(out, wbins, before, attempt > 1)
         if attempt >= max_attempts:
-            raise SamplingError(f"{source}: the transformed level is not playable after {max_attempts} local "
-                                f"repairs ({result.reason})")
+            raise SamplingError(f"{source}: the transformed level is not playable after {_decodes(max_attempts)} "
+                                f"({result.reason})")
         # windows that all bins (asked for and kept) match, so that the repair keeps the request
         _redraw(model, z, wbins.copy(), wbins, max(0, result.furthest) // model.step, latent_prior, rng, 1.0)
