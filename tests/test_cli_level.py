@@ -280,3 +280,11 @@ def test_check_thorough_and_unknown_tiles(tmp_path):
     result = run("level", "check", "--thorough", odd)
     assert result.exit_code == 0
     assert f"warning: {odd}: unknown tiles 'Z'" in result.output and f"{odd}: playable" in result.output
+
+
+def test_png_outputs_must_be_named_png(tmp_path):
+    for args in (("level", "render", EXAMPLES / "example-a.txt", "-o", tmp_path / "map.txt"),
+                 ("level", "eval", EXAMPLES, "--plot", tmp_path / "plot.txt")):
+        result = run(*args)
+        assert result.exit_code == 2 and "must end in .png (a PNG is written)" in result.output
+    assert not list(tmp_path.iterdir())

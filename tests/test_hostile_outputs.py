@@ -150,7 +150,7 @@ MELODY = resource_dir("assets") / "melodies" / "example-a.mid"
 
 
 def _render_onto_itself(tmp_path: Path) -> tuple[list[object], Path]:
-    level = tmp_path / "level.txt"
+    level = tmp_path / "level.png"  # a map, whatever its name says
     level.write_bytes(EXAMPLE.read_bytes())
     return ["level", "render", level, "-o", level, "--tile-size", "2"], level
 
@@ -174,7 +174,8 @@ def _plot_over_a_map(tmp_path: Path) -> tuple[list[object], Path]:
     (tmp_path / "maps").mkdir()
     level = tmp_path / "maps" / "level.txt"
     level.write_bytes(EXAMPLE.read_bytes())
-    return ["level", "eval", tmp_path / "maps", "--plot", level], level
+    os.link(level, tmp_path / "plot.png")  # another name for the very same map
+    return ["level", "eval", tmp_path / "maps", "--plot", tmp_path / "plot.png"], tmp_path / "plot.png"
 
 
 def _wav_over_its_midi(tmp_path: Path) -> tuple[list[object], Path]:

@@ -53,10 +53,10 @@ class SigmaList(click.ParamType):  # type: ignore[type-arg]  # as NoiseLevel
         if isinstance(value, tuple):
             return value
         try:
-            sigmas = tuple(float(v) for v in str(value).split(",") if v.strip())
+            sigmas = tuple(float(v) for v in str(value).split(","))  # an empty item ('25,,50') is an error too
         except ValueError:
             self.fail(f"{value!r} is not a comma-separated list of numbers", param, ctx)
-        if not sigmas or any(not 0 <= s <= 255 for s in sigmas):
+        if not sigmas or any(not 0 <= s <= 255 for s in sigmas):  # (nan fails this too)
             self.fail(f"{value!r}: give noise levels between 0 and 255", param, ctx)
         return sigmas
 
@@ -263,8 +263,9 @@ class _Work:
 @click.option("--quantised", is_flag=True,
               help="Clip and round the noisy images to 8 bits, as real files are (default: float noise).")
 @click.option("--noise-level", type=NoiseLevel(), default="auto", show_default=True,
-              help="Give the denoiser this sigma instead of estimating it (default: blind).")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the added noise.")
+              help="Give the denoiser this sigma instead of estimating it ('auto': blind).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+              help="Seed of the added noise.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Only the first N images (by name).")
 @click.option("--model", default=None, help=MODEL_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print per-image scores and means as JSON.")

@@ -98,6 +98,12 @@ def _described(asked: dict[str, list[str]]) -> str:
     return " ".join(f"--{name} {','.join(labels)}" for name, labels in asked.items())
 
 
+def _png_name(path: Path, option: str) -> None:
+    """Refuse a PNG output whose name does not end in .png (a PNG named map.txt passes for a map)."""
+    if path.suffix.lower() != ".png":
+        raise click.BadParameter(f"{path} must end in .png (a PNG is written)", param_hint=option)
+
+
 @click.group(cls=GenmediaGroup)
 def level() -> None:
     """Generate, morph, draw and check tile-based game levels (VGLC text maps)."""
@@ -247,6 +253,7 @@ def render(level_file: Path, output: Path, tile_size: int, overwrite: bool) -> N
     from genmedia.levels.render import render_level
     from genmedia.levels.tiles import read_level
 
+    _png_name(output, "'-o' / '--output'")
     save_image(render_level(read_level(level_file), tile_size=tile_size, source=level_file), output,
                overwrite=overwrite, inputs=[level_file])
     click.echo(f"wrote {output}", err=True)
@@ -325,6 +332,8 @@ def evaluate(folder: Path, reference: Path | None, as_json: bool, plot: Path | N
     from genmedia.levels.tiles import read_level
     from genmedia.registry import get_model
 
+    if plot is not None:
+        _png_name(plot, "'--plot'")
     bad: list[str] = []  # maps that cannot be read: each named, the rest scored, and the run fails at the end
     read, generated = _read_maps(sorted(folder.glob("*.txt")), read_level, bad)
     if not generated and not bad:
