@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import logging
 from pathlib import Path
 
@@ -84,6 +85,9 @@ def test_a_ray_batch_is_the_local_batch(cluster, tmp_path: Path) -> None:
     (tmp_path / "ray" / "a.png").write_bytes(b"stale")
     replaced = run("image", "denoise", src / "a.png", "-o", tmp_path / "ray", "--ray", "--overwrite", "-j", "1")
     assert replaced.exit_code == 0, replaced.output
+    says = [line for line in replaced.stderr.splitlines() if line.startswith("ray: ")]
+    assert len(says) == 2 and says[0].startswith("ray: connecting (auto")  # the user knows what the wait is
+    assert re.fullmatch(r"ray: \d+ CPUs? in the cluster, 1 denoiser actor", says[1]), says
     assert digest(tmp_path / "ray") == digest(tmp_path / "local")
 
 

@@ -139,10 +139,16 @@ def denoise(inputs: tuple[str, ...], outdir: Path, recursive: bool, noise_level:
     progress = work.tiles if show_bar else None
     with contextlib.ExitStack() as cluster:
         if ray_address is not None and jobs_list:
-            from genmedia.image.ray_batch import denoise_files_ray, ray_cluster
+            from genmedia.image.ray_batch import actor_count, denoise_files_ray, ray_cluster
 
-            cluster.enter_context(ray_cluster(ray_address))
+            if not quiet:
+                click.echo(f"ray: connecting ({ray_address}; a local cluster takes a few seconds to start)", err=True)
+            cpus = cluster.enter_context(ray_cluster(ray_address))
             given = click.get_current_context().get_parameter_source("jobs") != ParameterSource.DEFAULT
+            if not quiet:
+                actors = actor_count(cpus, jobs if given else None, len(jobs_list))
+                click.echo(f"ray: {cpus} CPU{'s' * (cpus != 1)} in the cluster, {actors} denoiser "
+                           f"actor{'s' * (actors != 1)}", err=True)
             results = denoise_files_ray(info, jobs_list, model=model, workers=jobs if given else None,
                                         progress=progress, **options)
         else:

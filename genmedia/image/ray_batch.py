@@ -77,6 +77,13 @@ def ray_cluster(address: str = "auto") -> Iterator[int]:
             ray.shutdown()
 
 
+def actor_count(cpus: int, workers: int | None, jobs: int) -> int:
+    """How many denoiser actors a batch of `jobs` files gets on a cluster of `cpus` CPUs: one per
+    `ACTOR_CPUS`, at most `workers` if given, at most one per file, at least one."""
+    slots = int(cpus // ACTOR_CPUS)
+    return max(1, min(workers or slots, slots, jobs))
+
+
 def _ray() -> Any:
     """The ray module, as Any: its annotations describe neither actor handles made by `ray.remote`
     nor the streaming generators (ObjectRefGenerator) their generator methods return."""
@@ -198,8 +205,7 @@ def denoise_files_ray(info: ModelInfo, jobs: list[Job], *, model: str | Path | N
         return
     if options.get("max_pixels") is None:  # this machine's limit, not each node's environment
         options["max_pixels"] = limits.current().image_pixels
-    cpus = int(ray.cluster_resources().get("CPU", 0) // ACTOR_CPUS)
-    count = max(1, min(workers or cpus, cpus, len(jobs)))
+    count = actor_count(int(ray.cluster_resources().get("CPU", 0)), workers, len(jobs))
     expected = {role: entry["sha256"] for role, entry in info.files.items()}
     actor_class = ray.remote(num_cpus=ACTOR_CPUS)(_Worker)
     threads = max(1, int(ACTOR_CPUS))
