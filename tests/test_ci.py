@@ -21,7 +21,21 @@ def test_ci_runs_the_readme_test_command_verbatim():
     command = readme_test_command()
     assert "ruff check" in command and "mypy" in command and command.endswith("pytest")
     lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    assert command in lines
+    # In a subshell: under `set -e` a failing `a && b && c` list does not stop the script, so a ruff
+    # failure would skip mypy and the tests and the run would still pass.
+    assert f"({command})" in lines
+
+
+def test_a_failing_step_of_the_test_command_fails_the_ci_script():
+    """The script's own shell options with a test command whose lint step fails: the run stops there."""
+    import subprocess
+
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    options = next(line for line in script.splitlines() if line.startswith("set "))
+    failing = "(true && false && echo tests-ran)"  # install ok, ruff fails, pytest never runs
+    done = subprocess.run(["bash", "-c", f"{options}\n{failing}\necho docs-built\n"], capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode != 0 and done.stdout == ""
 
 
 def test_ruff_and_mypy_are_pinned_and_configured():
