@@ -198,6 +198,8 @@ def remove_stale_temporaries(folder: Path, *, now: float | None = None) -> list[
 
 
 def _alive(pid: int) -> bool:
+    if os.name == "nt":  # there os.kill(pid, 0) would terminate the process: never judge one gone
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
