@@ -185,7 +185,7 @@ def remove_stale_temporaries(folder: Path, *, now: float | None = None) -> list[
         if not entry.name.startswith(host_prefix):
             continue
         pid_text = entry.name[len(host_prefix):].split("-", 1)[0]
-        with suppress(OSError, ValueError):
+        with suppress(OSError, ValueError, OverflowError):  # (a PID too large for the OS: not a run of ours)
             age = now - entry.stat(follow_symlinks=False).st_mtime
             if not entry.is_dir(follow_symlinks=False) or age < STALE_AFTER:
                 continue
@@ -195,6 +195,13 @@ def remove_stale_temporaries(folder: Path, *, now: float | None = None) -> list[
             shutil.rmtree(entry.path)
             removed.append(Path(entry.path))
     return removed
+
+
+_SWEPT: set[str] = set()  # folders `remove_stale_temporaries` has run on in this process
+
+
+def _real_folder(folder: Path) -> str:
+    return os.path.realpath(folder)
 
 
 def _alive(pid: int) -> bool:
@@ -264,7 +271,9 @@ class OutputBatch:
             for _ in range(3):
                 self._created += _make_folders(parent)
                 with suppress(FileNotFoundError):  # a failed run removed the folder it had just made
-                    remove_stale_temporaries(parent)
+                    if _real_folder(parent) not in _SWEPT:  # once per folder and process: a batch writes
+                        _SWEPT.add(_real_folder(parent))   # thousands of files into one folder
+                        remove_stale_temporaries(parent)
                     self._hidden[parent] = Path(tempfile.mkdtemp(prefix=_own_prefix(), dir=parent))
                     break
             else:

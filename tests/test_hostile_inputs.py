@@ -640,6 +640,14 @@ def test_level_eval_names_a_map_of_another_height_and_scores_the_rest(tmp_path):
                             "(the maps scored together must have one height)")
         assert lines[-1].startswith("failed: ") and "Traceback" not in result.output
         assert json.loads(result.stdout)["levels"] == 2
+        # (with --reference the same folder, the map is left out twice: as a map and as a reference)
+        assert lines[-1] == ("failed: 1 map left out" if not args else "failed: 2 maps left out")
+    tall = tmp_path / "tall"
+    tall.mkdir()
+    map_file(tall / "t.txt", flat_map(40, rows=16))
+    result = run("level", "eval", tall, "--reference", folder, "--json")
+    assert (f"warning: the maps in {tall} have 16 rows and those in {folder} 14: no window can match, so novelty "
+            "reads 1.0") in result.stderr.splitlines()
 
 
 def test_a_model_failing_at_run_time_is_one_line_naming_the_model(tmp_path):
@@ -698,9 +706,19 @@ def test_a_newline_in_a_file_name_stays_on_one_line(tmp_path):
     lines = result.stderr.splitlines()
     assert lines[0] == f"error: {folder}/bad\\nname.png: empty file (0 bytes)", lines
     assert lines[1] == f"failed: {folder}/bad\\nname.png"
-    (tmp_path / "lv\x1b[2Jx.txt").write_text("")
-    result = run("level", "check", tmp_path / "lv\x1b[2Jx.txt")
-    assert result.exit_code == 1 and "\x1b" not in result.stderr and "lv\\x1b[2Jx.txt" in result.stderr
+    # a good image of such a name: its own line (stderr) is one line too
+    Image.fromarray(np.full((24, 24, 3), 128, np.uint8)).save(folder / "good\nname.png")
+    result = run("image", "denoise", folder / "good\nname.png", "-o", tmp_path / "out2")
+    assert result.exit_code == 0 and result.stderr.splitlines()[0].startswith(f"{folder}/good\\nname.png: ")
+    # a terminal escape Click does not strip (OSC: set the window title) reaches no line, stdout included
+    title = tmp_path / "lv\x1b]0;owned\x07x.txt"
+    title.write_text("")
+    result = run("level", "check", title, tmp_path / "missing.txt")
+    assert result.exit_code == 1 and "\x1b" not in result.output and "\x07" not in result.output
+    assert "lv\\x1b]0;owned\\x07x.txt" in result.stderr
+    map_file(title, flat_map(20))
+    result = run("level", "check", title)
+    assert result.exit_code == 0 and result.stdout == f"{tmp_path}/lv\\x1b]0;owned\\x07x.txt: playable\n"
 
 
 def test_a_transform_that_stays_unplayable_says_how_many_decodes_it_tried(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -35,8 +36,8 @@ cli.add_command(train)
 
 
 class Terminated(BaseException):
-    """Raised in the main thread on SIGTERM, SIGINT (Ctrl-C), SIGHUP (the terminal closed, an ssh
-    session dropped) or SIGQUIT, so that `finally` blocks remove
+    """Raised in the main thread on SIGTERM, SIGINT (Ctrl-C) or SIGHUP (the terminal closed, an ssh
+    session dropped), so that `finally` blocks remove
     temporary outputs. A BaseException, like KeyboardInterrupt, so that no `except Exception`
     swallows it; not a KeyboardInterrupt, which Click would turn into "Aborted!" and exit 1."""
 
@@ -51,8 +52,8 @@ def _on_signal(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    """The console entry point. SIGTERM, Ctrl-C, SIGHUP and SIGQUIT clean up, then exit 128 + the
-    signal's number (143, 130, 129, 131) after one line.
+    """The console entry point. SIGTERM, Ctrl-C and SIGHUP clean up, then exit 128 + the signal's
+    number (143, 130, 129) after one line. SIGQUIT (Ctrl-\\) is left as the way to stop at once.
 
     The handlers are installed here, not on import, so the library leaves signals to its caller;
     a signal the parent chose to ignore stays ignored.
@@ -65,9 +66,8 @@ def main() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     defaults: dict[int, Callable[[int, FrameType | None], object] | int] = {
         signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
-    for name in ("SIGHUP", "SIGQUIT"):  # POSIX only
-        if hasattr(signal, name):
-            defaults[getattr(signal, name)] = signal.SIG_DFL
+    if hasattr(signal, "SIGHUP"):  # POSIX only
+        defaults[signal.SIGHUP] = signal.SIG_DFL
     installed = [signum for signum, default in defaults.items() if signal.getsignal(signum) is default]
     for signum in installed:
         signal.signal(signum, _on_signal)
@@ -75,7 +75,8 @@ def main() -> None:
         cli(prog_name="genmedia")
     except Terminated as exc:
         what = "interrupted" if exc.signum == signal.SIGINT else f"terminated by {signal.Signals(exc.signum).name}"
-        click.echo(f"error: {what}; unfinished outputs were removed", err=True)
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone (EIO)
+            click.echo(f"error: {what}; unfinished outputs were removed", err=True)
         sys.exit(128 + exc.signum)
     finally:
         for signum in installed:  # for callers of main() that go on running

@@ -256,7 +256,7 @@ class _Work:
 
     def echo(self, line: str) -> None:
         with self.lock:
-            click.echo(("\n" if self.bar is not None else "") + line, err=True)
+            click.echo(("\n" if self.bar is not None else "") + one_line(line), err=True)
 
 
 @image.command("eval")
@@ -349,7 +349,7 @@ def _eval_pairs(denoiser: Denoiser, noisy_dir: Path, clean_dir: Path, *, noise_l
         report.fail(problem.path, problem.why)
     matched, unmatched = match_pairs(noisy_files, clean_files)
     for path in unmatched:
-        click.echo(f"warning: {path}: no clean image of that name in {clean_dir}; left out", err=True)
+        click.echo(one_line(f"warning: {path}: no clean image of that name in {clean_dir}; left out"), err=True)
     matched = matched[:limit]
     if not matched:
         raise click.ClickException(f"{noisy_dir}: no noisy image has a clean partner in {clean_dir}")

@@ -280,7 +280,7 @@ def check(levels: tuple[Path, ...], legend: Path | None, thorough: bool) -> None
     unread = [p for p in levels
               if not _check_one(p, solid, known, report, from_legend=tiles is not None, thorough=thorough)]
     unread_note = f"; cannot read {len(unread)}: {', '.join(map(str, unread))}" if unread else ""
-    click.echo(f"{report.done} of {len(levels)} levels playable{unread_note}", err=True)
+    click.echo(one_line(f"{report.done} of {len(levels)} levels playable{unread_note}"), err=True)
     raise SystemExit(report.exit_code)
 
 
@@ -300,13 +300,13 @@ def _check_one(path: Path, solid: frozenset[str], known: str, report: Report, *,
     unknown = unknown_tiles(grid, known)
     if unknown:
         where = "the legend" if from_legend else "Super Mario Bros. (pass --legend for another game)"
-        click.echo(f"warning: {path}: unknown tiles {', '.join(map(repr, unknown))}, not in {where}; "
-                   "they are checked as open space", err=True)
+        click.echo(one_line(f"warning: {path}: unknown tiles {', '.join(map(repr, unknown))}, not in {where}; "
+                            "they are checked as open space"), err=True)
     result = check_playable(grid, solid=solid, thorough=thorough)
     for problem in find_structure_errors(grid)[:3]:
-        click.echo(f"warning: {path}: {problem}", err=True)
+        click.echo(one_line(f"warning: {path}: {problem}"), err=True)
     hint = "; try --thorough" if result.gave_up and not thorough else ""
-    click.echo(f"{path}: {result.describe()}{hint}")
+    click.echo(one_line(f"{path}: {result.describe()}{hint}"))
     if result.playable:
         report.done += 1
     else:
@@ -349,6 +349,10 @@ def evaluate(folder: Path, reference: Path | None, as_json: bool, plot: Path | N
         if not maps and not bad:
             raise InputError(reference, "contains no .txt level maps")
         refs = Reference.from_levels(maps, source=str(reference))
+        if maps and generated and maps[0].shape[0] != generated[0].shape[0]:
+            click.echo(one_line(f"warning: the maps in {folder} have {generated[0].shape[0]} rows and those in "
+                                f"{reference} {maps[0].shape[0]}: no window can match, so novelty reads 1.0"),
+                       err=True)
     for path in bad:
         click.echo(one_line(f"error: {path}"), err=True)
     if not generated or (reference is not None and not maps):
@@ -379,7 +383,7 @@ def evaluate(folder: Path, reference: Path | None, as_json: bool, plot: Path | N
         unread = [*folder.glob("*.txt"), *(reference.glob("*.txt") if reference is not None else ())]
         save_image(plot_expressive_range(generated, refs), plot, overwrite=overwrite, inputs=[*read, *unread])
     if bad:
-        click.echo(f"failed: {len(bad)} unreadable map{'s' if len(bad) != 1 else ''} left out", err=True)
+        click.echo(f"failed: {len(bad)} map{'s' if len(bad) != 1 else ''} left out", err=True)
         sys.exit(1)
 
 
@@ -429,10 +433,10 @@ def _control(folder: Path, paths: list[Path], levels: list[np.ndarray]) -> dict[
             bins, requested, rest = attributes.read_record(json.loads(read_input_bytes(side, limit=1 << 24,
                                                                                        what="attributes record")))
         except (ValueError, UnicodeDecodeError) as exc:
-            click.echo(f"warning: {side}: {exc}; its level is left out of control accuracy", err=True)
+            click.echo(one_line(f"warning: {side}: {exc}; its level is left out of control accuracy"), err=True)
             continue
         except InputError as exc:
-            click.echo(f"warning: {exc}; its level is left out of control accuracy", err=True)
+            click.echo(one_line(f"warning: {exc}; its level is left out of control accuracy"), err=True)
             continue
         asked.add(attributes.accuracy(bins, grid, requested))
         others.add(attributes.accuracy(bins, grid, rest))
