@@ -739,3 +739,10 @@ def test_a_transform_that_stays_unplayable_says_how_many_decodes_it_tried(tmp_pa
                                               "(stuck at column 6 (gave up after 10 moves))"]
         assert "--thorough" not in result.stderr  # transform has no such option
         assert not list(tmp_path.iterdir())
+
+
+def test_one_line_escapes_every_control_character_and_keeps_the_rest():
+    from genmedia.cli.common import one_line
+
+    assert one_line("a\nb\tc\rd\x1b[2J\x07\x7f\x9b2J") == "a\\nb\\tc\\rd\\x1b[2J\\x07\\x7f\\x9b2J"
+    assert one_line("Café über Ålesund — photo 1.png") == "Café über Ålesund — photo 1.png"  # letters stay as they are

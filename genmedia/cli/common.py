@@ -17,7 +17,8 @@ F = TypeVar("F", bound=Callable[..., Any])  # a command function, as a Click dec
 
 # Control characters (a newline in a file name, a terminal escape) shown as escapes, so that every
 # message stays one line and cannot drive the terminal.
-_CONTROLS = {code: f"\\x{code:02x}" for code in [*range(32), 127]} | {9: "\\t", 10: "\\n", 13: "\\r"}
+_CONTROLS = ({code: f"\\x{code:02x}" for code in [*range(32), *range(127, 160)]}  # C0, DEL and C1 (U+009B is CSI)
+             | {9: "\\t", 10: "\\n", 13: "\\r"})
 
 
 def one_line(text: str) -> str:
