@@ -26,6 +26,11 @@ def one_line(text: str) -> str:
     return text.translate(_CONTROLS)
 
 
+def echo_line(text: str, *, err: bool = False) -> None:
+    """Print `text` as one line (`one_line`): every line that can hold a file name goes out this way."""
+    click.echo(one_line(text), err=err)
+
+
 class GenmediaGroup(click.Group):
     """A group whose commands report library errors as one `error: ...` line and exit with the
     error's `exit_code` (1; 75 for training paused at its time limit)."""
@@ -34,11 +39,11 @@ class GenmediaGroup(click.Group):
         try:
             return super().invoke(ctx)
         except GenmediaError as exc:
-            click.echo(one_line(f"error: {exc}"), err=True)
+            echo_line(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:  # disk full, permissions on an output folder, ...
             where = f"{exc.filename}: " if exc.filename else ""
-            click.echo(one_line(f"error: {where}{exc.strerror or exc}"), err=True)
+            echo_line(f"error: {where}{exc.strerror or exc}", err=True)
             ctx.exit(1)
         except MemoryError:  # a limit raised past what the machine holds (GENMEDIA_MAX_*)
             click.echo("error: out of memory (ask for less: a smaller size, count or tile, or the default "
@@ -82,7 +87,7 @@ def resolve_seed(seed: int | None) -> int:
 
 
 def _to_stderr(line: str) -> None:
-    click.echo(one_line(line), err=True)
+    echo_line(line, err=True)
 
 
 @dataclass
@@ -108,7 +113,7 @@ class Report:
     def error(self, path: Path | str, message: str) -> None:
         """`path` failed, told by a message that already names it (a library error's text, such as
         `ModelError`'s "PATH: why", or one naming a pair of files): `error: MESSAGE`."""
-        self.echo(one_line(f"error: {message}"))
+        self.echo(f"error: {message}")
         self.failed.append(str(path))
 
     def counts(self, *, skipped: bool = True, done_note: str = "") -> str:
@@ -125,5 +130,5 @@ class Report:
     def finish(self) -> None:
         """End the batch: if any file failed, name them all on one line and exit 1; else return."""
         if self.failed:
-            self.echo(one_line("failed: " + ", ".join(self.failed)))
+            self.echo("failed: " + ", ".join(self.failed))
             raise SystemExit(1)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 from click.core import ParameterSource
 
-from genmedia.cli.common import GenmediaGroup, Report, one_line
+from genmedia.cli.common import GenmediaGroup, Report, echo_line, one_line
 
 if TYPE_CHECKING:  # numpy and PIL come with these; `genmedia --help` does without
     from click._termui_impl import ProgressBar
@@ -181,8 +181,8 @@ def _note_subfolders(inputs: tuple[str, ...]) -> None:
         except OSError:  # not a folder (a file or a glob), or unreadable: plan() names what matters
             continue
         if subfolders:
-            click.echo(one_line(f"note: {given} has {subfolders} sub-folder{'s' * (subfolders != 1)}, not searched "
-                                "(--recursive searches them too)"), err=True)
+            echo_line(f"note: {given} has {subfolders} sub-folder{'s' * (subfolders != 1)}, not searched "
+                                "(--recursive searches them too)", err=True)
 
 
 def _run_batch(results: Iterable[Result], problems: list[Problem], report: Report, work: _Work,
@@ -349,7 +349,7 @@ def _eval_pairs(denoiser: Denoiser, noisy_dir: Path, clean_dir: Path, *, noise_l
         report.fail(problem.path, problem.why)
     matched, unmatched = match_pairs(noisy_files, clean_files)
     for path in unmatched:
-        click.echo(one_line(f"warning: {path}: no clean image of that name in {clean_dir}; left out"), err=True)
+        echo_line(f"warning: {path}: no clean image of that name in {clean_dir}; left out", err=True)
     matched = matched[:limit]
     if not matched:
         raise click.ClickException(f"{noisy_dir}: no noisy image has a clean partner in {clean_dir}")

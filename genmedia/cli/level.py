@@ -17,7 +17,7 @@ from genmedia.cli.common import (
     FiniteFloatRange,
     GenmediaGroup,
     Report,
-    one_line,
+    echo_line,
     outdir_option,
     overwrite_option,
     resolve_seed,
@@ -65,20 +65,16 @@ def control_options(unasked: str) -> Callable[[F], F]:
     """--enemies, --pipes, --gaps, --blocks, --coins, --elevation and --prompt; `unasked` says what
     becomes of the attributes not asked for (drawn, for sample; kept, for transform)."""
     def decorate(func: F) -> F:
-        return _control_options(func, unasked)
+        func = click.option("--prompt", default=None, metavar="TEXT",
+                            help='MarioGPT-style request, e.g. "many pipes, no enemies, low elevation" (the '
+                                 'options above win over it); what it does not understand is named on stderr.')(func)
+        for name in reversed(CONTROLS):
+            bins = CONTROLS[name]
+            func = click.option(f"--{name}", name, default=None, metavar="|".join(bins), callback=_labels,
+                                help=f"Bin of {CONTROL_HELP[name]} per 16-column window; '{bins[0]},{bins[-1]}' "
+                                     f"asks for the first half, then the second. {unasked}")(func)
+        return func
     return decorate
-
-
-def _control_options(func: F, unasked: str) -> F:
-    func = click.option("--prompt", default=None, metavar="TEXT",
-                        help='MarioGPT-style request, e.g. "many pipes, no enemies, low elevation" (the options '
-                             'above win over it); what it does not understand is named on stderr.')(func)
-    for name in reversed(CONTROLS):
-        bins = CONTROLS[name]
-        func = click.option(f"--{name}", name, default=None, metavar="|".join(bins), callback=_labels,
-                            help=f"Bin of {CONTROL_HELP[name]} per 16-column window; '{bins[0]},{bins[-1]}' asks "
-                                 f"for the first half, then the second. {unasked}")(func)
-    return func
 
 
 def _request(options: dict[str, list[str] | None], prompt: str | None) -> dict[str, list[str]]:
@@ -280,7 +276,7 @@ def check(levels: tuple[Path, ...], legend: Path | None, thorough: bool) -> None
     unread = [p for p in levels
               if not _check_one(p, solid, known, report, from_legend=tiles is not None, thorough=thorough)]
     unread_note = f"; cannot read {len(unread)}: {', '.join(map(str, unread))}" if unread else ""
-    click.echo(one_line(f"{report.done} of {len(levels)} levels playable{unread_note}"), err=True)
+    echo_line(f"{report.done} of {len(levels)} levels playable{unread_note}", err=True)
     raise SystemExit(report.exit_code)
 
 
@@ -300,13 +296,13 @@ def _check_one(path: Path, solid: frozenset[str], known: str, report: Report, *,
     unknown = unknown_tiles(grid, known)
     if unknown:
         where = "the legend" if from_legend else "Super Mario Bros. (pass --legend for another game)"
-        click.echo(one_line(f"warning: {path}: unknown tiles {', '.join(map(repr, unknown))}, not in {where}; "
-                            "they are checked as open space"), err=True)
+        echo_line(f"warning: {path}: unknown tiles {', '.join(map(repr, unknown))}, not in {where}; "
+                  "they are checked as open space", err=True)
     result = check_playable(grid, solid=solid, thorough=thorough)
     for problem in find_structure_errors(grid)[:3]:
-        click.echo(one_line(f"warning: {path}: {problem}"), err=True)
+        echo_line(f"warning: {path}: {problem}", err=True)
     hint = "; try --thorough" if result.gave_up and not thorough else ""
-    click.echo(one_line(f"{path}: {result.describe()}{hint}"))
+    echo_line(f"{path}: {result.describe()}{hint}")
     if result.playable:
         report.done += 1
     else:
@@ -350,11 +346,10 @@ def evaluate(folder: Path, reference: Path | None, as_json: bool, plot: Path | N
             raise InputError(reference, "contains no .txt level maps")
         refs = Reference.from_levels(maps, source=str(reference))
         if maps and generated and maps[0].shape[0] != generated[0].shape[0]:
-            click.echo(one_line(f"warning: the maps in {folder} have {generated[0].shape[0]} rows and those in "
-                                f"{reference} {maps[0].shape[0]}: no window can match, so novelty reads 1.0"),
-                       err=True)
+            echo_line(f"warning: the maps in {folder} have {generated[0].shape[0]} rows and those in "
+                      f"{reference} {maps[0].shape[0]}: no window can match, so novelty reads 1.0", err=True)
     for path in bad:
-        click.echo(one_line(f"error: {path}"), err=True)
+        echo_line(f"error: {path}", err=True)
     if not generated or (reference is not None and not maps):
         raise InputError(reference if generated and reference is not None else folder,
                          "contains no readable .txt level maps")
@@ -406,12 +401,10 @@ def _read_maps(paths: list[Path], read_level: Callable[[Path], np.ndarray],
     heights = Counter(level.shape[0] for level in levels)
     if len(heights) > 1:
         height = max(heights, key=lambda rows: (heights[rows], rows))
-        for path, level in zip(list(ok), list(levels)):
-            if level.shape[0] != height:
-                bad.append(f"{path}: {level.shape[0]} rows, where the folder's other maps have {height} (the maps "
-                           "scored together must have one height)")
-        ok, levels = ([x for x, lv in zip(ok, levels) if lv.shape[0] == height],
-                      [lv for lv in levels if lv.shape[0] == height])
+        bad += [f"{path}: {level.shape[0]} rows, where the folder's other maps have {height} (the maps scored "
+                "together must have one height)" for path, level in zip(ok, levels) if level.shape[0] != height]
+        kept = [(path, level) for path, level in zip(ok, levels) if level.shape[0] == height]
+        ok, levels = [path for path, _ in kept], [level for _, level in kept]
     return ok, levels
 
 
@@ -433,10 +426,10 @@ def _control(folder: Path, paths: list[Path], levels: list[np.ndarray]) -> dict[
             bins, requested, rest = attributes.read_record(json.loads(read_input_bytes(side, limit=1 << 24,
                                                                                        what="attributes record")))
         except (ValueError, UnicodeDecodeError) as exc:
-            click.echo(one_line(f"warning: {side}: {exc}; its level is left out of control accuracy"), err=True)
+            echo_line(f"warning: {side}: {exc}; its level is left out of control accuracy", err=True)
             continue
         except InputError as exc:
-            click.echo(one_line(f"warning: {exc}; its level is left out of control accuracy"), err=True)
+            echo_line(f"warning: {exc}; its level is left out of control accuracy", err=True)
             continue
         asked.add(attributes.accuracy(bins, grid, requested))
         others.add(attributes.accuracy(bins, grid, rest))

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from genmedia.cli.common import GenmediaGroup, Report, one_line
+from genmedia.cli.common import GenmediaGroup, Report, echo_line
 
 
 @click.group(cls=GenmediaGroup)
@@ -43,7 +43,7 @@ def list_command(as_json: bool) -> None:
             click.echo(f"    {_summary(m.metadata)}")
             click.echo(f"    trained with: {m.metadata.get('training', {}).get('command', '?')}")
     for exc in errors:
-        click.echo(one_line(f"error: {exc}"), err=True)
+        echo_line(f"error: {exc}", err=True)
     if not found and not errors:
         click.echo("no models found", err=True)
     raise SystemExit(1 if errors else 0)

@@ -13,7 +13,7 @@ from click.core import ParameterSource
 from genmedia.cli.common import (
     FiniteFloatRange,
     GenmediaGroup,
-    one_line,
+    echo_line,
     outdir_option,
     overwrite_option,
     resolve_seed,
@@ -217,7 +217,7 @@ def evaluate(folders: tuple[Path, ...], model: str | None, samples: int, seed: i
             for key, value in table.items():
                 click.echo(f"{key:>{width}}  {value}")
     for why in unreadable:  # scored without them; each named, and the run fails at the end
-        click.echo(one_line(f"error: {why}"), err=True)
+        echo_line(f"error: {why}", err=True)
     if unreadable:
         sys.exit(1)
 
@@ -228,10 +228,7 @@ def _transform_attribute(ctx: click.Context, param: click.Parameter, value: str)
         if value not in ATTRIBUTE_NAMES:
             raise click.BadParameter(f"{value!r} is not one of {', '.join(map(repr, ATTRIBUTE_NAMES))}")
         return value, None
-    shift = _attribute_shift(ctx, param, (value,))
-    if len(shift) != 1:
-        raise click.BadParameter(f"give one attribute to move, not {value!r}")
-    (name, amount), = shift.items()
+    (name, amount), = _attribute_shift(ctx, param, (value,)).items()  # one item: one entry, or it raised
     return name, amount
 
 
