@@ -36,13 +36,10 @@ from image_pixel_shuffle import held_out_camera_cases
 from image_real import Case, polyu_cases
 
 from genmedia.image.denoise import Denoiser
+from genmedia.image.evaluate import psnr
 
 SCALES = (0.6, 0.8, 1.0, 1.25, 1.6, 2.0)
 BINS = 8
-
-
-def _psnr(clean: np.ndarray, out: np.ndarray) -> float:
-    return float(10 * np.log10(255.0**2 / np.mean((clean.astype(np.float64) - out) ** 2)))
 
 
 def _spread(values: np.ndarray) -> float:
@@ -67,7 +64,7 @@ def image_rows(denoiser: Denoiser, cases: list[Case]) -> list[dict]:
         outs = np.stack([denoiser.denoise(noisy, reading=replace(reading, level=reading.level * s))
                          for s in SCALES])  # uint8, as written
         rows.append({"noisy": noisy, "clean": clean, "outs": outs,
-                     "level": reading.level, "psnr": np.array([_psnr(clean, o) for o in outs])})
+                     "level": reading.level, "psnr": np.array([psnr(clean, o) for o in outs])})
     return rows
 
 
@@ -103,13 +100,13 @@ def brightness_profile(row: dict, alpha: float) -> float:
     spread = np.array([max(_flat_spread(removed, luma, bins == b), 1e-3) for b in range(BINS)])
     centres = np.array([np.median(luma[bins == b]) for b in range(BINS)])
     relative = np.interp(luma, centres, spread / np.exp(np.mean(np.log(spread))))
-    return _psnr(row["clean"], _between(row, alpha * np.log(relative)))
+    return psnr(row["clean"], _between(row, alpha * np.log(relative)))
 
 
 def second_reading(row: dict, scale: float, gain: float) -> float:
     out = row["outs"][SCALES.index(scale)].astype(np.float64)
     level = gain * _flat_spread((row["noisy"].astype(np.float64) - out).mean(axis=2), out.mean(axis=2))
-    return _psnr(row["clean"], _between(row, np.full(out.shape[:2], np.log(max(level, 1e-3) / row["level"]))))
+    return psnr(row["clean"], _between(row, np.full(out.shape[:2], np.log(max(level, 1e-3) / row["level"]))))
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ from genmedia.inputs import describe_mode
 
 HIDDEN_PREFIX = ".genmedia-tmp-"
 STALE_AFTER = 3600.0  # seconds unchanged before a dead process's temporary folder is removed
+_SWEPT: set[str] = set()  # folders `remove_stale_temporaries` has run on in this process
 # link() errors meaning "this file system has no hard links" (FAT, some FUSE and network mounts).
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
 
@@ -163,10 +164,15 @@ def _make_folders(folder: Path) -> list[Path]:
     return created
 
 
-def _own_prefix() -> str:
-    """`HIDDEN_PREFIX` with this host and process: `.genmedia-tmp-HOST-PID-` (mkdtemp adds a random part)."""
+def _host_prefix() -> str:
+    """`HIDDEN_PREFIX` with this host: `.genmedia-tmp-HOST-` (the host name without dashes)."""
     host = "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:64] or "host"
-    return f"{HIDDEN_PREFIX}{host}-{os.getpid()}-"
+    return f"{HIDDEN_PREFIX}{host}-"
+
+
+def _own_prefix() -> str:
+    """`_host_prefix` with this process: `.genmedia-tmp-HOST-PID-` (mkdtemp adds a random part)."""
+    return f"{_host_prefix()}{os.getpid()}-"
 
 
 def remove_stale_temporaries(folder: Path, *, now: float | None = None) -> list[Path]:
@@ -175,7 +181,7 @@ def remove_stale_temporaries(folder: Path, *, now: float | None = None) -> list[
     of other hosts, of live processes and of other names are left alone, and so is anything that
     cannot be read or removed."""
     now = time.time() if now is None else now
-    host_prefix = _own_prefix().rsplit("-", 2)[0] + "-"
+    host_prefix = _host_prefix()
     removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
@@ -195,13 +201,6 @@ def remove_stale_temporaries(folder: Path, *, now: float | None = None) -> list[
             shutil.rmtree(entry.path)
             removed.append(Path(entry.path))
     return removed
-
-
-_SWEPT: set[str] = set()  # folders `remove_stale_temporaries` has run on in this process
-
-
-def _real_folder(folder: Path) -> str:
-    return os.path.realpath(folder)
 
 
 def _alive(pid: int) -> bool:
@@ -271,8 +270,9 @@ class OutputBatch:
             for _ in range(3):
                 self._created += _make_folders(parent)
                 with suppress(FileNotFoundError):  # a failed run removed the folder it had just made
-                    if _real_folder(parent) not in _SWEPT:  # once per folder and process: a batch writes
-                        _SWEPT.add(_real_folder(parent))   # thousands of files into one folder
+                    real = os.path.realpath(parent)
+                    if real not in _SWEPT:  # once per folder and process: a batch writes thousands of files
+                        _SWEPT.add(real)
                         remove_stale_temporaries(parent)
                     self._hidden[parent] = Path(tempfile.mkdtemp(prefix=_own_prefix(), dir=parent))
                     break

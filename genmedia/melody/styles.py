@@ -42,10 +42,10 @@ STYLES: dict[str, str] = {"jig": "jigs", "reel": "reels", "hornpipe": "hpps", "w
 EXEMPLARS = 2048  # posterior means kept per style (a seeded choice beyond this), as the fitted prior keeps
 
 
-
 class UnknownStyle(ModelError, ValueError):
     """A style the model does not have: a bad option (a `ValueError`, as the API's bad options are)
     that the CLI reports in one line like the model's other errors."""
+
 
 def style_of(name: str | Path) -> str | None:
     """The style of a tune from its file name (`STYLES`), None for a tune of none of them."""
