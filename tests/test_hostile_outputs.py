@@ -531,10 +531,10 @@ def test_a_glob_names_symlink_loops_as_a_folder_does(tmp_path):
 def test_a_killed_runs_temporary_folder_is_removed_by_a_later_run(tmp_path):
     import time
 
-    from genmedia.fileio import STALE_AFTER, _own_prefix, remove_stale_temporaries
+    from genmedia.fileio import STALE_AFTER, _host_prefix, remove_stale_temporaries
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    host_prefix = _own_prefix().rsplit("-", 2)[0] + "-"
+    host_prefix = _host_prefix()
     old = time.time() - STALE_AFTER - 60
 
     def left(name: str, *, age: float = old) -> Path:
