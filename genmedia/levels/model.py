@@ -289,13 +289,17 @@ class WindowWalk:
         self.index = {pos: k for k, pos in enumerate(self.where)}
         self.stay = (1 - prior.jump_probability) ** spw
 
-    def draw(self, rng: np.random.Generator, wanted: np.ndarray, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    def draw(self, rng: np.random.Generator, wanted: np.ndarray, temperature: float,
+             first: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Latents (C, windows * spw) and bins (windows, attributes) for `wanted`: per window the
-        bin asked for of each attribute, -1 where none is asked."""
+        bin asked for of each attribute, -1 where none is asked. With `first` (attribute columns),
+        windows that match those come before any that match more of the others."""
         picks, chosen, at = [], [], None
         for want in wanted:
             asked = want >= 0
             score = (self.table[:, asked] == want[asked]).sum(1)
+            if first:
+                score = score + (self.table[:, first] == want[first]).all(1) * len(want)
             best = score.max() if asked.any() else 0
             nxt: int | None = None if at is None else self.index.get((self.where[at][0], self.where[at][1] + self.spw))
             if rng.random() < self.stay and nxt is not None and score[nxt] == best:
@@ -338,20 +342,21 @@ def _draw(model: LevelModel, latent_prior: LatentPrior, rng: np.random.Generator
 
 
 def _redraw(model: LevelModel, z: np.ndarray, wbins: np.ndarray | None, wanted: np.ndarray | None, step: int,
-            prior: LatentPrior, rng: np.random.Generator, temperature: float) -> None:
+            prior: LatentPrior, rng: np.random.Generator, temperature: float, first: list[int] | None = None) -> None:
     """Redraw the latents around latent `step` (where Mario got stuck) in place. A conditional model
     under its fitted prior redraws whole windows with the `WindowWalk` (bins asked for, `wanted`,
-    stay; the drawn ones come with the new windows into `wbins`); otherwise `_redraw_around`."""
+    stay, those in `first` before the others; the drawn ones come with the new windows into
+    `wbins`); otherwise `_redraw_around`."""
     if wbins is None or wanted is None or not isinstance(prior, ExemplarPrior):
         _redraw_around(z, step, prior, rng, temperature)
         return
     spw = model.steps_per_window
-    first = max(0, step - REPAIR_STEPS[0]) // spw
+    start = max(0, step - REPAIR_STEPS[0]) // spw
     last = min(len(wbins), math.ceil((step + REPAIR_STEPS[1]) / spw))
-    fresh, bins = WindowWalk(model, prior).draw(rng, wanted[first:last], temperature)
+    fresh, bins = WindowWalk(model, prior).draw(rng, wanted[start:last], temperature, first)
     stop = min(z.shape[1], last * spw)
-    z[:, first * spw:stop] = fresh[:, : stop - first * spw]
-    wbins[first:last] = np.where(wanted[first:last] >= 0, wanted[first:last], bins)
+    z[:, start * spw:stop] = fresh[:, : stop - start * spw]
+    wbins[start:last] = np.where(wanted[start:last] >= 0, wanted[start:last], bins)
 
 
 def sample_levels(model: LevelModel, *, count: int, width: int, seed: int, temperature: float = 1.0,
@@ -559,35 +564,75 @@ class Transformed:
 TRANSFORM_SEED = 0x7472616E  # the random stream of a transform's local repairs ("tran")
 
 
-INTO_BIN_STEPS = (0.5, 0.75, 1.0)  # how far a missing window's latents move toward the nearest matching window
+# How a window that misses its asked-for bins is searched for (`_into_bins`): its latents are moved
+# toward each of the INTO_BIN_NEAREST nearest training windows that have its bins, by each of
+# INTO_BIN_AMOUNTS, all these candidates are decoded in one batch, and the window takes the one that
+# lands in the bins and keeps most of the input's tiles; INTO_BIN_ROUNDS rounds, as a window's
+# neighbours change too.
+INTO_BIN_NEAREST = 8
+INTO_BIN_AMOUNTS = (0.25, 0.5, 0.75, 1.0)
+INTO_BIN_ROUNDS = 3
 
 
 def _into_bins(model: LevelModel, z: np.ndarray, cond: np.ndarray, wbins: np.ndarray, columns: list[int],
-               width: int, prior: LatentPrior) -> None:
-    """Where decoding `z` leaves a whole window's asked-for attribute (`columns`) outside its bin,
-    move that window's latents in place toward those of the nearest training window (Euclidean, over
-    the window's steps) with all of its bins, half way, then three quarters, then all the way, then
-    to the second and the third nearest; the decoder is local, so the other windows stay as they were."""
+               level: np.ndarray, prior: LatentPrior) -> None:
+    """Where decoding `z` leaves a whole window's asked-for attributes (`columns`) outside their
+    bins, search that window's latents in place (see `INTO_BIN_NEAREST`): each candidate moves them
+    toward one of the nearest training windows (Euclidean, over the window's steps) with all of the
+    window's bins, and the window takes the candidate that lands in the asked-for bins (or comes
+    nearest to them) and, among those, keeps most of `level`'s tiles there: its non-sky tiles other
+    than the asked-for attributes' own (`attributes.TILES`; for gaps, the bottom row). The decoder is
+    local, so the other windows stay as they were."""
     if not isinstance(prior, ExemplarPrior):
         return
     walk, spw, bins = WindowWalk(model, prior), model.steps_per_window, model.attribute_bins
-    whole = width // bins.window
+    width, window = level.shape[1], bins.window
+    whole = width // window
     original = z.copy()
-    tries = [(0, a) for a in INTO_BIN_STEPS] + [(1, 1.0), (2, 1.0)]
-    for nearest, amount in tries:
-        got = bins.bin_level(_repaired(model, model.decode(z[None], width=width, cond=cond, biased=True)[0]))
+    names = [bins.names[c] for c in columns]
+    counted = level != ord(model.tiles.empty)
+    for name in names:
+        counted &= ~np.isin(level, [ord(c) for c in attributes.TILES[name]])
+        if name == "gaps":
+            counted[-1] = False
+    amounts = np.array(INTO_BIN_AMOUNTS, dtype=np.float32)[:, None, None]
+    for round_ in range(INTO_BIN_ROUNDS):
+        current = _repaired(model, model.decode(z[None], width=width, cond=cond, biased=True)[0])
+        got = bins.bin_level(current)
         missed = [w for w in range(whole) if (got[w, columns] != wbins[w, columns]).any()]
         if not missed:
             return
+        batch = np.repeat(z[None], 1 + INTO_BIN_NEAREST * len(INTO_BIN_AMOUNTS), axis=0)  # [0]: as now
         for w in missed:
             span = slice(w * spw, min(z.shape[1], (w + 1) * spw))
-            score = (walk.table == wbins[w]).sum(1)
-            candidates = np.flatnonzero(score == score.max())
+            # training windows with the asked-for bins first, then those with most of the others
+            match = walk.table == wbins[w]
+            score = match[:, columns].all(1) * len(bins.names) + match.sum(1)
+            found = np.flatnonzero(score >= np.sort(score)[-INTO_BIN_NEAREST])
             exemplars = np.stack([prior.sequences[walk.where[k][0]][:, walk.where[k][1]:walk.where[k][1] + spw]
-                                  for k in candidates])[:, :, : span.stop - span.start]
-            order = np.argsort(((exemplars - original[None, :, span]) ** 2).sum((1, 2)), kind="stable")
-            target = exemplars[order[min(nearest, len(order) - 1)]]
-            z[:, span] = original[:, span] + amount * (target - original[:, span])
+                                  for k in found])[:, :, : span.stop - span.start]
+            distance = ((exemplars - original[None, :, span]) ** 2).sum((1, 2))
+            order = np.lexsort((distance, -score[found]))
+            # later rounds go further down the list: the nearest did not land there
+            picks = order[np.arange(round_ * INTO_BIN_NEAREST // 2, round_ * INTO_BIN_NEAREST // 2 + INTO_BIN_NEAREST)
+                          % len(order)]
+            moves = original[None, None, :, span] + amounts[None] * (exemplars[picks][:, None]
+                                                                     - original[None, None, :, span])
+            batch[1:, :, span] = moves.reshape(-1, *moves.shape[2:])
+        outs = [_repaired(model, out) for out in
+                model.decode(batch, width=width, cond=np.repeat(cond, len(batch), axis=0), biased=True)]
+        outs[0] = current
+        found_bins = [bins.bin_level(out) for out in outs]
+        for w in missed:
+            cols = slice(w * window, (w + 1) * window)
+            mask = counted[:, cols]
+            wanted, kept = level[:, cols][mask], max(1, int(mask.sum()))
+            ranks = [(-int(np.abs(found_bins[k][w, columns] - wbins[w, columns]).sum()),
+                      int((outs[k][:, cols][mask] == wanted).sum()) / kept) for k in range(len(outs))]
+            best = max(range(len(outs)), key=ranks.__getitem__)
+            if best:
+                span = slice(w * spw, min(z.shape[1], (w + 1) * spw))
+                z[:, span] = batch[best][:, span]
 
 
 def transform_level(model: LevelModel, level: np.ndarray, *, request: Request, source: str | Path = "<level>",
@@ -595,9 +640,9 @@ def transform_level(model: LevelModel, level: np.ndarray, *, request: Request, s
     """Keep `level`'s latents, change the bins asked for: the level is encoded given the bins
     measured on it, then decoded as `sample_levels` decodes (biases, counts into bins) with the
     requested attributes' bins in their place (the others stay as measured). A whole window that
-    still misses a bin asked for gets its latents redrawn from the conditional walk (`_into_bins`);
-    the other windows keep the input's. The result goes through `repair_level`; with `check`, an
-    unplayable one is repaired locally as `sample_levels` does. Both use a fixed random stream, so
+    still misses a bin asked for has its latents searched (`_into_bins`); the other windows keep the
+    input's. The result goes through `repair_level`; with `check`, an unplayable one is repaired
+    locally as `sample_levels` does (its redrawn windows match the asked-for bins first). Both use a fixed random stream, so
     transforms are deterministic. Raises `SamplingError` if it is still unplayable after `max_attempts`."""
     if not request:
         raise ValueError("a transform needs at least one attribute to change")
@@ -613,7 +658,7 @@ def transform_level(model: LevelModel, level: np.ndarray, *, request: Request, s
     cond = model.condition(wbins, z.shape[1])[None]
     latent_prior = load_prior(model.info.metadata, model.latent)
     rng = np.random.default_rng(TRANSFORM_SEED)
-    _into_bins(model, z, cond, wbins, list(asked), level.shape[1], latent_prior)
+    _into_bins(model, z, cond, wbins, list(asked), level, latent_prior)
     previous: tuple[np.ndarray, PlayResult | None] | None = None
     attempt = 0
     while True:
@@ -627,4 +672,5 @@ def transform_level(model: LevelModel, level: np.ndarray, *, request: Request, s
             raise SamplingError(f"{source}: the transformed level is not playable after {_decodes(max_attempts)} "
                                 f"({result.reason})")
         # windows that all bins (asked for and kept) match, so that the repair keeps the request
-        _redraw(model, z, wbins.copy(), wbins, max(0, result.furthest) // model.step, latent_prior, rng, 1.0)
+        _redraw(model, z, wbins.copy(), wbins, max(0, result.furthest) // model.step, latent_prior, rng, 1.0,
+                list(asked))
