@@ -642,8 +642,9 @@ def transform_level(model: LevelModel, level: np.ndarray, *, request: Request, s
     requested attributes' bins in their place (the others stay as measured). A whole window that
     still misses a bin asked for has its latents searched (`_into_bins`); the other windows keep the
     input's. The result goes through `repair_level`; with `check`, an unplayable one is repaired
-    locally as `sample_levels` does (its redrawn windows match the asked-for bins first). Both use a fixed random stream, so
-    transforms are deterministic. Raises `SamplingError` if it is still unplayable after `max_attempts`."""
+    locally as `sample_levels` does (its redrawn windows match the asked-for bins first). Both use a
+    fixed random stream, so transforms are deterministic. Raises `SamplingError` if it is still
+    unplayable after `max_attempts`."""
     if not request:
         raise ValueError("a transform needs at least one attribute to change")
     model.validate(level, source=source)
